@@ -1,0 +1,339 @@
+"""HTTP transport: one aiohttp session per client, retries, timeouts, gzip, typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import gzip
+import json
+import logging
+import math
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
+
+import aiohttp
+import anyio
+
+from ionworks._version import __version__
+from ionworks._config import ClientConfig
+from ionworks._retry import RetryPolicy, parse_retry_after
+from ionworks.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    IonworksError,
+    error_from_response,
+)
+
+__all__ = ["GZIP_THRESHOLD", "NOT_GIVEN", "NotGiven", "Transport", "dumps"]
+
+log = logging.getLogger("ionworks")
+
+GZIP_THRESHOLD = 512 * 1024  # the official client's threshold (wire.md §1.3)
+DOWNLOAD_READ_TIMEOUT = 300.0
+ResponseKind = Literal["json", "bytes", "none"]
+
+
+class NotGiven:
+    """Sentinel for "argument not passed" where ``None`` has a meaning."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_GIVEN = NotGiven()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _strip_nonfinite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strip_nonfinite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strip_nonfinite(v) for v in value]
+    return value
+
+
+def dumps(body: Any) -> bytes:
+    """Serialise a request body as strict JSON (NaN/inf are sent as ``null``)."""
+    try:
+        text = json.dumps(body, default=_json_default, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        text = json.dumps(
+            _strip_nonfinite(body), default=_json_default, allow_nan=False, separators=(",", ":")
+        )
+    return text.encode()
+
+
+BaseUrlProvider = Callable[[], Awaitable[str]]
+
+
+class Transport:
+    """Sends requests for one client. Owns exactly one lazily created ``aiohttp.ClientSession``.
+
+    The session is bound to the event loop it was first used on; using the client from another
+    loop raises ``RuntimeError`` instead of failing obscurely inside aiohttp.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        base_url: BaseUrlProvider,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        max_connections: int = 64,
+    ) -> None:
+        self._config = config
+        self._base_url_provider = base_url
+        self._base_url: str | None = None
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=config.max_retries)
+        self._max_connections = max_connections
+        self._auth_headers = config.auth_headers()
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self.request_count = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def base_url(self) -> str:
+        if self._base_url is None:
+            self._base_url = (await self._base_url_provider()).rstrip("/")
+        return self._base_url
+
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError(
+                "AsyncIonworks is bound to the event loop it was first used on; "
+                "create one client per event loop"
+            )
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this client is closed; create a new one")
+        self._check_loop()
+        if self._session is None:
+            timeout = self._config.timeout
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=timeout, sock_connect=timeout, sock_read=timeout
+                ),
+                headers={
+                    "Accept": "application/json",
+                    "User-Agent": f"ionworks-python/{__version__}",
+                },
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the session (idempotent)."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            with anyio.CancelScope(shield=True):
+                await session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = NOT_GIVEN,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None | NotGiven = NOT_GIVEN,
+        expect: ResponseKind = "json",
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        absolute_url: bool = False,
+        authenticate: bool = True,
+    ) -> Any:
+        """Send one logical request (with retries) and decode the response.
+
+        POST/PATCH get a fresh ``Idempotency-Key`` unless one is given (``None`` disables it);
+        the same key is reused on every retry so the server can deduplicate.
+        """
+        method = method.upper()
+        if isinstance(idempotency_key, NotGiven):
+            idempotency_key = str(uuid.uuid4()) if method in ("POST", "PATCH") else None
+        url = path if absolute_url else f"{await self.base_url()}{path}"
+        req_headers: dict[str, str] = dict(headers or {})
+        body: bytes | None = data
+        if not isinstance(json_body, NotGiven):
+            body = dumps(json_body)
+            req_headers["Content-Type"] = "application/json"
+            if len(body) >= GZIP_THRESHOLD:
+                body = gzip.compress(body, compresslevel=1)
+                req_headers["Content-Encoding"] = "gzip"
+        if idempotency_key:
+            req_headers["Idempotency-Key"] = idempotency_key
+        query = _encode_params(params)
+        read_timeout = self._config.timeout if isinstance(timeout, NotGiven) else timeout
+        if expect == "bytes" and isinstance(timeout, NotGiven):
+            read_timeout = DOWNLOAD_READ_TIMEOUT
+        retryable_method = self.retry_policy.method_is_retryable(method, bool(idempotency_key))
+        attempt = 0
+        while True:
+            if attempt:
+                req_headers["X-Ionworks-Retry-Count"] = str(attempt)
+            try:
+                return await self._send_once(
+                    method,
+                    url,
+                    query,
+                    body,
+                    req_headers,
+                    expect,
+                    read_timeout,
+                    authenticate,
+                )
+            except _Retryable as retry:
+                delay = None
+                if retryable_method or retry.safe_for_any_method:
+                    delay = self.retry_policy.delay_for(attempt, retry.retry_after)
+                if delay is None:
+                    raise retry.error from retry.__cause__
+                log.debug(
+                    "retrying %s %s in %.2fs (attempt %d): %s",
+                    method,
+                    url,
+                    delay,
+                    attempt + 1,
+                    retry.error,
+                )
+                attempt += 1
+                await anyio.sleep(delay)
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        query: list[tuple[str, str]],
+        body: bytes | None,
+        headers: dict[str, str],
+        expect: ResponseKind,
+        read_timeout: float | None,
+        authenticate: bool,
+    ) -> Any:
+        session = self._get_session()
+        self.request_count += 1
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self._config.timeout,
+            sock_connect=self._config.timeout,
+            sock_read=read_timeout,
+        )
+        if authenticate:
+            headers = {**self._auth_headers, **headers}
+        try:
+            async with session.request(
+                method,
+                url,
+                params=query or None,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+                content_type = resp.headers.get("Content-Type", "")
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        except aiohttp.ClientConnectorError as exc:
+            # Nothing reached the server: safe to retry any method.
+            err = APIConnectionError(f"Error during request to {url}: {exc}")
+            raise _Retryable(err, safe_for_any_method=True) from exc
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            terr = APITimeoutError(f"Request to {url} timed out: {exc or type(exc).__name__}")
+            raise _Retryable(terr) from exc
+        except aiohttp.ClientError as exc:
+            err = APIConnectionError(f"Error during request to {url}: {exc}")
+            raise _Retryable(err) from exc
+        if status >= 400:
+            error = error_from_response(status, _decode_error_body(raw, content_type), "")
+            if self.retry_policy.should_retry_status(status):
+                raise _Retryable(error, retry_after=retry_after)
+            raise error
+        if expect == "none" or method == "DELETE":
+            return None
+        if expect == "bytes":
+            return raw
+        if not raw:
+            return None
+        if content_type.split(";")[0].strip() in ("application/json", "") or raw[:1] in b"[{":
+            try:
+                return json.loads(raw)
+            except ValueError as exc:
+                bad = APIResponseValidationError(
+                    f"{method} {url} returned malformed JSON: {exc}", status
+                )
+                if method == "GET":
+                    raise _Retryable(bad) from exc
+                raise bad from exc
+        return raw.decode("utf-8", errors="replace")
+
+
+class _Retryable(Exception):
+    def __init__(
+        self,
+        error: IonworksError,
+        *,
+        retry_after: float | None = None,
+        safe_for_any_method: bool = False,
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+        self.safe_for_any_method = safe_for_any_method
+
+
+def _decode_error_body(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def _encode_params(
+    params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+) -> list[tuple[str, str]]:
+    """Query parameters: ``None`` dropped, booleans as ``true``/``false``, lists repeated."""
+    if not params:
+        return []
+    items = params.items() if isinstance(params, Mapping) else params
+    out: list[tuple[str, str]] = []
+    for key, value in items:
+        if value is None:
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        for v in values:
+            if isinstance(v, bool):
+                out.append((key, "true" if v else "false"))
+            else:
+                out.append((key, str(v)))
+    return out

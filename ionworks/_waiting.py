@@ -1,0 +1,241 @@
+"""The polling engine: wait on many resources with few requests, honouring cancellation.
+
+A *fetcher* takes the ids that are still pending and returns the outcome of those that reached
+a terminal state. Simulations use one bulk status request per 1,000 ids per interval; other
+resources are fetched concurrently (bounded) in one task group. No task group stays open across
+a ``yield``, so the iterators are safe to drive from the sync facade's portal.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
+from typing import Any, TypeVar
+
+import anyio
+from attrs import frozen
+
+from ionworks.errors import JobFailedError
+
+__all__ = ["Outcome", "Progress", "WaitTimeout", "gather_limited", "poll_outcomes", "wait_all"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@frozen
+class Outcome:
+    """A resource that reached a terminal state."""
+
+    id: str
+    failed: bool
+    record: Any
+    status: str = "completed"
+    error: str | None = None
+
+
+Fetcher = Callable[[list[str]], Awaitable[list[Outcome]]]
+
+
+class WaitTimeout(TimeoutError):
+    """The wait ran out of time. A builtin ``TimeoutError``.
+
+    ``pending`` lists the ids that had not finished; ``results`` maps each finished id to its
+    record (failed ones included when ``raise_on_failure=False``).
+    """
+
+    def __init__(self, message: str, pending: list[str], results: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.pending = pending
+        self.results = results
+
+
+async def gather_limited(
+    func: Callable[[T], Awaitable[R]], items: Sequence[T], *, limit: int = 16
+) -> list[R]:
+    """Run ``func`` over ``items`` concurrently (at most ``limit`` at once); results in order."""
+    results: list[Any] = [None] * len(items)
+    if not items:
+        return []
+    limiter = anyio.CapacityLimiter(limit)
+
+    async def run(index: int, item: T) -> None:
+        async with limiter:
+            results[index] = await func(item)
+
+    async with anyio.create_task_group() as tg:
+        for index, item in enumerate(items):
+            tg.start_soon(run, index, item)
+    return results
+
+
+class Progress:
+    """A tqdm bar on a terminal, otherwise one status line whenever the counts change."""
+
+    def __init__(self, kind: str, total: int, enabled: bool) -> None:
+        self._kind = kind
+        self._total = total
+        self._enabled = enabled
+        self._bar: Any = None
+        self._last: tuple[int, int] | None = None
+        if enabled and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=f"Waiting for {kind}", unit=kind.rstrip("s"))
+
+    def update(self, done: int, failed: int) -> None:
+        if not self._enabled or self._last == (done, failed):
+            return
+        self._last = (done, failed)
+        if self._bar is not None:
+            self._bar.n = done + failed
+            self._bar.set_postfix(failed=failed, refresh=False)
+            self._bar.refresh()
+        else:
+            pending = self._total - done - failed
+            print(
+                f"{self._kind}: {done}/{self._total} completed, {failed} failed, {pending} pending",
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+async def poll_outcomes(
+    ids: Sequence[str],
+    fetch: Fetcher,
+    *,
+    timeout: float | None,
+    poll_interval: float,
+    kind: str = "resources",
+) -> AsyncGenerator[Outcome, None]:
+    """Yield each id's outcome as soon as it is terminal; raise :class:`WaitTimeout` on timeout.
+
+    The first status query is made immediately; later ones every ``poll_interval`` seconds.
+    """
+    if poll_interval < 0:
+        raise ValueError(f"poll_interval must be >= 0, got {poll_interval!r}")
+    pending = list(dict.fromkeys(ids))
+    finished: dict[str, Any] = {}
+    deadline = None if timeout is None else anyio.current_time() + timeout
+    while pending:
+        outcomes: list[Outcome] = []
+        remaining = None if deadline is None else deadline - anyio.current_time()
+        if remaining is not None and remaining <= 0:
+            break
+        with anyio.move_on_after(remaining) as scope:
+            outcomes = await fetch(list(pending))
+        if scope.cancelled_caught:
+            break
+        done_ids = {o.id for o in outcomes}
+        pending = [i for i in pending if i not in done_ids]
+        for outcome in outcomes:
+            finished[outcome.id] = outcome.record
+            yield outcome
+        if not pending:
+            return
+        remaining = None if deadline is None else deadline - anyio.current_time()
+        if remaining is not None and remaining <= 0:
+            break
+        await anyio.sleep(poll_interval if remaining is None else min(poll_interval, remaining))
+    if pending:
+        shown = ", ".join(pending[:10]) + (
+            f" … (+{len(pending) - 10} more)" if len(pending) > 10 else ""
+        )
+        raise WaitTimeout(
+            f"{len(pending)} of {len(dict.fromkeys(ids))} {kind} did not finish within "
+            f"{timeout} seconds: {shown}",
+            pending,
+            finished,
+        )
+
+
+def failure_message(label: str, failures: list[Outcome]) -> str:
+    if len(failures) == 1:
+        f = failures[0]
+        return f"{label} {f.id} {f.status}: {f.error or 'unknown error'}"
+    lines = [f"  {f.id}: {f.status}: {f.error or 'unknown error'}" for f in failures]
+    return f"{len(failures)} {label.lower()}(s) failed:\n" + "\n".join(lines)
+
+
+async def wait_all(
+    ids: Sequence[str],
+    fetch: Fetcher,
+    *,
+    timeout: float | None,
+    poll_interval: float,
+    verbose: bool,
+    raise_on_failure: bool,
+    label: str,
+) -> list[Any]:
+    """Wait until every id is terminal; records in input order.
+
+    A failed/canceled resource raises :class:`JobFailedError` at once when ``raise_on_failure``;
+    otherwise its record is returned in place. On timeout :class:`WaitTimeout` carries the
+    finished records.
+    """
+    unique = list(dict.fromkeys(ids))
+    records: dict[str, Any] = {}
+    failed = 0
+    progress = Progress(f"{label.lower()}s", len(unique), verbose)
+    try:
+        outcomes = poll_outcomes(
+            unique, fetch, timeout=timeout, poll_interval=poll_interval, kind=f"{label.lower()}s"
+        )
+        async with aclosing(outcomes):
+            async for outcome in outcomes:
+                if outcome.failed:
+                    failed += 1
+                    if raise_on_failure:
+                        raise JobFailedError(failure_message(label, [outcome]), [outcome.record])
+                records[outcome.id] = outcome.record
+                progress.update(len(records) - failed, failed)
+    except WaitTimeout as exc:
+        exc.results = dict(records)
+        raise
+    finally:
+        progress.close()
+    return [records[i] for i in ids]
+
+
+def record_fetcher(get: Callable[[str], Awaitable[Any]], *, limit: int = 16) -> Fetcher:
+    """A fetcher for resources without a bulk status endpoint: one GET per pending id,
+    concurrently (at most ``limit`` at once). Terminal/failed are the server's flags."""
+
+    async def fetch(ids: list[str]) -> list[Outcome]:
+        records = await gather_limited(get, ids, limit=limit)
+        return [
+            Outcome(i, bool(r.is_failed), r, str(r.status), getattr(r, "error", None))
+            for i, r in zip(ids, records, strict=True)
+            if r.is_terminal
+        ]
+
+    return fetch
+
+
+async def wait_records(
+    record_id: str | Sequence[str],
+    get: Callable[[str], Awaitable[Any]],
+    *,
+    timeout: float | None,
+    poll_interval: float,
+    verbose: bool,
+    raise_on_failure: bool,
+    label: str,
+) -> Any:
+    """``wait_for_completion`` for pipelines and simple pipelines (one id or many)."""
+    ids = [record_id] if isinstance(record_id, str) else list(record_id)
+    records = await wait_all(
+        ids,
+        record_fetcher(get),
+        timeout=timeout,
+        poll_interval=poll_interval,
+        verbose=verbose,
+        raise_on_failure=raise_on_failure,
+        label=label,
+    )
+    return records[0] if isinstance(record_id, str) else records

@@ -1,0 +1,289 @@
+"""Typed response models (attrs) shared by the async client and the sync facade.
+
+Every model keeps response keys it does not declare in ``extra``; they are readable as
+attributes (``record.some_new_field``) and included by :meth:`to_dict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Generic, TypeVar, overload
+
+from attrs import define, field, frozen
+
+from ionworks.models._converter import converter, structure, unstructure
+
+__all__ = [
+    "ConvertResult",
+    "Job",
+    "Measurement",
+    "Model",
+    "Page",
+    "ParameterizedModel",
+    "Pipeline",
+    "PipelineElement",
+    "PipelineResult",
+    "Project",
+    "SimplePipeline",
+    "SimulationResponse",
+    "SimulationResult",
+    "Study",
+    "converter",
+    "structure",
+    "unstructure",
+]
+
+T = TypeVar("T")
+
+
+class _Extra:
+    """Mixin: unknown keys readable as attributes, ``to_dict()`` and mapping-style access."""
+
+    __slots__ = ()
+    extra: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "extra":
+            raise AttributeError(name)
+        try:
+            return self.extra[name]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}"
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (declared fields and extra keys)."""
+        result: dict[str, Any] = unstructure(self)
+        return result
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+
+@frozen
+class SimulationResponse(_Extra):
+    """What ``simulation.protocol`` / ``protocol_batch`` return per simulation."""
+
+    simulation_id: str
+    job_id: str
+    protocol_id: str | None = None
+    already_existed: bool = False
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class Job(_Extra):
+    """A job record (``JobResponse`` on the wire); the server decides terminal/failed."""
+
+    job_id: str
+    status: str
+    job_type: str
+    priority: int
+    created_at: str
+    updated_at: str
+    is_terminal: bool
+    is_failed: bool
+    error: str | None = None
+    result: Any = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class Pipeline(_Extra):
+    """A pipeline submission record."""
+
+    id: str
+    name: str
+    status: str
+    is_terminal: bool
+    is_failed: bool
+    description: str | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class PipelineElement(_Extra):
+    """One element of a pipeline (``GET /pipelines/{id}/elements``)."""
+
+    name: str
+    job_id: str | None = None
+    element_type: str | None = None
+    progress: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class PipelineResult(_Extra):
+    """``GET /pipelines/{id}/result``: the final result and each element's result by name."""
+
+    result: dict[str, Any]
+    element_results: dict[str, Any]
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class SimplePipeline(_Extra):
+    """A simple pipeline record; ``result`` holds ``parameter_values`` once completed."""
+
+    id: str
+    project_id: str
+    organization_id: str
+    status: str
+    created_at: str
+    updated_at: str
+    is_terminal: bool
+    is_failed: bool
+    user_id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    created_by_email: str | None = None
+    job_id: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    config_path: str | None = None
+    result: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class Study(_Extra):
+    id: str
+    name: str
+    description: str | None = None
+    project_id: str | None = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class Measurement(_Extra):
+    """A cell measurement (``CellMeasurement`` on the wire)."""
+
+    id: str
+    name: str
+    cell_instance_id: str
+    measurement_type: str = "time_series"
+    processing_status: str | None = None
+    processing_error: str | None = None
+    tags: list[str] | None = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class ParameterizedModel(_Extra):
+    id: str
+    name: str
+    simulation_settings: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class Model(_Extra):
+    id: str
+    name: str
+    project_id: str | None = None
+    config: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@frozen
+class Project(_Extra):
+    id: str
+    name: str
+    organization_id: str | None = None
+    description: str | None = None
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+
+
+@define
+class Page(Generic[T]):
+    """One page of a list: behaves like a list and has ``.items``, ``.count`` and ``.total``."""
+
+    items: list[T]
+    total: int
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Page):
+            return self.items == other.items and self.total == other.total
+        if isinstance(other, list):
+            return self.items == other
+        return NotImplemented
+
+
+@define
+class SimulationResult:
+    """``simulation.get_result``: time series and steps DataFrames plus scalar metrics."""
+
+    time_series: Any
+    steps: Any
+    metrics: dict[str, Any]
+
+
+@frozen
+class ConvertResult:
+    """A protocol converted to a vendor format: the primary file plus sidecar assets."""
+
+    target: str
+    primary_filename: str
+    primary_bytes: bytes
+    media_type: str | None = None
+    assets: list[tuple[str, bytes]] = field(factory=list)
+
+    def text(self, encoding: str = "utf-8") -> str:
+        """The primary file decoded as text."""
+        return self.primary_bytes.decode(encoding)
+
+    def save(self, dir: str | Path) -> list[Path]:  # noqa: A002 - the documented name
+        """Write the primary file and every sidecar into ``dir`` (created if needed).
+
+        Returns the written paths, primary first. File names from the server are checked: a name
+        with a directory part, ``..`` or an absolute path is refused (``ValueError``).
+        """
+        directory = Path(dir)
+        files = [(self.primary_filename, self.primary_bytes), *self.assets]
+        for name, _ in files:
+            _check_filename(name)
+        directory.mkdir(parents=True, exist_ok=True)
+        paths: list[Path] = []
+        for name, content in files:
+            path = directory / name
+            tmp = path.with_name(f".{name}.part")
+            tmp.write_bytes(content)
+            tmp.replace(path)
+            paths.append(path)
+        return paths
+
+
+def _check_filename(name: str) -> None:
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or Path(name).is_absolute()
+        or Path(name).name != name
+    ):
+        raise ValueError(f"refusing to write unsafe file name {name!r} from a conversion result")

@@ -1,0 +1,1 @@
+"""Resource classes of the async client, one module per resource group."""

@@ -1,0 +1,170 @@
+"""``client.simple_pipeline``: one data fit or validation as a single fire-and-forget job."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any, overload
+
+from ionworks._waiting import wait_records
+from ionworks.data_refs import prepare_outbound
+from ionworks.models import Page, SimplePipeline, structure
+from ionworks.resources._base import AsyncResource, parse_page, seg
+from ionworks.resources.pipeline import check_elements, split_config
+
+__all__ = ["AsyncSimplePipelines"]
+
+LIFTED = ("project_id", "name", "description", "options")
+
+
+class AsyncSimplePipelines(AsyncResource):
+    """Submit and manage simple pipelines."""
+
+    async def create(
+        self,
+        config: Any,
+        project_id: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> SimplePipeline:
+        """Submit a simple pipeline (at most one ``data_fit`` or ``validation`` element).
+
+        ``project_id``, ``name``, ``description`` and ``options`` found in the config are lifted
+        out of it; explicit arguments win. ``options={"live_progress_updates": bool}`` controls
+        checkpointing (default ``None``: the worker decides).
+        """
+        base, lifted = split_config(
+            config,
+            {
+                "project_id": project_id,
+                "name": name,
+                "description": description,
+                "options": options,
+            },
+            LIFTED,
+        )
+        check_elements(base)
+        body: dict[str, Any] = {
+            "project_id": self._project_id(lifted["project_id"]),
+            "config": prepare_outbound(base),
+        }
+        body.update(
+            {k: lifted[k] for k in ("name", "description", "options") if lifted[k] is not None}
+        )
+        data = await self._post("/simple_pipelines", body)
+        return structure(data, SimplePipeline, what="simple pipeline")
+
+    async def get(self, simple_pipeline_id: str) -> SimplePipeline:
+        """The simple pipeline record; ``result`` holds ``parameter_values`` when completed."""
+        data = await self._get(f"/simple_pipelines/{seg(simple_pipeline_id)}")
+        return structure(data, SimplePipeline, what="simple pipeline")
+
+    async def list(
+        self,
+        project_id: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        name: str | None = None,
+        description: str | None = None,
+        status: str | None = None,
+        created_by_email: str | None = None,
+        created_at: str | None = None,
+        updated_at: str | None = None,
+        created_at_gt: str | None = None,
+        created_at_lt: str | None = None,
+        updated_at_gt: str | None = None,
+        updated_at_lt: str | None = None,
+        order_by: str = "created_at",
+        order: str = "desc",
+    ) -> Page[SimplePipeline]:
+        """A page (``items``, ``count``, ``total``) of simple pipelines.
+
+        String filters take an exact value or supabase operators: ``ilike.%foo%``,
+        ``in.(completed,failed)``, ``gt.2026-05-01``.
+        """
+        if order not in ("asc", "desc"):
+            raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
+        params: dict[str, Any] = {
+            "project_id": self._project_id(project_id),
+            "limit": limit,
+            "offset": offset,
+            "name": name,
+            "description": description,
+            "status": status,
+            "created_by_email": created_by_email,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "created_at_gt": created_at_gt,
+            "created_at_lt": created_at_lt,
+            "updated_at_gt": updated_at_gt,
+            "updated_at_lt": updated_at_lt,
+            "order_by": order_by,
+            "order": order,
+        }
+        data = await self._get("/simple_pipelines", params)
+        return parse_page(data, SimplePipeline, what="simple pipeline list")
+
+    async def update(
+        self,
+        simple_pipeline_id: str,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> SimplePipeline:
+        """Rename or describe (PATCH; at least one field is required)."""
+        body = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+        if not body:
+            raise ValueError("update() needs at least one of name or description")
+        data = await self._patch(f"/simple_pipelines/{seg(simple_pipeline_id)}", body)
+        return structure(data, SimplePipeline, what="simple pipeline")
+
+    async def cancel(self, simple_pipeline_id: str) -> SimplePipeline:
+        """Cancel a pending or running simple pipeline."""
+        data = await self._post(f"/simple_pipelines/{seg(simple_pipeline_id)}/cancel", {})
+        return structure(data, SimplePipeline, what="simple pipeline")
+
+    async def delete(self, simple_pipeline_id: str) -> None:
+        """Permanently delete the simple pipeline, its job and stored config."""
+        await self._delete(f"/simple_pipelines/{seg(simple_pipeline_id)}")
+
+    @overload
+    async def wait_for_completion(
+        self,
+        simple_pipeline_id: str,
+        timeout: float | None = 600,
+        poll_interval: float = 2,
+        verbose: bool = True,
+        raise_on_failure: bool = True,
+    ) -> SimplePipeline: ...
+    @overload
+    async def wait_for_completion(
+        self,
+        simple_pipeline_id: Sequence[str],
+        timeout: float | None = 600,
+        poll_interval: float = 2,
+        verbose: bool = True,
+        raise_on_failure: bool = True,
+    ) -> builtins.list[SimplePipeline]: ...
+    async def wait_for_completion(
+        self,
+        simple_pipeline_id: str | Sequence[str],
+        timeout: float | None = 600,
+        poll_interval: float = 2,
+        verbose: bool = True,
+        raise_on_failure: bool = True,
+    ) -> SimplePipeline | builtins.list[SimplePipeline]:
+        """Poll until terminal (``completed``, ``failed`` or ``canceled``); return the record.
+
+        ``failed`` with ``raise_on_failure=True`` raises an ``IonworksError`` carrying the server
+        error; not finishing within ``timeout`` raises ``TimeoutError``.
+        """
+        result: SimplePipeline | builtins.list[SimplePipeline] = await wait_records(
+            simple_pipeline_id,
+            self.get,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            verbose=verbose,
+            raise_on_failure=raise_on_failure,
+            label="SimplePipeline",
+        )
+        return result

@@ -1,0 +1,453 @@
+"""``client.simulation``: run UCP protocols, list/get/delete, wait, and fetch results."""
+
+from __future__ import annotations
+
+import builtins
+import copy
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
+from typing import Any, overload
+
+import anyio
+
+from ionworks import doe as _doe
+from ionworks._config import resolve_project_id
+from ionworks._waiting import Outcome, gather_limited, poll_outcomes, wait_all
+from ionworks.errors import APIResponseValidationError, JobFailedError, NotFoundError
+from ionworks.models import Page, SimulationResponse, SimulationResult, structure
+from ionworks.resources._base import AsyncResource, parse_page, seg
+from ionworks.resources._results import build_result
+
+__all__ = ["AsyncSimulations"]
+
+BATCH_KEYS = (
+    "conditions",
+    "design_parameters_doe",
+    "experiment_parameters",
+    "extra_variables",
+    "max_backward_jumps",
+    "parameterized_model",
+    "project_id",
+    "protocol_experiment",
+    "protocol_id",
+    "study_id",
+)
+QUICK_MODEL_KEYS = ("capacity", "chemistry", "resistance_pct", "cell_spec_id")
+STATUS_CHUNK = 1000
+FAILED_STATUSES = frozenset({"failed", "canceled", "cancelled", "error"})
+
+
+def _normalize_parameterized_model(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        if not any(k in value for k in ("quick_model", "model_id", "parameters")) and any(
+            k in value for k in QUICK_MODEL_KEYS
+        ):
+            return {"quick_model": {k: value[k] for k in QUICK_MODEL_KEYS if k in value}}
+        return dict(value)
+    to_config = getattr(value, "to_config", None)
+    if callable(to_config):  # a QuickModelConfig-like object
+        return {"quick_model": to_config()}
+    return value
+
+
+def _check_numeric_map(name: str, value: Any) -> dict[str, float | str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"Invalid simulation config: {name} must be a dict, got {value!r}")
+    out: dict[str, float | str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise ValueError(f"Invalid simulation config: {name} keys must be strings: {key!r}")
+        if isinstance(item, bool) or not isinstance(item, int | float | str):
+            raise ValueError(
+                f"Invalid simulation config: {name}[{key!r}] must be a number or string, "
+                f"got {item!r}"
+            )
+        out[key] = float(item) if isinstance(item, int) else item
+    return out
+
+
+def _validate_config(config: Any, *, allowed_extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    if not isinstance(config, Mapping):
+        raise ValueError(f"Invalid simulation config: expected a dict, got {type(config).__name__}")
+    cfg = copy.deepcopy(dict(config))
+    valid = sorted((*BATCH_KEYS, *allowed_extra))
+    for key in cfg:
+        if key not in valid:
+            raise ValueError(
+                f"Unknown config key {key!r}. Valid top-level keys: {', '.join(valid)}."
+            )
+    if "parameterized_model" not in cfg or cfg["parameterized_model"] is None:
+        raise ValueError("Invalid simulation config: 'parameterized_model' is required")
+    has_inline = cfg.get("protocol_experiment") is not None
+    if has_inline == (cfg.get("protocol_id") is not None):
+        raise ValueError(
+            "Invalid simulation config: give exactly one of 'protocol_experiment' (inline UCP "
+            "YAML) or 'protocol_id' (a saved protocol)"
+        )
+    if has_inline:
+        pe = cfg["protocol_experiment"]
+        if not isinstance(pe, Mapping) or set(pe) - {"protocol", "name"}:
+            raise ValueError(
+                "Invalid simulation config: protocol_experiment must be a dict with keys "
+                "'protocol' (UCP YAML string) and 'name'"
+            )
+        if not isinstance(pe.get("protocol"), str) or not isinstance(pe.get("name"), str):
+            raise ValueError(
+                "Invalid simulation config: protocol_experiment needs 'protocol' (str) and "
+                "'name' (str)"
+            )
+    conditions = cfg.get("conditions")
+    if conditions is not None:
+        if cfg.get("design_parameters_doe") is not None:
+            raise ValueError(
+                "Invalid simulation config: 'conditions' and 'design_parameters_doe' are "
+                "mutually exclusive"
+            )
+        if not isinstance(conditions, list) or not conditions:
+            raise ValueError("Invalid simulation config: 'conditions' must be a non-empty list")
+        for index, cond in enumerate(conditions):
+            if not isinstance(cond, Mapping) or set(cond) - {
+                "experiment_parameters",
+                "design_parameters",
+            }:
+                raise ValueError(
+                    f"Invalid simulation config: conditions[{index}] must be a dict with "
+                    "'experiment_parameters' and/or 'design_parameters'"
+                )
+            conditions[index] = {
+                "experiment_parameters": _check_numeric_map(
+                    f"conditions[{index}].experiment_parameters",
+                    cond.get("experiment_parameters"),
+                ),
+                "design_parameters": _check_numeric_map(
+                    f"conditions[{index}].design_parameters", cond.get("design_parameters")
+                ),
+            }
+    cfg["experiment_parameters"] = _check_numeric_map(
+        "experiment_parameters", cfg.get("experiment_parameters")
+    )
+    doe = cfg.get("design_parameters_doe")
+    if doe is not None:
+        _doe.validate_doe(doe)
+        cfg["design_parameters_doe"] = {k: v for k, v in dict(doe).items() if v is not None}
+    return cfg
+
+
+def _expected_count(cfg: Mapping[str, Any]) -> int:
+    if cfg.get("conditions"):
+        return len(cfg["conditions"])
+    doe = cfg.get("design_parameters_doe")
+    return _doe.count_simulations(doe) if doe is not None else 1
+
+
+class AsyncSimulations(AsyncResource):
+    """Run simulations of UCP protocols on parameterized models."""
+
+    async def protocol(self, config: dict[str, Any]) -> SimulationResponse:
+        """Submit one simulation.
+
+        ``design_parameters`` (a flat ``{name: value}`` dict) becomes a one-row discrete DOE.
+        ``design_parameters`` together with ``design_parameters_doe``, ``conditions``, or a DOE
+        that expands to anything but one simulation raise ``ValueError`` before any request.
+        """
+        if not isinstance(config, Mapping):
+            raise ValueError(f"Invalid simulation config: expected a dict, got {config!r}")
+        cfg = dict(config)
+        if "conditions" in cfg:
+            raise ValueError(
+                "protocol() does not take 'conditions'; use protocol_batch() for several "
+                "simulations"
+            )
+        design = cfg.pop("design_parameters", None)
+        if design:
+            if cfg.get("design_parameters_doe") is not None:
+                raise ValueError(
+                    "design_parameters and design_parameters_doe are mutually exclusive in "
+                    "protocol(); use one of them"
+                )
+            cfg["design_parameters_doe"] = _doe.design_parameters_to_doe(design)
+        cfg = _validate_config(cfg)
+        count = _expected_count(cfg)
+        if count != 1:
+            raise ValueError(
+                f"protocol() is single-simulation, but the supplied DOE would produce {count} "
+                "simulations. Use protocol_batch() for multi-simulation sweeps."
+            )
+        responses = await self._submit(cfg)
+        if len(responses) != 1:
+            raise APIResponseValidationError(
+                f"protocol() expected 1 simulation from the server, got {len(responses)}"
+            )
+        return responses[0]
+
+    async def protocol_batch(self, config: dict[str, Any]) -> builtins.list[SimulationResponse]:
+        """Submit many simulations: a DOE (``design_parameters_doe``) or explicit ``conditions``.
+
+        The DOE is checked and counted locally (see :mod:`ionworks.doe` for the cap) and
+        expanded by the server.
+        """
+        if isinstance(config, Mapping) and "design_parameters" in config:
+            raise ValueError(
+                "protocol_batch() does not take 'design_parameters'; use 'conditions' or "
+                "'design_parameters_doe'"
+            )
+        cfg = _validate_config(config)
+        count = _expected_count(cfg)
+        if count > _doe.MAX_SIMULATIONS:
+            raise ValueError(
+                f"this request would create {count} simulations; the limit per request is "
+                f"{_doe.MAX_SIMULATIONS}. Split the sweep into several requests."
+            )
+        return await self._submit(cfg)
+
+    async def _submit(self, cfg: dict[str, Any]) -> builtins.list[SimulationResponse]:
+        top_params: dict[str, Any] = cfg.get("experiment_parameters") or {}
+        conditions = cfg.get("conditions")
+        if cfg.get("protocol_experiment") is not None:
+            project_id = self._project_id(cfg.get("project_id") or resolve_project_id(None))
+            merged: dict[str, Any] = {}
+            for cond in conditions or []:
+                for key, value in cond["experiment_parameters"].items():
+                    merged.setdefault(key, value)
+            merged.update(top_params)
+            template = await self._post(
+                "/protocols/parse-to-template",
+                {
+                    "protocol_experiment": cfg["protocol_experiment"],
+                    "experiment_parameters": merged,
+                    "project_id": project_id,
+                },
+            )
+            if not isinstance(template, Mapping) or "template_id" not in template:
+                raise APIResponseValidationError(
+                    f"Unexpected response for parse-to-template: {template!r}"
+                )
+            template_id = str(template["template_id"])
+        else:
+            project_id = cfg.get("project_id") or ""
+            template_id = str(cfg["protocol_id"])
+        body: dict[str, Any] = {
+            "parameterized_model": _normalize_parameterized_model(cfg["parameterized_model"]),
+            "experiment_template_id": template_id,
+            "experiment_parameter_sets": [top_params],
+            "design_parameters_doe": cfg.get("design_parameters_doe"),
+            "max_backward_jumps": cfg.get("max_backward_jumps"),
+            "study_id": cfg.get("study_id"),
+            "extra_variables": cfg.get("extra_variables"),
+            "project_id": project_id or None,
+        }
+        if conditions:
+            body["conditions"] = [
+                {
+                    "experiment_parameters": {**top_params, **c["experiment_parameters"]},
+                    "design_parameters": c["design_parameters"],
+                }
+                for c in conditions
+            ]
+        body = {k: v for k, v in body.items() if v is not None}
+        data = await self._post("/simulations/with-template/batch", body)
+        if not isinstance(data, list):
+            raise APIResponseValidationError(
+                f"Unexpected response format from /simulations/with-template/batch: "
+                f"expected a JSON array, got {type(data).__name__}"
+            )
+        out = []
+        for item in data:
+            response = structure(item, SimulationResponse, what="simulation batch item")
+            out.append(
+                SimulationResponse(
+                    simulation_id=response.simulation_id,
+                    job_id=response.job_id,
+                    protocol_id=template_id,
+                    already_existed=response.already_existed,
+                    extra=response.extra,
+                )
+            )
+        return out
+
+    async def list(
+        self,
+        parameterized_model_id: str | None = None,
+        study_id: str | None = None,
+        *,
+        protocol_id: str | None = None,
+        state: str | None = None,
+        summary: bool | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        project_id: str | None = None,
+    ) -> builtins.list[dict[str, Any]] | Page[dict[str, Any]]:
+        """List simulations, newest first.
+
+        With no scope argument, lists the default project's simulations (or every simulation
+        this key can see when no project is configured). Returns a plain list, or a
+        :class:`Page` with ``.total`` when ``limit`` or ``offset`` is given.
+        """
+        if parameterized_model_id and study_id:
+            raise ValueError("pass parameterized_model_id or study_id, not both")
+        scoped = parameterized_model_id or study_id or protocol_id
+        params = {
+            "parameterized_model_id": parameterized_model_id,
+            "study_id": study_id,
+            "experiment_template_id": protocol_id,
+            "project_id": None if scoped else (project_id or self._client.project_id),
+            "state": state,
+            "summary": True if summary else None,
+            "limit": limit,
+            "offset": offset,
+        }
+        data = await self._get("/simulations", params)
+        page = parse_page(data, None, key="simulations", what="simulation list")
+        if limit is None and offset is None:
+            return page.items
+        return page
+
+    async def get(self, simulation_id: str) -> dict[str, Any]:
+        """The simulation record as a dict (``simulation_data`` is null until completed)."""
+        data = await self._get(f"/simulations/{seg(simulation_id)}")
+        if not isinstance(data, dict):
+            raise APIResponseValidationError(f"Unexpected response for simulation: {data!r}")
+        return data
+
+    async def delete(self, simulation_id: str) -> None:
+        """Delete a simulation and its stored results."""
+        await self._delete(f"/simulations/{seg(simulation_id)}")
+
+    async def get_statuses(self, simulation_ids: Sequence[str]) -> builtins.list[dict[str, Any]]:
+        """Statuses of many simulations: one request per 1,000 ids, chunks sent concurrently."""
+        ids = list(simulation_ids)
+        chunks = [ids[i : i + STATUS_CHUNK] for i in range(0, len(ids), STATUS_CHUNK)]
+
+        async def one(chunk: builtins.list[str]) -> builtins.list[dict[str, Any]]:
+            data = await self._post(
+                "/simulations/statuses", {"simulation_ids": chunk, "limit": len(chunk)}
+            )
+            if not isinstance(data, list):
+                raise APIResponseValidationError(
+                    f"Unexpected response for /simulations/statuses: {type(data).__name__}"
+                )
+            return data
+
+        results = await gather_limited(one, chunks, limit=8)
+        return [item for chunk in results for item in chunk]
+
+    async def get_result(self, simulation_id: str) -> SimulationResult:
+        """Time series, steps (DataFrames) and metrics of a completed simulation."""
+        sid = seg(simulation_id)
+        parts: dict[str, Any] = {}
+
+        async def fetch(name: str, path: str, kind: str) -> None:
+            if kind == "bytes":
+                parts[name] = await self._transport.request("GET", path, expect="bytes")
+            else:
+                parts[name] = await self._get(path)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetch, "time_series", f"/simulations/{sid}/time_series/download", "bytes")
+            tg.start_soon(fetch, "steps", f"/simulations/{sid}/steps/download", "bytes")
+            tg.start_soon(fetch, "record", f"/simulations/{sid}", "json")
+        record = parts["record"] if isinstance(parts["record"], dict) else {}
+        return build_result(
+            parts["time_series"],
+            parts["steps"],
+            record.get("metrics") or {},
+            self._client.dataframe_backend,
+        )
+
+    async def _fetch_outcomes(self, ids: builtins.list[str]) -> builtins.list[Outcome]:
+        statuses = await self.get_statuses(ids)
+        by_id = {str(s.get("simulation_id")): s for s in statuses if isinstance(s, Mapping)}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            await self.get(missing[0])  # 404 → NotFoundError naming the id
+            raise NotFoundError(f"simulation {missing[0]} has no status", 404)
+        candidates = [i for i in ids if str(by_id[i].get("status", "")).lower() == "completed"] + [
+            i for i in ids if str(by_id[i].get("status", "")).lower() in FAILED_STATUSES
+        ]
+        records = await gather_limited(self.get, candidates, limit=16)
+        outcomes = []
+        for sid, record in zip(candidates, records, strict=True):
+            status = str(by_id[sid].get("status", "")).lower()
+            if status in FAILED_STATUSES:
+                error = by_id[sid].get("error") or record.get("error")
+                record = {**record, "status": status, "error": error}
+                if by_id[sid].get("error_code") is not None:
+                    record["error_code"] = by_id[sid]["error_code"]
+                outcomes.append(Outcome(sid, True, record, status, error))
+            elif record.get("storage_folder") or record.get("simulation_data"):
+                outcomes.append(Outcome(sid, False, record))
+        return outcomes
+
+    @overload
+    async def wait_for_completion(
+        self,
+        simulation_id: str,
+        timeout: float | None = 60,
+        poll_interval: float = 2,
+        verbose: bool = True,
+        raise_on_failure: bool = True,
+    ) -> dict[str, Any]: ...
+    @overload
+    async def wait_for_completion(
+        self,
+        simulation_id: Sequence[str],
+        timeout: float | None = 60,
+        poll_interval: float = 2,
+        verbose: bool = True,
+        raise_on_failure: bool = True,
+    ) -> builtins.list[dict[str, Any]]: ...
+    async def wait_for_completion(
+        self,
+        simulation_id: str | Sequence[str],
+        timeout: float | None = 60,
+        poll_interval: float = 2,
+        verbose: bool = True,
+        raise_on_failure: bool = True,
+    ) -> dict[str, Any] | builtins.list[dict[str, Any]]:
+        """Wait until the simulation(s) finish and return their records (input order).
+
+        One bulk status request per ``poll_interval`` per 1,000 ids. A failed or canceled
+        simulation raises :class:`~ionworks.errors.JobFailedError` (an ``IonworksError``) at
+        once unless ``raise_on_failure=False``, which returns its record with ``status`` and
+        ``error``. On timeout a ``TimeoutError`` names the pending ids and carries the finished
+        records in ``.results``.
+        """
+        single = isinstance(simulation_id, str)
+        ids = [simulation_id] if isinstance(simulation_id, str) else list(simulation_id)
+        records = await wait_all(
+            ids,
+            self._fetch_outcomes,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            verbose=verbose,
+            raise_on_failure=raise_on_failure,
+            label="Simulation",
+        )
+        return records[0] if single else records
+
+    async def as_completed(
+        self,
+        simulation_ids: Sequence[str],
+        timeout: float | None = None,
+        poll_interval: float = 2,
+        raise_on_failure: bool = True,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield each simulation's record as soon as it finishes (completion order)."""
+        outcomes = poll_outcomes(
+            list(simulation_ids),
+            self._fetch_outcomes,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            kind="simulations",
+        )
+        async with aclosing(outcomes):
+            async for outcome in outcomes:
+                if outcome.failed and raise_on_failure:
+                    raise JobFailedError(
+                        f"Simulation {outcome.id} {outcome.status}: "
+                        f"{outcome.error or 'unknown error'}",
+                        [outcome.record],
+                    )
+                yield outcome.record

@@ -1,0 +1,117 @@
+"""The event-loop thread behind the sync facade (hand-written; not generated).
+
+Each sync client owns one :class:`PortalThread`: a daemon thread running an asyncio loop with an
+anyio ``BlockingPortal``. Every sync call is submitted to that loop, so the async client and its
+single aiohttp session live on one loop, the facade works inside a running event loop (Jupyter)
+and from several threads, and a script that never closes its client still exits: the thread is a
+daemon and an ``atexit`` hook closes the client first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import anyio
+from anyio.from_thread import BlockingPortal
+
+__all__ = ["PortalThread", "shutdown"]
+
+T = TypeVar("T")
+
+
+async def _next(agen: AsyncIterator[T]) -> T:
+    return await agen.__anext__()
+
+
+class PortalThread:
+    """A daemon thread with an event loop, and a portal to run coroutines on it."""
+
+    def __init__(self, name: str = "ionworks-portal") -> None:
+        self._ready = threading.Event()
+        self._portal: BlockingPortal | None = None
+        self._error: BaseException | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise RuntimeError("could not start the ionworks event-loop thread") from self._error
+
+    def _run(self) -> None:
+        async def main() -> None:
+            async with BlockingPortal() as portal:
+                self._portal = portal
+                self._ready.set()
+                await portal.sleep_until_stopped()
+
+        try:
+            anyio.run(main, backend="asyncio")
+        except BaseException as exc:  # pragma: no cover - loop start failure
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``func(*args)`` on the loop and wait for it. Ctrl-C cancels the call promptly."""
+        if self._portal is None or self._stopped:
+            raise RuntimeError("this client is closed; create a new one")
+        future: Future[T] = self._portal.start_task_soon(func, *args)
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done():
+                future.cancel()  # cancels the task on the loop (KeyboardInterrupt, SystemExit)
+            raise
+
+    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+        """Drive an async iterator from this thread, one item per portal call."""
+        try:
+            while True:
+                try:
+                    item = self.call(_next, agen)
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None and not self._stopped:
+                self.call(aclose)
+
+    def stop(self) -> None:
+        """Stop the loop and join the thread (idempotent)."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        portal = self._portal
+        if portal is not None and self._thread.is_alive():
+            try:
+                portal.call(portal.stop)
+            except RuntimeError:  # the loop is already gone
+                pass
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
+
+
+def shutdown(async_client: Any, portal: PortalThread) -> None:
+    """Close the async client on its loop, then stop the loop (idempotent, never raises).
+
+    Used as a ``weakref.finalize`` callback: it runs on ``close()``, when the sync client is
+    garbage-collected, or at interpreter exit, whichever comes first.
+    """
+    if portal.stopped:
+        return
+    try:
+        portal.call(async_client.aclose)
+    except Exception:  # best effort: the loop may already be gone
+        pass
+    finally:
+        portal.stop()
