@@ -24,6 +24,25 @@ T = TypeVar("T")
 converter = make_converter(forbid_extra_keys=False)
 
 
+def _strict(kind: type, accepted: tuple[type, ...]) -> Callable[[Any, type], Any]:
+    """No silent coercion: ``None`` or a number must never become the string "None"/"3"."""
+
+    def hook(value: Any, _: type) -> Any:
+        if isinstance(value, bool) and kind is not bool:
+            raise TypeError(f"expected {kind.__name__}, got bool {value!r}")
+        if not isinstance(value, accepted):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return kind(value)
+
+    return hook
+
+
+converter.register_structure_hook(str, _strict(str, (str,)))
+converter.register_structure_hook(int, _strict(int, (int,)))
+converter.register_structure_hook(float, _strict(float, (int, float)))
+converter.register_structure_hook(bool, _strict(bool, (bool,)))
+
+
 def _has_extra(cls: type) -> bool:
     return attrs.has(cls) and any(a.name == "extra" for a in attrs.fields(cls))
 
