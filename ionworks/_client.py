@@ -6,7 +6,7 @@ import warnings
 from types import TracebackType
 from typing import Any
 
-from ionworks._config import ClientConfig, resolve_config
+from ionworks._config import ClientConfig, require_project_id, resolve_config
 from ionworks._transport import Transport
 from ionworks.errors import IonworksError
 from ionworks.resources.cell_measurement import AsyncCellMeasurements
@@ -23,9 +23,9 @@ from ionworks.resources.study import AsyncStudies
 __all__ = ["AsyncIonworks"]
 
 NO_BACKEND_HELP = (
-    "No Ionworks API is configured. Set IONWORKS_API_URL (and IONWORKS_API_KEY or "
-    "IONWORKS_API_TOKEN), or pass api_url=/api_key= to the client. The embedded local server "
-    "is not available in this version of ionworks."
+    "No Ionworks API is configured and the embedded local server could not start. Set "
+    "IONWORKS_API_URL (and IONWORKS_API_KEY or IONWORKS_API_TOKEN), or pass api_url=/api_key= "
+    "to the client."
 )
 
 
@@ -75,6 +75,8 @@ class AsyncIonworks:
             max_retries=max_retries,
         )
         self._transport = Transport(self._config, self._resolve_base_url)
+        self._sole_project: str | None = None
+        self._local_url: str | None = None
         self.simulation = AsyncSimulations(self)
         self.pipeline = AsyncPipelines(self)
         self.simple_pipeline = AsyncSimplePipelines(self)
@@ -88,14 +90,50 @@ class AsyncIonworks:
         self.project = AsyncProjects(self)
 
     async def _resolve_base_url(self) -> str:
+        if self._config.api_url is not None:
+            return self._config.api_url
+        import anyio.to_thread
+
+        try:
+            from ionworks.server.embedded import shared_server
+        except ImportError as exc:  # pragma: no cover - aiohttp.web always ships with aiohttp
+            raise IonworksError(NO_BACKEND_HELP) from exc
+        try:
+            url, key = await anyio.to_thread.run_sync(shared_server)
+        except RuntimeError as exc:
+            raise IonworksError(f"{NO_BACKEND_HELP} ({exc})") from exc
+        self._transport.set_credentials(api_key=key)
+        self._local_url = url
+        return url
+
+    async def _default_project_id(self, explicit: str | None = None) -> str:
+        """``explicit`` > the client's project > the only project this key can see."""
+        if explicit:
+            return explicit
+        if self._config.project_id:
+            return self._config.project_id
+        if self._sole_project is None and self._is_local():
+            data = await self._transport.request("GET", "/projects", params={"limit": 2})
+            items = data.get("items") if isinstance(data, dict) else data
+            if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
+                self._sole_project = str(items[0].get("id"))
+            else:
+                self._sole_project = ""
+        return require_project_id(self._sole_project)
+
+    def _is_local(self) -> bool:
+        """The embedded server, or a server on this machine (``ionworks serve``)."""
         if self._config.api_url is None:
-            raise IonworksError(NO_BACKEND_HELP)
-        return self._config.api_url
+            return True
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self._config.api_url).hostname or ""
+        return host in ("localhost", "::1") or host.startswith("127.")
 
     @property
     def api_url(self) -> str | None:
-        """The base URL (``None`` until resolved when the local server is used)."""
-        return self._config.api_url
+        """The base URL (for the embedded local server: ``None`` until first used)."""
+        return self._config.api_url or self._local_url
 
     @property
     def project_id(self) -> str | None:

@@ -15,9 +15,9 @@ from typing import Any, Literal
 import aiohttp
 import anyio
 
-from ionworks._version import __version__
 from ionworks._config import ClientConfig
 from ionworks._retry import RetryPolicy, parse_retry_after
+from ionworks._version import __version__
 from ionworks.errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -112,6 +112,10 @@ class Transport:
         self._closed = False
         self.request_count = 0
 
+    def set_credentials(self, *, api_key: str) -> None:
+        """Authenticate with ``api_key`` from now on (the embedded server's key)."""
+        self._auth_headers = {**self._auth_headers, "X-API-Key": api_key}
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -166,9 +170,9 @@ class Transport:
         json_body: Any = NOT_GIVEN,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None | NotGiven = NOT_GIVEN,
+        idempotency_key: str | NotGiven | None = NOT_GIVEN,
         expect: ResponseKind = "json",
-        timeout: float | None | NotGiven = NOT_GIVEN,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         absolute_url: bool = False,
         authenticate: bool = True,
     ) -> Any:

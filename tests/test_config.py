@@ -6,7 +6,6 @@ import pytest
 
 from ionworks import AsyncIonworks
 from ionworks._config import DEFAULT_API_URL, require_project_id, resolve_config
-from ionworks.errors import IonworksError
 
 
 def test_defaults_without_anything_select_local_server() -> None:
@@ -29,7 +28,10 @@ def test_arguments_beat_environment() -> None:
         "IONWORKS_DATAFRAME_BACKEND": "pandas",
     }
     config = resolve_config(
-        api_key="arg", api_url="http://arg/", project_id="arg-p", dataframe_backend="polars",
+        api_key="arg",
+        api_url="http://arg/",
+        project_id="arg-p",
+        dataframe_backend="polars",
         environ=env,
     )
     assert (config.api_key, config.api_url, config.project_id) == ("arg", "http://arg", "arg-p")
@@ -44,7 +46,11 @@ def test_explicit_credentials_ignore_env_credentials() -> None:
 
 def test_token_wins_over_key_and_is_bearer() -> None:
     config = resolve_config(
-        environ={"IONWORKS_API_KEY": "k", "IONWORKS_API_TOKEN": "t", "IONWORKS_ORGANIZATION_ID": "o"}
+        environ={
+            "IONWORKS_API_KEY": "k",
+            "IONWORKS_API_TOKEN": "t",
+            "IONWORKS_ORGANIZATION_ID": "o",
+        }
     )
     assert config.auth_headers() == {"Authorization": "Bearer t", "X-Organization-Id": "o"}
 
@@ -92,9 +98,3 @@ def test_client_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     client = AsyncIonworks()
     assert client.api_url == "http://from-env"
     assert client.project_id == "p-env"
-
-
-async def test_unconfigured_client_explains_how_to_configure() -> None:
-    async with AsyncIonworks() as client:
-        with pytest.raises(IonworksError, match="IONWORKS_API_URL"):
-            await client.job.list()

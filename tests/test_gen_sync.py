@@ -106,6 +106,9 @@ def test_refuses_to_overwrite_hand_edited_file(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0 and "Refusing to overwrite" in (proc.stdout + proc.stderr)
     check = subprocess.run(
-        [sys.executable, "tools/gen_sync.py", "--check"], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "tools/gen_sync.py", "--check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 1 and "out of date" in check.stdout

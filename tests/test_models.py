@@ -14,8 +14,13 @@ def test_unknown_keys_are_kept_and_readable() -> None:
     study = structure({"id": "s", "name": "n", "simulation_count": 3}, Study)
     assert study.simulation_count == 3
     assert study.extra == {"simulation_count": 3}
-    assert study.to_dict() == {"id": "s", "name": "n", "description": None, "project_id": None,
-                               "simulation_count": 3}
+    assert study.to_dict() == {
+        "id": "s",
+        "name": "n",
+        "description": None,
+        "project_id": None,
+        "simulation_count": 3,
+    }
     assert study["name"] == "n" and study.get("missing", 1) == 1
     with pytest.raises(AttributeError):
         _ = study.nothing_here
@@ -36,8 +41,18 @@ def test_bad_shapes_raise_clear_errors(data: object, match: str) -> None:
 
 def test_job_requires_server_flags() -> None:
     with pytest.raises(APIResponseValidationError, match="is_failed"):
-        structure({"job_id": "j", "status": "x", "job_type": "t", "priority": 1,
-                   "created_at": "a", "updated_at": "b", "is_terminal": True}, Job)
+        structure(
+            {
+                "job_id": "j",
+                "status": "x",
+                "job_type": "t",
+                "priority": 1,
+                "created_at": "a",
+                "updated_at": "b",
+                "is_terminal": True,
+            },
+            Job,
+        )
 
 
 def test_page_behaves_like_a_list() -> None:
@@ -65,8 +80,9 @@ def test_convert_result_save_writes_primary_and_sidecars(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/b", "..", "", "a\\b", "x\x00y"])
 def test_convert_result_save_refuses_unsafe_names(tmp_path: Path, name: str) -> None:
-    result = ConvertResult(target="t", primary_filename="p.txt", primary_bytes=b"",
-                           assets=[(name, b"x")])
+    result = ConvertResult(
+        target="t", primary_filename="p.txt", primary_bytes=b"", assets=[(name, b"x")]
+    )
     with pytest.raises(ValueError, match="unsafe file name"):
         result.save(tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written

@@ -85,8 +85,14 @@ def test_backoff_is_full_jitter_and_capped() -> None:
 
 @pytest.mark.parametrize(
     ("method", "key", "expected"),
-    [("GET", False, True), ("DELETE", False, True), ("POST", False, False), ("POST", True, True),
-     ("PATCH", False, False), ("PATCH", True, True)],
+    [
+        ("GET", False, True),
+        ("DELETE", False, True),
+        ("POST", False, False),
+        ("POST", True, True),
+        ("PATCH", False, False),
+        ("PATCH", True, True),
+    ],
 )
 def test_which_methods_retry(method: str, key: bool, expected: bool) -> None:
     assert RetryPolicy.method_is_retryable(method, key) is expected
@@ -108,7 +114,9 @@ async def test_get_retries_5xx_then_succeeds(client: AsyncIonworks, mock_api: ai
     assert sent[2].kwargs["headers"]["X-Ionworks-Retry-Count"] == "2"
 
 
-async def test_get_gives_up_after_max_retries(client: AsyncIonworks, mock_api: aioresponses) -> None:
+async def test_get_gives_up_after_max_retries(
+    client: AsyncIonworks, mock_api: aioresponses
+) -> None:
     url = f"{API}/jobs/j1"
     for _ in range(10):
         mock_api.get(url, status=500, payload={"detail": "boom"})
@@ -131,7 +139,9 @@ async def test_post_retries_with_the_same_idempotency_key(
     assert len(sent) == 3 and len(keys) == 1 and keys.pop()
 
 
-async def test_each_logical_post_gets_a_new_key(client: AsyncIonworks, mock_api: aioresponses) -> None:
+async def test_each_logical_post_gets_a_new_key(
+    client: AsyncIonworks, mock_api: aioresponses
+) -> None:
     url = f"{API}/jobs/j1/cancel"
     mock_api.post(url, payload=JOB, repeat=True)
     await client.job.cancel("j1")
@@ -194,7 +204,12 @@ async def test_retry_after_is_honoured(
 async def test_retry_after_too_long_raises_rate_limit(
     client: AsyncIonworks, mock_api: aioresponses
 ) -> None:
-    mock_api.get(f"{API}/jobs/j1", status=429, headers={"Retry-After": "3600"}, payload={"detail": "slow down"})
+    mock_api.get(
+        f"{API}/jobs/j1",
+        status=429,
+        headers={"Retry-After": "3600"},
+        payload={"detail": "slow down"},
+    )
     with pytest.raises(RateLimitError, match="slow down"):
         await client.job.get("j1")
 
@@ -238,8 +253,13 @@ async def test_malformed_json_on_get_is_retried_then_reported(
             "error code: 409, message: dup",
             "CONFLICT",
         ),
-        (422, {"detail": [{"loc": ["body"], "msg": "bad"}]}, ValidationError,
-         "error code: 422, message: [{'loc': ['body'], 'msg': 'bad'}]", None),
+        (
+            422,
+            {"detail": [{"loc": ["body"], "msg": "bad"}]},
+            ValidationError,
+            "error code: 422, message: [{'loc': ['body'], 'msg': 'bad'}]",
+            None,
+        ),
         (401, {"detail": "no key"}, AuthenticationError, "error code: 401, message: no key", None),
         (418, None, ValidationError, "error code: 418, message: 418", None),
     ],

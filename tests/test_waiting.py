@@ -44,8 +44,15 @@ class SimState:
                 status = self.status(sid)
                 self.rounds[sid] += 1
                 error = "solver diverged" if status == "failed" else None
-                out.append({"simulation_id": sid, "status": status, "error": error,
-                            "error_code": None, "updated_at": "t"})
+                out.append(
+                    {
+                        "simulation_id": sid,
+                        "status": status,
+                        "error": error,
+                        "error_code": None,
+                        "updated_at": "t",
+                    }
+                )
         return CallbackResult(payload=out)
 
     def on_get(self, url: Any, **kwargs: Any) -> CallbackResult:
@@ -128,10 +135,14 @@ async def test_completed_without_stored_results_is_not_done(
 ) -> None:
     SimState({"s": ["completed"]}, stored=False).install(mock_api)
     with pytest.raises(TimeoutError):
-        await client.simulation.wait_for_completion("s", timeout=0.1, poll_interval=0.01, verbose=False)
+        await client.simulation.wait_for_completion(
+            "s", timeout=0.1, poll_interval=0.01, verbose=False
+        )
 
 
-async def test_unknown_id_is_a_not_found_error(client: AsyncIonworks, mock_api: aioresponses) -> None:
+async def test_unknown_id_is_a_not_found_error(
+    client: AsyncIonworks, mock_api: aioresponses
+) -> None:
     SimState({"s": ["running"]}).install(mock_api)
     with pytest.raises(IonworksError, match="nope") as info:
         await client.simulation.wait_for_completion(["s", "nope"], verbose=False)
@@ -141,10 +152,17 @@ async def test_unknown_id_is_a_not_found_error(client: AsyncIonworks, mock_api: 
 async def test_as_completed_yields_in_completion_order(
     client: AsyncIonworks, mock_api: aioresponses
 ) -> None:
-    state = SimState({"a": ["running", "running", "completed"], "b": ["completed"],
-                      "c": ["running", "completed"]})
+    state = SimState(
+        {
+            "a": ["running", "running", "completed"],
+            "b": ["completed"],
+            "c": ["running", "completed"],
+        }
+    )
     state.install(mock_api)
-    order = [r["id"] async for r in client.simulation.as_completed(["a", "b", "c"], poll_interval=0.001)]
+    order = [
+        r["id"] async for r in client.simulation.as_completed(["a", "b", "c"], poll_interval=0.001)
+    ]
     assert order == ["b", "c", "a"]
 
 
@@ -173,26 +191,45 @@ async def test_verbose_prints_status_lines_off_tty(
 PIPE = {"name": "p", "status": "running", "is_terminal": False, "is_failed": False}
 
 
-async def test_pipeline_wait_success_and_failure(client: AsyncIonworks, mock_api: aioresponses) -> None:
+async def test_pipeline_wait_success_and_failure(
+    client: AsyncIonworks, mock_api: aioresponses
+) -> None:
     mock_api.get(f"{API}/pipelines/p1", payload={**PIPE, "id": "p1"})
-    mock_api.get(f"{API}/pipelines/p1", payload={**PIPE, "id": "p1", "status": "completed",
-                                                  "is_terminal": True})
+    mock_api.get(
+        f"{API}/pipelines/p1",
+        payload={**PIPE, "id": "p1", "status": "completed", "is_terminal": True},
+    )
     done = await client.pipeline.wait_for_completion("p1", poll_interval=0.001, verbose=False)
     assert done.status == "completed"
-    mock_api.get(f"{API}/pipelines/p2", payload={**PIPE, "id": "p2", "status": "failed",
-                                                  "is_terminal": True, "is_failed": True,
-                                                  "error": "bad"})
+    mock_api.get(
+        f"{API}/pipelines/p2",
+        payload={
+            **PIPE,
+            "id": "p2",
+            "status": "failed",
+            "is_terminal": True,
+            "is_failed": True,
+            "error": "bad",
+        },
+    )
     with pytest.raises(IonworksError, match="Pipeline p2 failed: bad"):
         await client.pipeline.wait_for_completion("p2", verbose=False)
 
 
 async def test_simple_pipeline_timeout(client: AsyncIonworks, mock_api: aioresponses) -> None:
-    record = {**PIPE, "id": "sp", "project_id": "p1", "organization_id": "o",
-              "created_at": "t", "updated_at": "t"}
+    record = {
+        **PIPE,
+        "id": "sp",
+        "project_id": "p1",
+        "organization_id": "o",
+        "created_at": "t",
+        "updated_at": "t",
+    }
     mock_api.get(f"{API}/simple_pipelines/sp", payload=record, repeat=True)
     with pytest.raises(TimeoutError, match="sp"):
-        await client.simple_pipeline.wait_for_completion("sp", timeout=0.05, poll_interval=0.01,
-                                                         verbose=False)
+        await client.simple_pipeline.wait_for_completion(
+            "sp", timeout=0.05, poll_interval=0.01, verbose=False
+        )
 
 
 async def test_many_pipelines_are_polled_concurrently() -> None:
@@ -226,7 +263,8 @@ async def test_many_pipelines_are_polled_concurrently() -> None:
 def client_tasks() -> set[asyncio.Task[Any]]:
     """Tasks on this loop except the in-process test server's request handlers."""
     return {
-        t for t in asyncio.all_tasks()
+        t
+        for t in asyncio.all_tasks()
         if "RequestHandler" not in getattr(t.get_coro(), "__qualname__", "")
     }
 

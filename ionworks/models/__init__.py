@@ -255,7 +255,7 @@ class ConvertResult:
         """The primary file decoded as text."""
         return self.primary_bytes.decode(encoding)
 
-    def save(self, dir: str | Path) -> list[Path]:  # noqa: A002 - the documented name
+    def save(self, dir: str | Path) -> list[Path]:
         """Write the primary file and every sidecar into ``dir`` (created if needed).
 
         Returns the written paths, primary first. File names from the server are checked: a name

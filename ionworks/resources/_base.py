@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from ionworks._config import require_project_id
 from ionworks.errors import APIResponseValidationError
 from ionworks.models import Page, structure
 
@@ -83,8 +82,8 @@ class AsyncResource:
     def _transport(self) -> Any:
         return self._client._transport
 
-    def _project_id(self, project_id: str | None = None) -> str:
-        return require_project_id(project_id, self._client.project_id)
+    async def _project_id(self, project_id: str | None = None) -> str:
+        return await self._client._default_project_id(project_id)
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self._client._transport.request("GET", path, params=params)

@@ -107,7 +107,7 @@ class AsyncCellMeasurements(AsyncResource):
     ) -> Page[Measurement]:
         """Measurements of a project (default: the client's project)."""
         params = {
-            "project_id": self._project_id(project_id),
+            "project_id": await self._project_id(project_id),
             "limit": limit,
             "offset": offset,
             "measurement_type": measurement_type,

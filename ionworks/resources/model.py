@@ -48,7 +48,7 @@ class AsyncModels(AsyncResource):
     ) -> Page[Model]:
         """Models of the project."""
         params = {
-            "project_id": self._project_id(project_id),
+            "project_id": await self._project_id(project_id),
             "limit": limit,
             "offset": offset,
             **filter_params(name=name, name_exact=name_exact, order_by=order_by, order=order),
@@ -60,7 +60,7 @@ class AsyncModels(AsyncResource):
         if not isinstance(data, dict) or not data.get("name"):
             raise ValueError("model.create() needs a dict with a 'name' and a 'config'")
         body = {**data, "config": model_config(data.get("config", {}))}
-        body["project_id"] = self._project_id(body.get("project_id"))
+        body["project_id"] = await self._project_id(body.get("project_id"))
         return structure(await self._post("/models", body), Model, what="model")
 
     async def update(self, model_id: str, data: dict[str, Any]) -> Model:

@@ -50,7 +50,7 @@ class AsyncParameterizedModels(AsyncResource):
     ) -> Page[ParameterizedModel]:
         """Parameterized models of a project (built-ins such as "Chen2020 SPMe" included)."""
         params = {
-            "project_id": self._project_id(project_id),
+            "project_id": await self._project_id(project_id),
             "cell_spec_id": cell_spec_id,
             "limit": limit,
             "offset": offset,
@@ -87,7 +87,7 @@ class AsyncParameterizedModels(AsyncResource):
             path = f"/cells/{seg(cell_spec_id)}/parameterized_models"
         else:
             path = "/parameterized_models"
-            body["project_id"] = self._project_id(body.get("project_id"))
+            body["project_id"] = await self._project_id(body.get("project_id"))
         result = await self._post(path, body)
         return structure(result, ParameterizedModel, what="parameterized model")
 

@@ -86,7 +86,7 @@ class AsyncPipelines(AsyncResource):
                 f"allowed: {', '.join(PIPELINE_KEYS)}, project_id, options"
             )
         check_elements(base)
-        pid = self._project_id(lifted["project_id"])
+        pid = await self._project_id(lifted["project_id"])
         body = prepare_outbound(base)
         body.update({k: lifted[k] for k in ("name", "description") if lifted[k] is not None})
         body["project_id"] = pid
@@ -116,7 +116,7 @@ class AsyncPipelines(AsyncResource):
         """Pipelines of a project, newest first. Filters (``status="in.(completed,failed)"``,
         ``name="ilike.%fit%"``, ``created_at_gt=…``, ``order_by``, ``order``) pass through."""
         params: dict[str, Any] = {
-            "project_id": self._project_id(project_id),
+            "project_id": await self._project_id(project_id),
             "limit": limit,
             "skip": offset,
             **filters,

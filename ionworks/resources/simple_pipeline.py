@@ -46,7 +46,7 @@ class AsyncSimplePipelines(AsyncResource):
         )
         check_elements(base)
         body: dict[str, Any] = {
-            "project_id": self._project_id(lifted["project_id"]),
+            "project_id": await self._project_id(lifted["project_id"]),
             "config": prepare_outbound(base),
         }
         body.update(
@@ -86,7 +86,7 @@ class AsyncSimplePipelines(AsyncResource):
         if order not in ("asc", "desc"):
             raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
         params: dict[str, Any] = {
-            "project_id": self._project_id(project_id),
+            "project_id": await self._project_id(project_id),
             "limit": limit,
             "offset": offset,
             "name": name,

@@ -206,7 +206,7 @@ class AsyncSimulations(AsyncResource):
         top_params: dict[str, Any] = cfg.get("experiment_parameters") or {}
         conditions = cfg.get("conditions")
         if cfg.get("protocol_experiment") is not None:
-            project_id = self._project_id(cfg.get("project_id") or resolve_project_id(None))
+            project_id = await self._project_id(cfg.get("project_id") or resolve_project_id(None))
             merged: dict[str, Any] = {}
             for cond in conditions or []:
                 for key, value in cond["experiment_parameters"].items():

@@ -14,8 +14,8 @@ __all__ = ["AsyncStudies"]
 class AsyncStudies(AsyncResource):
     """Manage studies. Every method takes ``project_id=`` (default: the client's project)."""
 
-    def _base(self, project_id: str | None) -> str:
-        return f"/projects/{seg(self._project_id(project_id))}/studies"
+    async def _base(self, project_id: str | None) -> str:
+        return f"/projects/{seg(await self._project_id(project_id))}/studies"
 
     async def list(
         self,
@@ -34,12 +34,12 @@ class AsyncStudies(AsyncResource):
             "offset": offset,
             **filter_params(name=name, name_exact=name_exact, order_by=order_by, order=order),
         }
-        data = await self._get(self._base(project_id), params)
+        data = await self._get(await self._base(project_id), params)
         return parse_page(data, Study, what="study list")
 
     async def get(self, study_id: str, project_id: str | None = None) -> Study:
         """One study."""
-        data = await self._get(f"{self._base(project_id)}/{seg(study_id)}")
+        data = await self._get(f"{await self._base(project_id)}/{seg(study_id)}")
         return structure(data, Study, what="study")
 
     async def create(self, data: dict[str, Any], project_id: str | None = None) -> Study:
@@ -49,7 +49,7 @@ class AsyncStudies(AsyncResource):
                 'study.create() takes a dict with a non-empty "name", e.g. '
                 '{"name": "1C Discharge Sweep", "description": "..."}'
             )
-        result = await self._post(self._base(project_id), data)
+        result = await self._post(await self._base(project_id), data)
         return structure(result, Study, what="study")
 
     async def update(
@@ -58,18 +58,18 @@ class AsyncStudies(AsyncResource):
         """Update a study's fields (e.g. ``{"name": ...}``)."""
         if not isinstance(data, dict) or not data:
             raise ValueError("study.update() takes a non-empty dict of fields to change")
-        result = await self._patch(f"{self._base(project_id)}/{seg(study_id)}", data)
+        result = await self._patch(f"{await self._base(project_id)}/{seg(study_id)}", data)
         return structure(result, Study, what="study")
 
     async def delete(self, study_id: str, project_id: str | None = None) -> None:
         """Delete a study (its simulations and measurements are kept)."""
-        await self._delete(f"{self._base(project_id)}/{seg(study_id)}")
+        await self._delete(f"{await self._base(project_id)}/{seg(study_id)}")
 
     async def assign_simulation(
         self, study_id: str, simulation_id: str, project_id: str | None = None
     ) -> dict[str, Any]:
         """Add a simulation to a study (idempotent)."""
-        path = f"{self._base(project_id)}/{seg(study_id)}/simulations/{seg(simulation_id)}"
+        path = f"{await self._base(project_id)}/{seg(study_id)}/simulations/{seg(simulation_id)}"
         result = await self._post(path, {})
         return result if isinstance(result, dict) else {}
 
@@ -77,14 +77,14 @@ class AsyncStudies(AsyncResource):
         self, study_id: str, simulation_id: str, project_id: str | None = None
     ) -> None:
         """Remove a simulation from a study (the simulation is kept)."""
-        path = f"{self._base(project_id)}/{seg(study_id)}/simulations/{seg(simulation_id)}"
+        path = f"{await self._base(project_id)}/{seg(study_id)}/simulations/{seg(simulation_id)}"
         await self._delete(path)
 
     async def assign_measurement(
         self, study_id: str, measurement_id: str, project_id: str | None = None
     ) -> dict[str, Any]:
         """Add a measurement to a study (idempotent)."""
-        path = f"{self._base(project_id)}/{seg(study_id)}/measurements/{seg(measurement_id)}"
+        path = f"{await self._base(project_id)}/{seg(study_id)}/measurements/{seg(measurement_id)}"
         result = await self._post(path, {})
         return result if isinstance(result, dict) else {}
 
@@ -96,7 +96,7 @@ class AsyncStudies(AsyncResource):
         offset: int | None = None,
     ) -> dict[str, Any]:
         """Measurements in a study: ``{"items": [...], "count": n, "total": m}``."""
-        path = f"{self._base(project_id)}/{seg(study_id)}/measurements"
+        path = f"{await self._base(project_id)}/{seg(study_id)}/measurements"
         data = await self._get(path, {"limit": limit, "offset": offset})
         if isinstance(data, list):
             return {"items": data, "count": len(data), "total": len(data)}
@@ -110,5 +110,5 @@ class AsyncStudies(AsyncResource):
         self, study_id: str, measurement_id: str, project_id: str | None = None
     ) -> None:
         """Remove a measurement from a study (the measurement is kept)."""
-        path = f"{self._base(project_id)}/{seg(study_id)}/measurements/{seg(measurement_id)}"
+        path = f"{await self._base(project_id)}/{seg(study_id)}/measurements/{seg(measurement_id)}"
         await self._delete(path)

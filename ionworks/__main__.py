@@ -1,0 +1,5 @@
+"""``python -m ionworks`` runs the command line."""
+
+from ionworks.cli import main
+
+raise SystemExit(main())
