@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import anyio
 from attrs import frozen
 
+from ionworks._concurrency import task_group
 from ionworks.errors import JobFailedError
 
 __all__ = ["Outcome", "Progress", "WaitTimeout", "gather_limited", "poll_outcomes", "wait_all"]
@@ -64,7 +65,7 @@ async def gather_limited(
         async with limiter:
             results[index] = await func(item)
 
-    async with anyio.create_task_group() as tg:
+    async with task_group() as tg:
         for index, item in enumerate(items):
             tg.start_soon(run, index, item)
     return results

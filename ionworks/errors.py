@@ -199,6 +199,7 @@ def error_from_response(status: int, body: Any, reason: str = "") -> APIStatusEr
         if isinstance(detail, Mapping):
             return cls(detail, status)
         return cls(detail, status)
+    prefix = f"{status} {reason}".strip()
     if isinstance(body, str) and body.strip():
-        return cls(f"{status} {reason}: {body.strip()[:500]}".strip(), status)
-    return cls(f"{status} {reason}".strip(), status)
+        return cls(f"{prefix}: {body.strip()[:500]}", status)
+    return cls(prefix, status)

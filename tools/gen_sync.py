@@ -193,8 +193,25 @@ def gen_class(cls: ast.ClassDef, ctx: Ctx) -> list[str]:
         out.append(
             "        self._finalizer = weakref.finalize(self, shutdown, self._async, self._portal)"
         )
+        aliases = {
+            t.attr: n.value.attr
+            for n in ast.walk(init)
+            if isinstance(n, ast.Assign)
+            and isinstance(n.value, ast.Attribute)
+            and isinstance(n.value.value, ast.Name)
+            and n.value.value.id == "self"
+            for t in n.targets
+            if isinstance(t, ast.Attribute)
+            and isinstance(t.value, ast.Name)
+            and t.value.id == "self"
+        }
         for attr, ann in subs:
-            out.append(f"        self.{attr} = {sync_name(ann)}(self._async.{attr}, self._portal)")
+            if attr in aliases:
+                out.append(f"        self.{attr} = self.{aliases[attr]}")
+            else:
+                out.append(
+                    f"        self.{attr} = {sync_name(ann)}(self._async.{attr}, self._portal)"
+                )
         out.append("")
     else:
         out.append(

@@ -19,8 +19,8 @@ T = TypeVar("T")
 
 def seg(value: str) -> str:
     """One URL path segment, percent-encoded (ids never change the path's shape)."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a non-empty id string, got {value!r}")
+    if not isinstance(value, str) or not value or value in (".", ".."):
+        raise ValueError(f"expected a non-empty id string (not '.' or '..'), got {value!r}")
     return quote(value, safe="")
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import anyio
 import polars as pl
 
+from ionworks._concurrency import task_group
+from ionworks._transport import DOWNLOAD_READ_TIMEOUT
 from ionworks.dataframes import from_arrow, read_parquet, to_arrow, write_parquet
 from ionworks.errors import APIResponseValidationError, IonworksError, MeasurementValidationError
 from ionworks.models import Measurement, Page, structure
@@ -197,9 +199,10 @@ class AsyncCellMeasurements(AsyncResource):
                 absolute_url=absolute,
                 authenticate=not absolute,
                 expect="none",
+                timeout=DOWNLOAD_READ_TIMEOUT,
             )
 
-        async with anyio.create_task_group() as tg:
+        async with task_group() as tg:
             for filename in files:
                 tg.start_soon(put, filename)
         confirmed = await self._post(

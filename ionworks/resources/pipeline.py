@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, overload
 
 from ionworks._waiting import wait_records
 from ionworks.data_refs import prepare_outbound
-from ionworks.errors import APIResponseValidationError, PermissionDeniedError
+from ionworks.errors import APIResponseValidationError, IonworksError, PermissionDeniedError
 from ionworks.models import Page, Pipeline, PipelineElement, PipelineResult, structure
 from ionworks.resources._base import AsyncResource, parse_page, seg
 
@@ -98,6 +99,13 @@ class AsyncPipelines(AsyncResource):
                 f"Access denied: The project {pid!r} is not accessible with these credentials "
                 f"({exc.message})"
             ) from exc
+        except IonworksError as exc:
+            match = re.search(r'invalid input syntax for type uuid: "([^"]*)"', str(exc.message))
+            if match:
+                raise ValueError(
+                    f"Invalid project_id format: {match.group(1)!r} is not a valid project id"
+                ) from exc
+            raise
         return structure(data, Pipeline, what="pipeline")
 
     async def get(self, pipeline_id: str) -> Pipeline:

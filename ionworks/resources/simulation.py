@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, overload
 
-import anyio
-
 from ionworks import doe as _doe
+from ionworks._concurrency import task_group
 from ionworks._config import resolve_project_id
 from ionworks._waiting import Outcome, gather_limited, poll_outcomes, wait_all
 from ionworks.errors import APIResponseValidationError, JobFailedError, NotFoundError
@@ -131,7 +130,13 @@ def _validate_config(config: Any, *, allowed_extra: tuple[str, ...] = ()) -> dic
     doe = cfg.get("design_parameters_doe")
     if doe is not None:
         _doe.validate_doe(doe)
-        cfg["design_parameters_doe"] = {k: v for k, v in dict(doe).items() if v is not None}
+        cleaned = {k: v for k, v in dict(doe).items() if v is not None}
+        if isinstance(cleaned.get("rows"), list):
+            cleaned["rows"] = [
+                {k: v for k, v in row.items() if v is not None} if isinstance(row, Mapping) else row
+                for row in cleaned["rows"]
+            ]
+        cfg["design_parameters_doe"] = cleaned
     return cfg
 
 
@@ -206,7 +211,9 @@ class AsyncSimulations(AsyncResource):
         top_params: dict[str, Any] = cfg.get("experiment_parameters") or {}
         conditions = cfg.get("conditions")
         if cfg.get("protocol_experiment") is not None:
-            project_id = await self._project_id(cfg.get("project_id") or resolve_project_id(None))
+            project_id = await self._project_id(
+                cfg.get("project_id") or self._client.project_id or resolve_project_id(None)
+            )
             merged: dict[str, Any] = {}
             for cond in conditions or []:
                 for key, value in cond["experiment_parameters"].items():
@@ -344,7 +351,7 @@ class AsyncSimulations(AsyncResource):
             else:
                 parts[name] = await self._get(path)
 
-        async with anyio.create_task_group() as tg:
+        async with task_group() as tg:
             tg.start_soon(fetch, "time_series", f"/simulations/{sid}/time_series/download", "bytes")
             tg.start_soon(fetch, "steps", f"/simulations/{sid}/steps/download", "bytes")
             tg.start_soon(fetch, "record", f"/simulations/{sid}", "json")
