@@ -19,29 +19,30 @@ STEP = "Step count"
 
 
 def add_time_series_columns(df: pl.DataFrame) -> pl.DataFrame:
-    """Add ``Step capacity [A.h]`` and chained ``Capacity [A.h]`` when absent (wire.md §4.4)."""
+    """Add ``Step capacity [A.h]`` and chained ``Capacity [A.h]`` when absent (wire.md §4.4).
+
+    Both are computed in one ``with_columns`` pass (no join): rows of one step are contiguous,
+    so a step's end value sits on its last row, and the running sum of those end values minus
+    the current row's own is the offset of the current step.
+    """
     cols = set(df.columns)
     if not cols & {DISCHARGE, CHARGE}:
         return df
-    if STEP_CAPACITY not in cols:
+    if STEP_CAPACITY in cols:
+        step_capacity = pl.col(STEP_CAPACITY)
+    else:
         discharge = pl.col(DISCHARGE) if DISCHARGE in cols else pl.lit(0.0)
         charge = pl.col(CHARGE) if CHARGE in cols else pl.lit(0.0)
-        df = df.with_columns((discharge - charge).cast(pl.Float64).alias(STEP_CAPACITY))
-    if CAPACITY in cols:
-        return df
-    if STEP not in cols:
-        return df.with_columns(pl.col(STEP_CAPACITY).alias(CAPACITY))
-    ends = (
-        df.group_by(STEP, maintain_order=True)
-        .agg(pl.col(STEP_CAPACITY).last().alias("_end"))
-        .with_columns(pl.col("_end").cum_sum().shift(1, fill_value=0.0).alias("_offset"))
-        .select(STEP, "_offset")
-    )
-    return (
-        df.join(ends, on=STEP, how="left", maintain_order="left")
-        .with_columns((pl.col(STEP_CAPACITY) + pl.col("_offset")).alias(CAPACITY))
-        .drop("_offset")
-    )
+        step_capacity = (discharge - charge).cast(pl.Float64)
+    new = [] if STEP_CAPACITY in cols else [step_capacity.alias(STEP_CAPACITY)]
+    if CAPACITY not in cols:
+        if STEP in cols:
+            last_row = (pl.col(STEP) != pl.col(STEP).shift(-1)).fill_null(True)
+            end_value = pl.when(last_row).then(step_capacity).otherwise(0.0)
+            new.append((step_capacity + end_value.cum_sum() - end_value).alias(CAPACITY))
+        else:
+            new.append(step_capacity.alias(CAPACITY))
+    return df.with_columns(new) if new else df
 
 
 def _delta(df: pl.DataFrame, discharge: str, charge: str, out: str) -> pl.DataFrame:
@@ -59,6 +60,17 @@ def add_step_columns(df: pl.DataFrame) -> pl.DataFrame:
     return _delta(df, "Discharge energy [W.h]", "Charge energy [W.h]", "Delta energy [W.h]")
 
 
+def read_frame(data: bytes) -> pl.DataFrame:
+    """Parquet bytes → polars with polars' own (multi-threaded) reader; pyarrow as fallback
+    for files polars cannot read."""
+    try:
+        return pl.read_parquet(data)
+    except (pl.exceptions.PolarsError, OSError):
+        frame = pl.from_arrow(read_parquet(data), rechunk=False)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+
 def _to_backend(df: pl.DataFrame, backend: str) -> Any:
     return df.to_pandas() if backend == "pandas" else df
 
@@ -67,9 +79,7 @@ def build_result(
     time_series: bytes, steps: bytes, metrics: dict[str, Any], backend: str | None
 ) -> SimulationResult:
     chosen = backend or get_dataframe_backend()
-    ts = pl.from_arrow(read_parquet(time_series), rechunk=False)
-    st = pl.from_arrow(read_parquet(steps), rechunk=False)
-    assert isinstance(ts, pl.DataFrame) and isinstance(st, pl.DataFrame)
+    ts, st = read_frame(time_series), read_frame(steps)
     return SimulationResult(
         time_series=_to_backend(add_time_series_columns(ts), chosen),
         steps=_to_backend(add_step_columns(st), chosen),

@@ -1,0 +1,1 @@
+"""Ratio benchmarks: ours vs a baseline measured in the same run (never absolute gates)."""
