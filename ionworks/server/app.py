@@ -1,0 +1,205 @@
+"""The aiohttp.web application: middlewares, lifecycle, route registration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ionworks.server.executor import Executor, ProcessExecutor, default_workers
+from ionworks.server.http import JSON, MAX_BODY, OWNER, HTTPError, error_body, json_response
+from ionworks.server.jobs import JobRunner
+from ionworks.server.store import Store
+
+__all__ = ["LOCAL_OWNER", "ServerConfig", "create_app"]
+
+log = logging.getLogger("ionworks.server")
+
+LOCAL_OWNER = "local"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STORE = web.AppKey("store", Store)
+RUNNER = web.AppKey("runner", JobRunner)
+CONFIG = web.AppKey("config", object)
+
+
+class ServerConfig:
+    """Settings of one server instance."""
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        api_keys: list[str] | None = None,
+        allow_anonymous: bool | None = None,
+        workers: int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.api_keys = list(api_keys or [])
+        # Without configured keys, requests without a key act as the single local user.
+        self.allow_anonymous = (not self.api_keys) if allow_anonymous is None else allow_anonymous
+        self.workers = workers or default_workers()
+        self.executor = executor
+
+
+def _error_response(status: int, detail: Any) -> web.Response:
+    return web.Response(
+        status=status, body=error_body(status, detail), headers={"Content-Type": JSON}
+    )
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HTTPError as exc:
+        return exc.response()
+    except web.HTTPException as exc:  # aiohttp's own (404 route, 405 method, 413 size, ...)
+        if exc.status_code < 400:
+            raise
+        return _error_response(exc.status_code, exc.reason)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        log.exception("unhandled error for %s %s", request.method, request.path)
+        return _error_response(500, f"internal server error: {type(exc).__name__}: {exc}")
+
+
+def _key_from(request: web.Request) -> str | None:
+    key = request.headers.get("X-API-Key")
+    if key:
+        return key
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return None
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path == "/healthz" or request.path.startswith("/uploads/"):
+        return await handler(request)
+    store = request.app[STORE]
+    config: ServerConfig = request.app[CONFIG]  # type: ignore[assignment]
+    key = _key_from(request)
+    if key is None:
+        if not config.allow_anonymous:
+            return _error_response(401, "missing API key: send the X-API-Key header")
+        owner_id = LOCAL_OWNER
+    else:
+        found = store.owner_for_key(key)
+        if found is None:
+            return _error_response(401, "invalid API key")
+        owner_id = found
+    request[OWNER] = owner_id
+    return await handler(request)
+
+
+_inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+
+@web.middleware
+async def idempotency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """POST/PATCH with ``Idempotency-Key`` are executed once per (owner, key); replays get the
+    stored response (24 h). Concurrent duplicates wait for the first."""
+    key = request.headers.get("Idempotency-Key")
+    if request.method not in ("POST", "PATCH") or not key or OWNER not in request:
+        return await handler(request)
+    store = request.app[STORE]
+    owner_id = request[OWNER]
+    ident = (owner_id, key)
+    while ident in _inflight:
+        await asyncio.shield(_inflight[ident])
+    stored = store.idempotent_response(owner_id, key)
+    if stored is not None:
+        method, path, status, body = stored
+        if (method, path) != (request.method, request.path):
+            return _error_response(
+                422, f"Idempotency-Key {key!r} was already used for {method} {path}"
+            )
+        return web.Response(
+            status=status, body=body, headers={"Content-Type": JSON, "Idempotent-Replayed": "true"}
+        )
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    _inflight[ident] = done
+    try:
+        response = await handler(request)
+        if (
+            isinstance(response, web.Response)
+            and response.status < 500
+            and response.body is not None
+        ):
+            body = response.body if isinstance(response.body, bytes) else b""
+            store.remember_response(
+                owner_id, key, request.method, request.path, response.status, body
+            )
+        return response
+    except web.HTTPException as exc:
+        if exc.status_code < 500 and isinstance(exc.body, bytes):
+            store.remember_response(
+                owner_id, key, request.method, request.path, exc.status_code, exc.body
+            )
+        raise
+    finally:
+        _inflight.pop(ident, None)
+        done.set_result(None)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    from ionworks._version import __version__
+
+    return json_response({"status": "ok", "version": __version__})
+
+
+def create_app(config: ServerConfig) -> web.Application:
+    """Build the application; the store, executor and job runner start with the app."""
+    from ionworks.server import routes_jobs, routes_models, routes_simulations
+
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        middlewares=[errors_middleware, auth_middleware, idempotency_middleware],
+    )
+    app[CONFIG] = config
+    store = Store(config.data_dir)
+    app[STORE] = store
+    for key in config.api_keys:
+        store.add_key(key)
+    if config.allow_anonymous:
+        store.default_project(LOCAL_OWNER)
+    executor = config.executor or ProcessExecutor(config.workers, initializer=_warm_up)
+    runner = JobRunner(store, executor, config.workers, routes_simulations.job_tasks())
+    app[RUNNER] = runner
+    app.router.add_get("/healthz", healthz)
+    routes_models.setup(app)
+    routes_simulations.setup(app)
+    routes_jobs.setup(app)
+
+    async def lifecycle(app: web.Application) -> Any:
+        store.clean_temp_files()
+        requeued = runner.requeue_interrupted()
+        if requeued:
+            log.info("re-queued %d interrupted job(s)", requeued)
+        # A plain task: aiohttp may run startup and cleanup in different tasks, so no cancel
+        # scope may span the yield.
+        task = asyncio.get_running_loop().create_task(runner.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await executor.aclose()
+        store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def _warm_up() -> None:
+    from ionworks.server.engine import simulate
+
+    simulate.warm_up()

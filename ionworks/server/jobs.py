@@ -1,0 +1,151 @@
+"""The durable job queue: rows in SQLite, executed by an :class:`Executor`.
+
+pending → running → completed | failed | canceled. On start, jobs left ``running`` by a crash are
+put back to ``pending``. A simulation job is ``completed`` only after its parquet files and
+metrics are stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ionworks.server.executor import Executor, JobCanceled, WorkerError
+from ionworks.server.store import Store, new_id, now_iso
+
+__all__ = ["JobRunner"]
+
+log = logging.getLogger("ionworks.server")
+
+Handler = Callable[[Store, dict[str, Any], Any], None]
+
+
+class JobRunner:
+    """Moves pending jobs to the executor, at most ``capacity`` at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        capacity: int,
+        tasks: dict[
+            str, tuple[Callable[[Any], Any], Callable[[Store, dict[str, Any]], Any], Handler]
+        ],
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.capacity = capacity
+        # job_type -> (worker function, payload builder, result handler)
+        self.tasks = tasks
+        self._wake = anyio.Event()
+        self._running: set[str] = set()
+        self._tg: TaskGroup | None = None
+
+    def requeue_interrupted(self) -> int:
+        """Jobs that were running when the server stopped go back to pending."""
+        return self.store.execute(
+            "UPDATE jobs SET status = 'pending', updated_at = ? WHERE status = 'running'",
+            (now_iso(),),
+        )
+
+    def enqueue(
+        self, owner_id: str, job_type: str, params: dict[str, Any], *, priority: int = 5
+    ) -> str:
+        job_id, ts = new_id(), now_iso()
+        self.store.execute(
+            "INSERT INTO jobs(id, owner_id, job_type, status, priority, params, created_at, "
+            "updated_at, seq) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                owner_id,
+                job_type,
+                priority,
+                json.dumps(params),
+                ts,
+                ts,
+                self.store.next_seq(),
+            ),
+        )
+        return job_id
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel a pending job, or stop a running one."""
+        ts = now_iso()
+        changed = self.store.execute(
+            "UPDATE jobs SET status = 'canceled', updated_at = ?, finished_at = ? "
+            "WHERE id = ? AND status IN ('pending', 'running')",
+            (ts, ts, job_id),
+        )
+        if changed and job_id in self._running:
+            self.executor.cancel(job_id)
+
+    async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        """Dispatch forever (until cancelled)."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            task_status.started()
+            while True:
+                self._wake = anyio.Event()
+                self._dispatch(tg)
+                with anyio.move_on_after(1.0):
+                    await self._wake.wait()
+
+    def _dispatch(self, tg: TaskGroup) -> None:
+        free = self.capacity - len(self._running)
+        if free <= 0:
+            return
+        rows = self.store.query(
+            "SELECT * FROM jobs WHERE status = 'pending' ORDER BY priority DESC, seq LIMIT ?",
+            (free,),
+        )
+        for row in rows:
+            ts = now_iso()
+            claimed = self.store.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ?, "
+                "started_at = ? WHERE id = ? AND status = 'pending'",
+                (ts, ts, row["id"]),
+            )
+            if claimed:
+                self._running.add(row["id"])
+                tg.start_soon(self._execute, dict(row))
+
+    async def _execute(self, job: dict[str, Any]) -> None:
+        job_id = job["id"]
+        params = json.loads(job["params"])
+        try:
+            func, build_payload, on_result = self.tasks[job["job_type"]]
+            payload = build_payload(self.store, params)
+            result = await self.executor.run(job_id, func, payload)
+            if self._status(job_id) == "running":
+                on_result(self.store, params, result)
+                self._finish(job_id, "completed", None)
+        except JobCanceled:
+            pass
+        except WorkerError as exc:
+            self._finish(job_id, "failed", str(exc))
+        except Exception as exc:  # a bug in the server: fail the job, keep serving
+            log.exception("job %s failed in the server", job_id)
+            self._finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._running.discard(job_id)
+            self._wake.set()
+
+    def _status(self, job_id: str) -> str | None:
+        row = self.store.one("SELECT status FROM jobs WHERE id = ?", (job_id,))
+        return None if row is None else str(row["status"])
+
+    def _finish(self, job_id: str, status: str, error: str | None) -> None:
+        ts = now_iso()
+        self.store.execute(
+            "UPDATE jobs SET status = ?, error = ?, updated_at = ?, finished_at = ? "
+            "WHERE id = ? AND status = 'running'",
+            (status, error, ts, ts, job_id),
+        )

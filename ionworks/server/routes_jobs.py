@@ -1,0 +1,96 @@
+"""Routes: jobs and protocol checks (validate, input references, convert)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ionworks.server.http import fail, json_response, owner, read_json
+from ionworks.server.store import Store, job_dict
+
+__all__ = ["setup"]
+
+
+def _ctx(request: web.Request) -> tuple[Store, Any]:
+    from ionworks.server.app import RUNNER, STORE
+
+    return request.app[STORE], request.app[RUNNER]
+
+
+def _job_or_404(store: Store, owner_id: str, job_id: str) -> dict[str, Any]:
+    row = store.one("SELECT * FROM jobs WHERE id = ? AND owner_id = ?", (job_id, owner_id))
+    if row is None:
+        fail(404, f"job {job_id} not found")
+    return job_dict(row)
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    store, _ = _ctx(request)
+    rows = store.query(
+        "SELECT * FROM jobs WHERE owner_id = ? ORDER BY seq DESC LIMIT 1000", (owner(request),)
+    )
+    return json_response([job_dict(r) for r in rows])
+
+
+async def create_job(request: web.Request) -> web.Response:
+    fail(410, "POST /jobs/ is deprecated: submit simulations or pipelines instead")
+
+
+async def get_job(request: web.Request) -> web.Response:
+    store, _ = _ctx(request)
+    return json_response(_job_or_404(store, owner(request), request.match_info["id"]))
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    store, runner = _ctx(request)
+    job_id = request.match_info["id"]
+    _job_or_404(store, owner(request), job_id)
+    runner.cancel(job_id)
+    return json_response(_job_or_404(store, owner(request), job_id))
+
+
+async def job_metadata(request: web.Request) -> web.Response:
+    store, _ = _ctx(request)
+    job = _job_or_404(store, owner(request), request.match_info["id"])
+    return json_response(
+        {"job_id": job["job_id"], "job_type": job["job_type"], **(job["result"] or {})}
+    )
+
+
+async def _protocol_text(request: web.Request) -> str:
+    body = await read_json(request)
+    protocol = body.get("protocol")
+    if not isinstance(protocol, str):
+        fail(422, "'protocol' must be a UCP YAML string")
+    return protocol
+
+
+async def validate_protocol(request: web.Request) -> web.Response:
+    from ionworks import ucp
+
+    return json_response(ucp.validate(await _protocol_text(request)))
+
+
+async def input_references(request: web.Request) -> web.Response:
+    from ionworks import ucp
+
+    return json_response(ucp.find_input_references(await _protocol_text(request)))
+
+
+async def convert_protocol(request: web.Request) -> web.Response:
+    await read_json(request)
+    fail(501, "protocol conversion to vendor formats is not implemented yet in the local server")
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/jobs/", list_jobs)
+    r.add_get("/jobs", list_jobs)
+    r.add_post("/jobs/", create_job)
+    r.add_get("/jobs/{id}", get_job)
+    r.add_post("/jobs/{id}/cancel", cancel_job)
+    r.add_get("/jobs/{id}/metadata", job_metadata)
+    r.add_post("/protocols/validate", validate_protocol)
+    r.add_post("/protocols/input_references", input_references)
+    r.add_post("/protocols/convert", convert_protocol)

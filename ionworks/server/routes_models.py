@@ -1,0 +1,210 @@
+"""Routes: projects, parameterized models (built in from PyBaMM sets) and model types."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import anyio.to_thread
+from aiohttp import web
+
+from ionworks.server.http import fail, int_param, json_response, owner, read_json, require_str
+from ionworks.server.store import Store, new_id, now_iso, project_dict
+
+__all__ = ["setup"]
+
+MODEL_TYPES = {
+    "SPM": "Single Particle Model",
+    "SPMe": "SPM with electrolyte",
+    "DFN": "Doyle-Fuller-Newman",
+}
+
+
+def _store(request: web.Request) -> Store:
+    from ionworks.server.app import STORE
+
+    return request.app[STORE]
+
+
+def project_or_404(store: Store, owner_id: str, project_id: str) -> dict[str, Any]:
+    row = store.one("SELECT * FROM projects WHERE id = ? AND owner_id = ?", (project_id, owner_id))
+    if row is None:
+        fail(404, f"project {project_id} not found")
+    return project_dict(row)
+
+
+def page(items: list[Any], total: int) -> dict[str, Any]:
+    return {"items": items, "count": len(items), "total": total}
+
+
+async def list_projects(request: web.Request) -> web.Response:
+    store, owner_id = _store(request), owner(request)
+    store.default_project(owner_id)
+    rows = store.query("SELECT * FROM projects WHERE owner_id = ? ORDER BY created_at", (owner_id,))
+    items = [project_dict(r) for r in rows]
+    name = request.query.get("name")
+    if name:
+        items = [p for p in items if _match(p["name"], name)]
+    limit = int_param(request, "limit", None, hi=1000)
+    offset = int_param(request, "offset", 0) or 0
+    window = items[offset : None if limit is None else offset + limit]
+    return json_response(page(window, len(items)))
+
+
+def _match(value: str | None, pattern: str) -> bool:
+    """Supabase-style ``eq.x`` / ``ilike.%x%`` / plain-substring match."""
+    text = value or ""
+    if pattern.startswith("eq."):
+        return text == pattern[3:]
+    if pattern.startswith("ilike."):
+        return pattern[6:].strip("%").lower() in text.lower()
+    return pattern.lower() in text.lower()
+
+
+async def create_project(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    name = require_str(body, "name")
+    pid, ts = new_id(), now_iso()
+    store = _store(request)
+    store.execute(
+        "INSERT INTO projects(id, owner_id, name, description, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (pid, owner(request), name, body.get("description"), ts, ts),
+    )
+    return json_response(project_or_404(store, owner(request), pid), status=201)
+
+
+async def get_project(request: web.Request) -> web.Response:
+    return json_response(project_or_404(_store(request), owner(request), request.match_info["pid"]))
+
+
+async def update_project(request: web.Request) -> web.Response:
+    store, pid = _store(request), request.match_info["pid"]
+    project_or_404(store, owner(request), pid)
+    body = await read_json(request)
+    unknown = set(body) - {"name", "description"}
+    if unknown:
+        fail(422, f"unknown project field(s): {', '.join(sorted(unknown))}")
+    for field in ("name", "description"):
+        if field in body:
+            store.execute(
+                f"UPDATE projects SET {field} = ?, updated_at = ? WHERE id = ?",
+                (body[field], now_iso(), pid),
+            )
+    return json_response(project_or_404(store, owner(request), pid))
+
+
+async def delete_project(request: web.Request) -> web.Response:
+    store, pid = _store(request), request.match_info["pid"]
+    project = project_or_404(store, owner(request), pid)
+    if project["is_default"]:
+        fail(409, "the default project cannot be deleted")
+    store.execute("DELETE FROM projects WHERE id = ?", (pid,))
+    return web.Response(status=204)
+
+
+def _builtin(model_id: str) -> Any:
+    from ionworks.server.engine.catalog import BUILTIN_MODELS
+
+    model = BUILTIN_MODELS.get(model_id)
+    if model is None:
+        fail(
+            404,
+            f"parameterized model {model_id} not found; built-in ids: {', '.join(BUILTIN_MODELS)}",
+        )
+    return model
+
+
+def _pm_dict(model: Any) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "name": model.name,
+        "description": model.description,
+        "model_id": model.model_type,
+        "parameter_set": model.parameter_set,
+        "model": {"type": model.model_type},
+        "is_builtin": True,
+        "simulation_settings": None,
+    }
+
+
+async def list_parameterized_models(request: web.Request) -> web.Response:
+    from ionworks.server.engine.catalog import BUILTIN_MODELS
+
+    project_id = request.query.get("project_id")
+    if project_id:
+        project_or_404(_store(request), owner(request), project_id)
+    items = [_pm_dict(m) for m in BUILTIN_MODELS.values()]
+    limit = int_param(request, "limit", None, hi=1000)
+    offset = int_param(request, "offset", 0) or 0
+    return json_response(
+        page(items[offset : None if limit is None else offset + limit], len(items))
+    )
+
+
+async def get_parameterized_model(request: web.Request) -> web.Response:
+    return json_response(_pm_dict(_builtin(request.match_info["id"])))
+
+
+def _parameter_values(model_id: str) -> dict[str, Any]:
+    from ionworks.server.engine.catalog import model_from_spec, parameter_values
+
+    values = parameter_values(model_from_spec(model_id))
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = float(value) if math.isfinite(value) else None
+        else:
+            out[key] = getattr(value, "__name__", None) or str(value)
+    return out
+
+
+async def get_parameter_values(request: web.Request) -> web.Response:
+    model = _builtin(request.match_info["id"])
+    return json_response(await anyio.to_thread.run_sync(_parameter_values, model.id))
+
+
+def _variable_names(model_id: str) -> list[str]:
+    from ionworks.server.engine.catalog import build_model, model_from_spec
+
+    return sorted(build_model(model_from_spec(model_id)).variable_names())
+
+
+async def get_variable_names(request: web.Request) -> web.Response:
+    model = _builtin(request.match_info["id"])
+    return json_response(await anyio.to_thread.run_sync(_variable_names, model.id))
+
+
+async def list_models(request: web.Request) -> web.Response:
+    items = [
+        {
+            "id": key,
+            "name": name,
+            "config": {"type": key},
+            "project_id": request.query.get("project_id"),
+        }
+        for key, name in MODEL_TYPES.items()
+    ]
+    return json_response(page(items, len(items)))
+
+
+async def get_model(request: web.Request) -> web.Response:
+    key = request.match_info["id"]
+    if key not in MODEL_TYPES:
+        fail(404, f"model {key} not found; built-in models: {', '.join(MODEL_TYPES)}")
+    return json_response({"id": key, "name": MODEL_TYPES[key], "config": {"type": key}})
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/projects", list_projects)
+    r.add_post("/projects", create_project)
+    r.add_get("/projects/{pid}", get_project)
+    r.add_patch("/projects/{pid}", update_project)
+    r.add_delete("/projects/{pid}", delete_project)
+    r.add_get("/parameterized_models", list_parameterized_models)
+    r.add_get("/parameterized_models/{id}", get_parameterized_model)
+    r.add_get("/parameterized_models/{id}/parameter-values", get_parameter_values)
+    r.add_get("/parameterized_models/{id}/variable-names", get_variable_names)
+    r.add_get("/models", list_models)
+    r.add_get("/models/{id}", get_model)

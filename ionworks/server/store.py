@@ -1,0 +1,237 @@
+"""Durable server state: SQLite (WAL) for records, parquet files for results.
+
+One connection, used from the server's event-loop thread only. Every write is a transaction;
+parquet files are written to a temporary name, fsynced and renamed, so a crash never leaves a
+half-written row or file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Store", "new_id", "now_iso"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+  key TEXT PRIMARY KEY, owner_id TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+  is_default INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS templates (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT, name TEXT NOT NULL,
+  protocol TEXT NOT NULL, digest TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS templates_digest ON templates(owner_id, digest);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, job_type TEXT NOT NULL, status TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 5, params TEXT NOT NULL, error TEXT, error_code TEXT,
+  result TEXT, attempts INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority, seq);
+CREATE TABLE IF NOT EXISTS simulations (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT, template_id TEXT NOT NULL,
+  job_id TEXT NOT NULL, parameterized_model TEXT NOT NULL, experiment_parameters TEXT NOT NULL,
+  design_parameters TEXT NOT NULL, extra_variables TEXT NOT NULL,
+  max_backward_jumps INTEGER NOT NULL, study_id TEXT, storage_folder TEXT, metrics TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS simulations_owner ON simulations(owner_id, seq);
+CREATE TABLE IF NOT EXISTS idempotency (
+  owner_id TEXT NOT NULL, key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+  status INTEGER NOT NULL, body BLOB NOT NULL, created REAL NOT NULL,
+  PRIMARY KEY (owner_id, key));
+"""
+
+IDEMPOTENCY_TTL = 24 * 3600.0
+
+
+def now_iso() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _loads(value: str | None, default: Any = None) -> Any:
+    return default if value is None else json.loads(value)
+
+
+class Store:
+    """Records and result files under one data directory."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.blob_dir = self.data_dir / "blobs"
+        self.blob_dir.mkdir(exist_ok=True)
+        self._db = sqlite3.connect(
+            self.data_dir / "ionworks.sqlite3", isolation_level=None, check_same_thread=False
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._seq = int(
+            self._db.execute(
+                "SELECT MAX(m) FROM (SELECT MAX(seq) m FROM jobs UNION SELECT MAX(seq) FROM simulations)"
+            ).fetchone()[0]
+            or 0
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._db.execute(sql, args).fetchall()
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
+        return row
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return self._db.execute(sql, args).rowcount
+
+    # --- keys and projects -------------------------------------------------------------------
+
+    def owner_for_key(self, key: str) -> str | None:
+        row = self.one("SELECT owner_id FROM api_keys WHERE key = ?", (key,))
+        return None if row is None else str(row["owner_id"])
+
+    def add_key(self, key: str, owner_id: str | None = None) -> str:
+        existing = self.owner_for_key(key)
+        if existing:
+            return existing
+        owner = owner_id or f"org-{secrets.token_hex(6)}"
+        self.execute(
+            "INSERT INTO api_keys(key, owner_id, created_at) VALUES (?, ?, ?)",
+            (key, owner, now_iso()),
+        )
+        self.default_project(owner)
+        return owner
+
+    def default_project(self, owner_id: str) -> dict[str, Any]:
+        row = self.one("SELECT * FROM projects WHERE owner_id = ? AND is_default = 1", (owner_id,))
+        if row is None:
+            pid, ts = new_id(), now_iso()
+            self.execute(
+                "INSERT INTO projects(id, owner_id, name, description, is_default, created_at, "
+                "updated_at) VALUES (?, ?, 'Default project', 'Created automatically', 1, ?, ?)",
+                (pid, owner_id, ts, ts),
+            )
+            row = self.one("SELECT * FROM projects WHERE id = ?", (pid,))
+        assert row is not None
+        return project_dict(row)
+
+    # --- idempotency -----------------------------------------------------------------------------
+
+    def idempotent_response(self, owner_id: str, key: str) -> tuple[str, str, int, bytes] | None:
+        row = self.one(
+            "SELECT method, path, status, body, created FROM idempotency "
+            "WHERE owner_id = ? AND key = ?",
+            (owner_id, key),
+        )
+        if row is None or time.time() - row["created"] > IDEMPOTENCY_TTL:
+            return None
+        return row["method"], row["path"], int(row["status"]), bytes(row["body"])
+
+    def remember_response(
+        self, owner_id: str, key: str, method: str, path: str, status: int, body: bytes
+    ) -> None:
+        self.execute(
+            "INSERT OR REPLACE INTO idempotency(owner_id, key, method, path, status, body, created)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (owner_id, key, method, path, status, body, time.time()),
+        )
+        self.execute("DELETE FROM idempotency WHERE created < ?", (time.time() - IDEMPOTENCY_TTL,))
+
+    # --- result files ----------------------------------------------------------------------------
+
+    def blob_path(self, folder: str, name: str) -> Path:
+        return self.blob_dir / folder / name
+
+    def write_blobs(self, folder: str, files: dict[str, bytes]) -> None:
+        """Write files atomically into ``blobs/<folder>/`` (temp file + fsync + rename)."""
+        directory = self.blob_dir / folder
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            tmp = directory / f".{name}.{secrets.token_hex(4)}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, directory / name)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def delete_blobs(self, folder: str) -> None:
+        shutil.rmtree(self.blob_dir / folder, ignore_errors=True)
+
+    def clean_temp_files(self) -> None:
+        for tmp in self.blob_dir.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def project_dict(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "organization_id": row["owner_id"],
+        "is_default": bool(row["is_default"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def job_dict(row: sqlite3.Row) -> dict[str, Any]:
+    status = row["status"]
+    return {
+        "job_id": row["id"],
+        "id": row["id"],
+        "status": status,
+        "job_type": row["job_type"],
+        "priority": row["priority"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "is_terminal": status in ("completed", "failed", "canceled"),
+        "is_failed": status in ("failed", "canceled"),
+        "error": row["error"],
+        "error_code": row["error_code"],
+        "result": _loads(row["result"]),
+        "params": _loads(row["params"], {}),
+    }
+
+
+def rows_by_id(rows: Iterable[sqlite3.Row]) -> dict[str, sqlite3.Row]:
+    return {str(r["id"]): r for r in rows}

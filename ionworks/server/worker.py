@@ -1,0 +1,29 @@
+"""Functions that run inside worker processes (must be importable and picklable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["run_simulation_job"]
+
+
+def run_simulation_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Simulate one request; returns parquet bytes and metrics (EngineError text on failure)."""
+    from ionworks.server.engine.simulate import SimulationRequest, run_simulation
+
+    output = run_simulation(
+        SimulationRequest(
+            model=payload["parameterized_model"],
+            protocol=payload["protocol"],
+            experiment_parameters=payload["experiment_parameters"],
+            design_parameters=payload["design_parameters"],
+            extra_variables=payload["extra_variables"],
+            max_backward_jumps=payload["max_backward_jumps"],
+        )
+    )
+    return {
+        "time_series": output.time_series,
+        "steps": output.steps,
+        "metrics": output.metrics,
+        "timings": output.timings,
+    }

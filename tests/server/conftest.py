@@ -1,0 +1,38 @@
+"""A real local server (SQLite + worker processes + PyBaMM) shared by the server tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pybamm")
+
+from ionworks import AsyncIonworks
+from ionworks.server.embedded import EmbeddedServer
+
+KEY_A = "test-key-a"
+KEY_B = "test-key-b"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    data_dir: Path = tmp_path_factory.mktemp("server-data")
+    srv = EmbeddedServer(data_dir, api_keys=[KEY_A, KEY_B], allow_anonymous=False, workers=2)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def server_url(server: EmbeddedServer) -> str:
+    assert server.url is not None
+    return server.url
+
+
+@pytest.fixture
+async def api(server_url: str) -> AsyncIterator[AsyncIonworks]:
+    """An async client of key A (its default project is resolved from the server)."""
+    async with AsyncIonworks(api_key=KEY_A, api_url=server_url) as client:
+        yield client
