@@ -160,7 +160,9 @@ async def test_doe_batch_of_20(api: AsyncIonworks) -> None:
     )
     assert len(responses) == 20
     ids = [r.simulation_id for r in responses]
-    records = await api.simulation.wait_for_completion(ids, timeout=300, poll_interval=0.1, verbose=False)
+    records = await api.simulation.wait_for_completion(
+        ids, timeout=300, poll_interval=0.1, verbose=False
+    )
     thickness = [r["design_parameters"]["Positive electrode thickness [m]"] for r in records]
     assert thickness == sorted(thickness)
     listed = await api.simulation.list(limit=5)
@@ -172,7 +174,9 @@ async def test_failed_simulation_reports_engine_error(api: AsyncIonworks) -> Non
         config(design_parameters={"Positive electrode thickness [nm]": 1.0})
     )
     with pytest.raises(IonworksError, match=r"Positive electrode thickness \[nm\]"):
-        await api.simulation.wait_for_completion(response.simulation_id, timeout=60, poll_interval=0.1, verbose=False)
+        await api.simulation.wait_for_completion(
+            response.simulation_id, timeout=60, poll_interval=0.1, verbose=False
+        )
     record = await api.simulation.wait_for_completion(
         response.simulation_id, raise_on_failure=False, verbose=False
     )
@@ -207,7 +211,9 @@ async def test_cancel_stops_a_running_simulation(api: AsyncIonworks) -> None:
         await api.simulation.wait_for_completion(response.simulation_id, verbose=False)
     # the pool still works afterwards
     again = await api.simulation.protocol(config())
-    await api.simulation.wait_for_completion(again.simulation_id, timeout=120, poll_interval=0.1, verbose=False)
+    await api.simulation.wait_for_completion(
+        again.simulation_id, timeout=120, poll_interval=0.1, verbose=False
+    )
 
 
 async def test_keys_are_isolated(api: AsyncIonworks, server_url: str) -> None:
@@ -265,7 +271,9 @@ async def test_gzip_request_bodies(server_url: str) -> None:
 
 async def test_delete_simulation(api: AsyncIonworks) -> None:
     response = await api.simulation.protocol(config())
-    await api.simulation.wait_for_completion(response.simulation_id, timeout=120, poll_interval=0.1, verbose=False)
+    await api.simulation.wait_for_completion(
+        response.simulation_id, timeout=120, poll_interval=0.1, verbose=False
+    )
     await api.simulation.delete(response.simulation_id)
     with pytest.raises(NotFoundError):
         await api.simulation.get(response.simulation_id)

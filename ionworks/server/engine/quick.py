@@ -33,6 +33,11 @@ LFP/Graphite   2.50 – 3.65  3.22  0.12  0.80  25  0.28  40  2.42     3.28     
 
 Chemistry names are matched case-insensitively on the positive electrode, with an optional
 graphite negative: ``"LFP"``, ``"lfp/graphite"``, ``"NMC811/Graphite-SiOx"``, ``"LiFePO4"``.
+
+The protocol's initial state sets the ``Initial SoC`` input (PyBaMM's ``initial_soc=`` does
+not work for ECMs): an SOC is clamped to [1e-6, 1 − 1e-6] because the model's "Minimum SoC"
+/ "Maximum SoC" events must start positive; an initial voltage is turned into an SOC on
+the OCV curve. A step that drives the SOC past 0 or 1 stops the run (PyBaMM event).
 """
 
 from __future__ import annotations
