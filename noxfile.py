@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -39,7 +49,14 @@ def tests(session: nox.Session) -> None:
     """The default test suite (slow tests excluded)."""
     session.install("-e", ".[server,dev]")
     session.run(
-        "python", "-m", "pytest", "-m", "not slow", "-p", "no:cacheprovider", *session.posargs,
+        "python",
+        "-m",
+        "pytest",
+        "-m",
+        "not slow",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
         env=ENV,
     )
 
@@ -56,3 +73,95 @@ def bench(session: nox.Session) -> None:
     """Ratio benchmarks (ours vs a baseline in the same run); one JSON line per figure."""
     session.install("-e", ".[server,dev]")
     session.run("python", "-m", "benchmarks", *session.posargs, env=ENV)
+
+
+OFFICIAL_CLIENT = "ionworks-api==0.38.0"
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, key: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode}")
+        try:
+            req = urllib.request.Request(f"{url}/healthz", headers={"X-API-Key": key})
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"server not healthy at {url}/healthz after {timeout:.0f} s")
+
+
+@nox.session(python=PYTHON)
+def official(session: nox.Session) -> None:
+    """Drive our server with the official ionworks-api client (not in the default run).
+
+    The official client's import package is also called ``ionworks``, so it gets this
+    session's venv and our server gets a second venv under .nox/official-server.
+    """
+    # (a) the official client; its wheel pulls pybamm, pydantic, pandas, polars, scipy,
+    # requests, ionworks-schema.
+    session.install(OFFICIAL_CLIENT, "requests")
+    # (b) our server in its own venv
+    root = Path(__file__).resolve().parent
+    venv = root / ".nox" / "official-server"
+    python = _venv_python(venv)
+    uv = shutil.which("uv")
+    if uv:
+        if not python.exists():
+            session.run(uv, "venv", "--python", PYTHON, str(venv), external=True)
+        session.run(uv, "pip", "install", "--python", str(python), "-e", ".[server]", external=True)
+    else:
+        if not python.exists():
+            session.run("python", "-m", "venv", str(venv))
+        session.run(str(python), "-m", "pip", "install", "-e", ".[server]", external=True)
+    # (c) start it on a free port with a throw-away data dir and a random key
+    key = secrets.token_urlsafe(24)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="ionworks-official-") as tmp:
+        log_path = Path(tmp) / "server.log"
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("IONWORKS_", "VIRTUAL_ENV"))
+        }
+        env.update(ENV)
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [
+                    str(python), "-m", "ionworks", "serve", "--host", "127.0.0.1",
+                    "--port", str(port), "--data-dir", str(Path(tmp) / "data"),
+                    "--api-key", key, "--workers", "2",
+                ],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
+            )  # fmt: skip
+        ok = False
+        try:
+            _wait_healthy(url, key, proc, timeout=120)
+            session.log(f"server ready at {url} (pid {proc.pid})")
+            # (d) the official client against it
+            session.run("python", "tests/official/drive_official.py", url, key, env=ENV)
+            ok = True
+        finally:
+            # (e) always stop the server
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=15)
+            if not ok:
+                tail = log_path.read_text(errors="replace").splitlines()[-60:]
+                session.log("server log (tail):\n" + "\n".join(tail))
