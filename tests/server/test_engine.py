@@ -421,3 +421,31 @@ def test_request_validation() -> None:
         run("chen2020-spm", max_backward_jumps=-1)
     with pytest.raises(EngineError, match="extra_variables must be a list"):
         run("chen2020-spm", extra_variables="Voltage [V]")
+
+
+LOOPED = """
+global: {initial_soc: 1, temperature: 25}
+steps:
+  - "Cycle":
+      repeat: 3
+      steps:
+        - Discharge: {mode: C-rate, value: 1, ends: ["Voltage < 3.0"]}
+        - Charge: {mode: C-rate, value: 1, ends: ["Voltage > 4.1"]}
+"""
+
+
+def test_looped_protocols_get_per_cycle_summaries() -> None:
+    output = run("chen2020-spm", LOOPED)
+    cycles = output.metrics["Cycles"]
+    assert isinstance(cycles, list)
+    assert [c["Cycle count"] for c in cycles] == [0, 1, 2]  # type: ignore[index]
+    steps = frame(output.steps)
+    for cycle in cycles:
+        rows = steps.filter(pl.col("Cycle count") == cycle["Cycle count"])  # type: ignore[index]
+        assert cycle["Discharge capacity [A.h]"] == pytest.approx(  # type: ignore[index]
+            rows["Discharge capacity [A.h]"].sum()
+        )
+    # later cycles run between the same voltage limits: charge in ≈ charge out
+    assert cycles[2]["Coulombic efficiency"] == pytest.approx(1.0, abs=1e-3)  # type: ignore[index]
+    assert 0.8 < cycles[2]["Energy efficiency"] < 1.0  # type: ignore[index]
+    assert "Cycles" not in run("chen2020-spm", THREE_STEPS).metrics

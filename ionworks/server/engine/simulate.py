@@ -327,6 +327,38 @@ def _solve(entry: Entry, kwargs: dict[str, Any], messages: _Messages) -> Any:
     return solution
 
 
+CYCLE_SUMS = (
+    "Discharge capacity [A.h]",
+    "Charge capacity [A.h]",
+    "Discharge energy [W.h]",
+    "Charge energy [W.h]",
+    "Duration [s]",
+)
+
+
+def cycle_summaries(steps: Any) -> list[dict[str, float | int]]:
+    """Per-cycle totals from the step table (one entry per ``Cycle count``), with the
+    coulombic and energy efficiencies of each cycle (charge out / charge in)."""
+    if steps.num_rows == 0 or "Cycle count" not in steps.column_names:
+        return []
+    columns = [c for c in CYCLE_SUMS if c in steps.column_names]
+    grouped = steps.group_by("Cycle count", use_threads=False).aggregate(
+        [(c, "sum") for c in columns]
+    )
+    out = []
+    for row in sorted(grouped.to_pylist(), key=lambda r: r["Cycle count"]):
+        entry: dict[str, float | int] = {"Cycle count": int(row["Cycle count"])}
+        entry.update({c: float(row[f"{c}_sum"]) for c in columns})
+        for label, out_key, in_key in (
+            ("Coulombic efficiency", "Discharge capacity [A.h]", "Charge capacity [A.h]"),
+            ("Energy efficiency", "Discharge energy [W.h]", "Charge energy [W.h]"),
+        ):
+            if entry.get(in_key):
+                entry[label] = float(entry.get(out_key, 0.0)) / float(entry[in_key])
+        out.append(entry)
+    return out
+
+
 def _tables(
     solution: Any, plan: Any, extra: list[str], messages: list[str]
 ) -> tuple[bytes, bytes, dict[str, Any]]:
@@ -344,6 +376,9 @@ def _tables(
             metrics[name] = int(metrics[name])
     if messages:
         metrics["Messages"] = messages
+    cycles = cycle_summaries(steps)
+    if 1 < len(cycles) < steps.num_rows:  # the protocol loops: cycles group several steps
+        metrics["Cycles"] = cycles
     blobs = []
     for table in (series, steps):
         buffer = io.BytesIO()
