@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
+import pkgutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from aiohttp import web
@@ -159,8 +162,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(config: ServerConfig) -> web.Application:
     """Build the application; the store, executor and job runner start with the app."""
-    from ionworks.server import routes_jobs, routes_models, routes_simulations
-
+    modules = route_modules()
     app = web.Application(
         client_max_size=MAX_BODY,
         middlewares=[errors_middleware, auth_middleware, idempotency_middleware],
@@ -173,12 +175,15 @@ def create_app(config: ServerConfig) -> web.Application:
     if config.allow_anonymous:
         store.default_project(LOCAL_OWNER)
     executor = config.executor or ProcessExecutor(config.workers, initializer=_warm_up)
-    runner = JobRunner(store, executor, config.workers, routes_simulations.job_tasks())
+    tasks: dict[str, Any] = {}
+    for module in modules:
+        store.ensure_schema(getattr(module, "SCHEMA", ""))
+        tasks.update(module.job_tasks() if hasattr(module, "job_tasks") else {})
+    runner = JobRunner(store, executor, config.workers, tasks)
     app[RUNNER] = runner
     app.router.add_get("/healthz", healthz)
-    routes_models.setup(app)
-    routes_simulations.setup(app)
-    routes_jobs.setup(app)
+    for module in modules:
+        module.setup(app)
 
     async def lifecycle(app: web.Application) -> Any:
         store.clean_temp_files()
@@ -197,6 +202,23 @@ def create_app(config: ServerConfig) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def route_modules() -> list[ModuleType]:
+    """Every ``ionworks.server.routes_*`` module, in name order.
+
+    A route module has ``setup(app)`` and may define ``SCHEMA`` (SQL run at start, use
+    ``CREATE TABLE IF NOT EXISTS``) and ``job_tasks()`` (job type → (worker function,
+    payload builder, result handler)). Adding a resource group means adding one module.
+    """
+    import ionworks.server as package
+
+    names = sorted(
+        info.name
+        for info in pkgutil.iter_modules(package.__path__)
+        if info.name.startswith("routes_")
+    )
+    return [importlib.import_module(f"ionworks.server.{name}") for name in names]
 
 
 def _warm_up() -> None:

@@ -92,6 +92,11 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def ensure_schema(self, sql: str) -> None:
+        """Create a route module's tables (idempotent ``CREATE ... IF NOT EXISTS`` SQL)."""
+        if sql.strip():
+            self._db.executescript(sql)
+
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq
