@@ -1,4 +1,4 @@
-"""Routes: jobs and protocol checks (validate, input references, convert)."""
+"""Routes: jobs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ionworks.server.http import fail, json_response, owner, read_json
+from ionworks.server.http import fail, json_response, owner
 from ionworks.server.store import Store, job_dict
 
 __all__ = ["setup"]
@@ -58,31 +58,6 @@ async def job_metadata(request: web.Request) -> web.Response:
     )
 
 
-async def _protocol_text(request: web.Request) -> str:
-    body = await read_json(request)
-    protocol = body.get("protocol")
-    if not isinstance(protocol, str):
-        fail(422, "'protocol' must be a UCP YAML string")
-    return protocol
-
-
-async def validate_protocol(request: web.Request) -> web.Response:
-    from ionworks import ucp
-
-    return json_response(ucp.validate(await _protocol_text(request)))
-
-
-async def input_references(request: web.Request) -> web.Response:
-    from ionworks import ucp
-
-    return json_response(ucp.find_input_references(await _protocol_text(request)))
-
-
-async def convert_protocol(request: web.Request) -> web.Response:
-    await read_json(request)
-    fail(501, "protocol conversion to vendor formats is not implemented yet in the local server")
-
-
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/jobs/", list_jobs)
@@ -91,6 +66,3 @@ def setup(app: web.Application) -> None:
     r.add_get("/jobs/{id}", get_job)
     r.add_post("/jobs/{id}/cancel", cancel_job)
     r.add_get("/jobs/{id}/metadata", job_metadata)
-    r.add_post("/protocols/validate", validate_protocol)
-    r.add_post("/protocols/input_references", input_references)
-    r.add_post("/protocols/convert", convert_protocol)
