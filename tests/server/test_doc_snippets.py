@@ -10,22 +10,11 @@ from typing import Any
 import pytest
 
 from tests.server.conftest import KEY_A
+from tests.ucp.protocols import SEED_SINGLE as SEED_PROTOCOL
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "python-api.md"
 SECTIONS = ("## Running simulations", "## Managing protocols")
 NOT_YET = ("client.protocol.convert(",)  # lands with the vendor-conversion issue
-SEED_PROTOCOL = """
-global:
-  initial_soc: 1
-  temperature: 25
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: 1
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
 
 
 def blocks() -> list[tuple[str, str]]:

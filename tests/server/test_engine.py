@@ -29,22 +29,10 @@ from ionworks.server.engine import (
     simulate,
 )
 from ionworks.server.engine.quick import CHEMISTRIES, canonical_chemistry
+from tests.ucp.protocols import SEED_SINGLE as SEED
 
 pytestmark = pytest.mark.pybamm
 
-#: The flat-form 1C discharge of the product doc (seed/python-api.md).
-SEED = """
-global:
-  initial_soc: 1
-  temperature: 25
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: 1
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
 PARAMETERIZED = """
 global:
   initial_soc: input["Initial SOC"]

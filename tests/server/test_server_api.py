@@ -14,31 +14,8 @@ import pytest
 from ionworks import AsyncIonworks
 from ionworks.errors import AuthenticationError, IonworksError, NotFoundError, ValidationError
 from tests.server.conftest import KEY_A, KEY_B
-
-SEED_1C = """
-global:
-  initial_soc: 1
-  temperature: 25
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: 1
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
-
-SEED_INPUTS = """
-global:
-  initial_soc: input["Initial SOC"]
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: input["C-rate"]
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
+from tests.ucp.protocols import SEED_INPUTS
+from tests.ucp.protocols import SEED_SINGLE as SEED_1C
 
 
 def config(protocol: str = SEED_1C, model: Any = "chen2020-spm", **extra: Any) -> dict[str, Any]:
