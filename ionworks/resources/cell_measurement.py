@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import polars as pl
 
 from ionworks._concurrency import task_group
 from ionworks._transport import DOWNLOAD_READ_TIMEOUT
 from ionworks.dataframes import from_arrow, read_parquet, to_arrow, write_parquet
-from ionworks.errors import APIResponseValidationError, IonworksError, MeasurementValidationError
+from ionworks.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    IonworksError,
+    MeasurementValidationError,
+    error_from_response,
+)
 from ionworks.models import Measurement, Page, structure
 from ionworks.resources._base import AsyncResource, filter_params, parse_page, seg
 
 __all__ = ["REQUIRED_COLUMNS", "AsyncCellMeasurements", "validate_time_series"]
 
 REQUIRED_COLUMNS = ("Time [s]", "Current [A]", "Voltage [V]")
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024  # uploads at least this big get a progress bar on a TTY
+CHUNK = 1024 * 1024
 
 
 def validate_time_series(frame: pl.DataFrame) -> None:
@@ -65,6 +78,37 @@ def _as_polars(frame: Any, what: str) -> pl.DataFrame:
     result = pl.from_arrow(table)
     assert isinstance(result, pl.DataFrame)
     return result
+
+
+def read_folder(
+    folder: str | os.PathLike[str],
+) -> tuple[pl.DataFrame, pl.DataFrame | None, str]:
+    """``(time_series, steps or None, name)`` from a folder; ``.parquet`` wins over ``.csv``.
+
+    A path to a single ``.parquet``/``.csv`` file is read as the time series (no steps). The
+    name is the folder's (or the file's stem).
+    """
+    path = Path(folder).resolve()
+    readers: dict[str, Callable[[Path], pl.DataFrame]] = {
+        ".parquet": pl.read_parquet,
+        ".csv": pl.read_csv,
+    }
+    if path.is_file() and path.suffix in readers:
+        return readers[path.suffix](path), None, path.stem
+    if not path.is_dir():
+        raise MeasurementValidationError(f"{path} is neither a folder nor a .parquet/.csv file")
+    found: dict[str, pl.DataFrame] = {}
+    for stem in ("time_series", "steps"):
+        for ext, reader in readers.items():
+            if (path / f"{stem}{ext}").is_file():
+                found[stem] = reader(path / f"{stem}{ext}")
+                break
+    if "time_series" not in found:
+        raise MeasurementValidationError(
+            f"{path} has no time_series.parquet or time_series.csv "
+            f"(found: {', '.join(sorted(p.name for p in path.iterdir())) or 'nothing'})"
+        )
+    return found["time_series"], found.get("steps"), path.name
 
 
 class AsyncCellMeasurements(AsyncResource):
@@ -171,10 +215,78 @@ class AsyncCellMeasurements(AsyncResource):
             steps = _as_polars(measurement_detail["steps"], "steps")
             files["steps.parquet"] = write_parquet(steps)
         meta_body = {k: v for k, v in dict(meta).items() if k != "data_type"}
+        return await self._upload_files(
+            cell_instance_id, meta_body, files, wait_for_processing, timeout, poll_interval
+        )
+
+    async def upload(
+        self,
+        data: Any,
+        name: str | None = None,
+        *,
+        cell_instance_id: str | None = None,
+        project_id: str | None = None,
+        steps: Any = None,
+        notes: str | None = None,
+        tags: Sequence[str] | None = None,
+        progress: bool | None = None,
+        wait_for_processing: bool = True,
+        timeout: float = 600,
+    ) -> Measurement:
+        """Upload a measurement from a DataFrame or a folder.
+
+        ``data`` is a polars/pandas DataFrame (or a dict of columns), or a folder holding
+        ``time_series.parquet`` (or ``.csv``) and optionally ``steps.parquet`` (or ``.csv``).
+        ``name`` defaults to the folder's name. Without ``cell_instance_id`` the data go to the
+        project's default cell instance (``project_id`` or the client's project). Large uploads
+        show a progress bar on a terminal (``progress=True``/``False`` forces it on/off).
+        """
+        if isinstance(data, str | os.PathLike):
+            data, folder_steps, folder_name = await anyio.to_thread.run_sync(read_folder, data)
+            steps = folder_steps if steps is None else steps
+            name = name or folder_name
+        if not name:
+            raise MeasurementValidationError("upload() needs a name= for the measurement")
+        if cell_instance_id is None:
+            cell_instance_id = str((await self.default_cell_instance(project_id))["id"])
+        meta: dict[str, Any] = {"name": name}
+        if notes is not None:
+            meta["notes"] = notes
+        if tags is not None:
+            meta["tags"] = list(tags)
+        ts = _as_polars(data, "time_series")
+        validate_time_series(ts)
+        files = {"time_series.parquet": write_parquet(ts)}
+        if steps is not None:
+            files["steps.parquet"] = write_parquet(_as_polars(steps, "steps"))
+        return await self._upload_files(
+            cell_instance_id, meta, files, wait_for_processing, timeout, 2, progress
+        )
+
+    async def default_cell_instance(self, project_id: str | None = None) -> dict[str, Any]:
+        """The project's default cell instance (the server creates one per project)."""
+        pid = await self._project_id(project_id)
+        data = await self._get("/cell_instances", {"project_id": pid, "is_default": "true"})
+        found = parse_page(data, None, what="cell instance list").items
+        if not found or not isinstance(found[0], Mapping) or "id" not in found[0]:
+            raise IonworksError(f"the server returned no default cell instance for project {pid}")
+        return dict(found[0])
+
+    async def _upload_files(
+        self,
+        cell_instance_id: str,
+        meta: dict[str, Any],
+        files: dict[str, bytes],
+        wait_for_processing: bool,
+        timeout: float,
+        poll_interval: float,
+        progress: bool | None = None,
+    ) -> Measurement:
+        """initiate-upload → PUT each file to its upload URL → confirm-upload (→ wait)."""
         base = f"/cell_instances/{seg(cell_instance_id)}/cell_measurements"
         init = await self._post(
             f"{base}/initiate-upload",
-            {"measurement": {k: meta_body[k] for k in ("name", "notes") if k in meta_body}},
+            {"measurement": {k: meta[k] for k in ("name", "notes") if k in meta}},
         )
         if not isinstance(init, Mapping) or not isinstance(init.get("uploads"), list):
             raise APIResponseValidationError(f"Unexpected initiate-upload response: {init!r}")
@@ -187,29 +299,20 @@ class AsyncCellMeasurements(AsyncResource):
         for filename in files:
             if not urls.get(filename):
                 raise IonworksError(f"No {filename} upload URL returned from server")
-
-        async def put(filename: str) -> None:
-            url = str(urls[filename])
-            absolute = url.startswith(("http://", "https://"))
-            await self._transport.request(
-                "PUT",
-                url,
-                data=files[filename],
-                headers={"Content-Type": "application/octet-stream"},
-                absolute_url=absolute,
-                authenticate=not absolute,
-                expect="none",
-                timeout=DOWNLOAD_READ_TIMEOUT,
-            )
-
-        async with task_group() as tg:
-            for filename in files:
-                tg.start_soon(put, filename)
+        total = sum(len(b) for b in files.values())
+        bar = _progress_bar(total, progress)
+        try:
+            async with task_group() as tg:
+                for filename, body in files.items():
+                    tg.start_soon(self._put, str(urls[filename]), body, bar)
+        finally:
+            if bar is not None:
+                bar.close()
         confirmed = await self._post(
             f"/cell_measurements/{seg(measurement_id)}/confirm-upload",
             {
                 "cell_instance_id": cell_instance_id,
-                "measurement": meta_body,
+                "measurement": meta,
                 "measurement_type": "time_series",
             },
         )
@@ -217,6 +320,39 @@ class AsyncCellMeasurements(AsyncResource):
         if wait_for_processing and record.processing_status in ("pending", "running"):
             await self._wait_processing(measurement_id, timeout, poll_interval)
         return record
+
+    async def _put(self, url: str, body: bytes, bar: Any) -> None:
+        """PUT one file to its upload URL, streamed in chunks (which advance ``bar``)."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if not url.startswith(("http://", "https://")):  # a path on the API server
+            await self._transport.request(
+                "PUT", url, data=body, headers=headers, expect="none", timeout=DOWNLOAD_READ_TIMEOUT
+            )
+            if bar is not None:
+                bar.update(len(body))
+            return
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), CHUNK):
+                piece = body[start : start + CHUNK]
+                yield piece
+                if bar is not None:
+                    bar.update(len(piece))
+
+        session = self._transport._get_session()
+        headers["Content-Length"] = str(len(body))
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=DOWNLOAD_READ_TIMEOUT)
+        try:
+            async with session.put(url, data=chunks(), headers=headers, timeout=timeout) as resp:
+                raw, status, reason = await resp.read(), resp.status, resp.reason or ""
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise APIConnectionError(f"Error during upload to {url}: {exc!r}") from exc
+        if status >= 400:
+            try:
+                detail: Any = json.loads(raw)
+            except ValueError:
+                detail = raw.decode("utf-8", errors="replace")
+            raise error_from_response(status, detail, reason)
 
     async def _wait_processing(self, measurement_id: str, timeout: float, interval: float) -> None:
         path = f"/cell_measurements/{seg(measurement_id)}"
@@ -233,3 +369,14 @@ class AsyncCellMeasurements(AsyncResource):
                 if status not in ("pending", "running"):
                     return
                 await anyio.sleep(interval)
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    """A tqdm bar over the upload's bytes: forced on/off by ``progress``, else shown for large
+    uploads when stderr is a terminal."""
+    show = progress if progress is not None else total >= PROGRESS_MIN_BYTES and sys.stderr.isatty()
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Uploading", unit="B", unit_scale=True, unit_divisor=1024)

@@ -242,12 +242,18 @@ async def list_simulations(request: web.Request) -> web.Response:
     where, args = ["s.owner_id = ?"], [owner(request)]
     for param, column in (
         ("project_id", "s.project_id"),
-        ("study_id", "s.study_id"),
         ("experiment_template_id", "s.template_id"),
     ):
         if request.query.get(param):
             where.append(f"{column} = ?")
             args.append(request.query[param])
+    study_id = request.query.get("study_id")
+    if study_id:  # created with the study, or assigned to it later (routes_studies)
+        where.append(
+            "(s.study_id = ? OR s.id IN "
+            "(SELECT simulation_id FROM study_simulations WHERE study_id = ?))"
+        )
+        args.extend([study_id, study_id])
     if request.query.get("parameterized_model_id"):
         where.append("s.parameterized_model = ?")
         args.append(json.dumps(request.query["parameterized_model_id"]))

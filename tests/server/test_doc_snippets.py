@@ -1,5 +1,5 @@
-"""Every Python block of the product doc's simulation and protocol sections, run verbatim
-(ids filled in) with the sync client against the local server."""
+"""Every Python block of the product doc's simulation, study and protocol sections, run
+verbatim (ids filled in) with the sync client against the local server."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from tests.server.conftest import KEY_A
 from tests.ucp.protocols import SEED_SINGLE as SEED_PROTOCOL
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "python-api.md"
-SECTIONS = ("## Running simulations", "## Managing protocols")
-NOT_YET = ("client.protocol.convert(",)  # lands with the vendor-conversion issue
+SECTIONS = ("## Running simulations", "## Managing studies", "## Managing protocols")
+NOT_YET: tuple[str, ...] = ()
 
 
 def blocks() -> list[tuple[str, str]]:
@@ -36,7 +36,36 @@ def prepare(code: str) -> str:
     code = code.replace('"your-parameterized-model-id"', '"chen2020-spm"')
     code = code.replace('"your-simulation-id"', "response.simulation_id")
     code = code.replace('"protocol": "...",', f'"protocol": {SEED_PROTOCOL!r},')
+    # study blocks: a study, simulation and measurement made by the test (see seed_study)
+    code = code.replace('"your-study-id"', "doc_study.id")
+    code = code.replace('"simulation-id"', "doc_simulation_id")
+    code = code.replace('"measurement-id"', "doc_measurement.id")
+    code = code.replace('"other-project-id"', "doc_study.project_id")
     return code
+
+
+def seed_study(client: Any) -> dict[str, Any]:
+    """The real records the study blocks refer to."""
+    import polars as pl
+
+    series = pl.DataFrame(
+        {
+            "Time [s]": [0.0, 1.0, 2.0],
+            "Current [A]": [1.0, 1.0, 1.0],
+            "Voltage [V]": [4.1, 4.0, 3.9],
+        }
+    )
+    simulation = client.simulation.protocol(
+        {
+            "parameterized_model": "chen2020-spm",
+            "protocol_experiment": {"protocol": SEED_PROTOCOL, "name": "doc study sim"},
+        }
+    )
+    return {
+        "doc_study": client.study.create({"name": "doc study"}),
+        "doc_simulation_id": simulation.simulation_id,
+        "doc_measurement": client.measurement.upload(series, name="doc measurement"),
+    }
 
 
 def test_the_doc_has_the_expected_blocks() -> None:
@@ -57,7 +86,7 @@ def test_doc_snippets_run_verbatim(
     from ionworks import Ionworks
 
     client = Ionworks()
-    namespace: dict[str, Any] = {"client": client}
+    namespace: dict[str, Any] = {"client": client, **seed_study(client)}
     try:
         for name, code in BLOCKS:
             if any(marker in code for marker in NOT_YET):
@@ -74,3 +103,4 @@ def test_doc_snippets_run_verbatim(
             if value is not client and type(value).__name__ == "Ionworks":
                 value.close()
     assert namespace["result"] is not None
+    assert namespace["study"].name == "1C Discharge Sweep v2"

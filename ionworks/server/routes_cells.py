@@ -1,0 +1,187 @@
+"""Routes: the minimal cell specifications and instances that measurements hang off (wire.md
+§10.4 "Parents"). Every project gets a default specification + instance on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from aiohttp import web
+
+from ionworks.server.http import fail, int_param, json_response, owner, read_json, require_str
+from ionworks.server.routes_models import _match, _store, page, project_or_404
+from ionworks.server.store import Store, new_id, now_iso
+
+__all__ = ["default_instance", "list_window", "setup"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cell_specifications (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
+  fields TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cell_instances (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL,
+  cell_specification_id TEXT NOT NULL REFERENCES cell_specifications(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, fields TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL);
+"""
+
+
+# --- shared list helper (also used by the study routes) ------------------------------------------
+
+
+def list_window(
+    request: web.Request, items: list[dict[str, Any]], sortable: tuple[str, ...]
+) -> dict[str, Any]:
+    """Filter (``name`` eq./ilike., ``created_at_gt`` …), sort (``order_by``/``order``) and page
+    (``limit``/``offset``) ``items`` (given newest first) into ``{items, count, total}``."""
+    q = request.query
+    if q.get("name"):
+        items = [i for i in items if _match(i.get("name"), q["name"])]
+    for field in ("created_at", "updated_at"):
+        if q.get(f"{field}_gt"):
+            items = [i for i in items if (i.get(field) or "") > q[f"{field}_gt"]]
+        if q.get(f"{field}_lt"):
+            items = [i for i in items if (i.get(field) or "") < q[f"{field}_lt"]]
+    order = q.get("order")
+    if order not in (None, "", "asc", "desc"):
+        fail(422, f"order must be 'asc' or 'desc', got {order!r}")
+    order_by = q.get("order_by")
+    if order_by:
+        if order_by not in sortable:
+            fail(422, f"order_by must be one of {', '.join(sortable)}, got {order_by!r}")
+        items = sorted(
+            items,
+            key=lambda i: (i.get(order_by) is None, str(i.get(order_by) or "").lower()),
+            reverse=order == "desc",
+        )
+    elif order == "asc":
+        items = items[::-1]
+    limit = int_param(request, "limit", None, hi=1000)
+    offset = int_param(request, "offset", 0, hi=10**9) or 0
+    return page(items[offset : None if limit is None else offset + limit], len(items))
+
+
+# --- cell specifications and instances -------------------------------------------------------------
+
+
+def _record(row: sqlite3.Row, **defaults: Any) -> dict[str, Any]:
+    """A row as JSON: defaults, the caller's extra fields, then the columns."""
+    columns = {k: row[k] for k in row.keys() if k not in ("fields", "owner_id", "steps_count")}
+    return {**defaults, **json.loads(row["fields"]), **columns}
+
+
+def _row(store: Store, table: str, owner_id: str, rid: str) -> sqlite3.Row:
+    row = store.one(f"SELECT * FROM {table} WHERE id = ? AND owner_id = ?", (rid, owner_id))
+    if row is None:
+        fail(404, f"{table[:-1].replace('_', ' ').replace('cell m', 'm')} {rid} not found")
+    return row
+
+
+def _insert(store: Store, table: str, owner_id: str, project_id: str, **values: Any) -> str:
+    """Insert a row; ``fields`` (the caller's extra keys) is stored as JSON."""
+    values = {
+        "id": new_id(),
+        "created_at": now_iso(),
+        **values,
+        "owner_id": owner_id,
+        "project_id": project_id,
+        "fields": json.dumps(
+            {k: v for k, v in values["fields"].items() if k != "name"}, default=str
+        ),
+    }
+    marks = ", ".join("?" * len(values))
+    sql = f"INSERT INTO {table}({', '.join(values)}) VALUES ({marks})"
+    store.execute(sql, list(values.values()))
+    return str(values["id"])
+
+
+def _new_instance(store: Store, spec: sqlite3.Row, body: dict[str, Any], default: int = 0) -> str:
+    ids = {"cell_specification_id": spec["id"], "is_default": default}
+    pid = spec["project_id"]
+    return _insert(
+        store, "cell_instances", spec["owner_id"], pid, name=body["name"], fields=body, **ids
+    )
+
+
+def default_instance(store: Store, owner_id: str, project_id: str) -> sqlite3.Row:
+    """The project's default cell instance (created with a default specification on first use)."""
+    sql = "SELECT * FROM cell_instances WHERE owner_id = ? AND project_id = ? AND is_default = 1"
+    row = store.one(sql, (owner_id, project_id))
+    if row is None:
+        with store.transaction():
+            new = {"name": "Default cell", "fields": {}, "is_default": 1}
+            sid = _insert(store, "cell_specifications", owner_id, project_id, **new)
+            _new_instance(
+                store, _row(store, "cell_specifications", owner_id, sid), {"name": new["name"]}, 1
+            )
+        row = store.one(sql, (owner_id, project_id))
+    assert row is not None
+    return row
+
+
+async def create_spec(request: web.Request) -> web.Response:
+    store, owner_id = _store(request), owner(request)
+    body = await read_json(request)
+    name = require_str(body, "name")
+    pid = str(body.pop("project_id", None) or store.default_project(owner_id)["id"])
+    project_or_404(store, owner_id, pid)
+    sid = _insert(store, "cell_specifications", owner_id, pid, name=name, fields=body, is_default=0)
+    return json_response(_record(_row(store, "cell_specifications", owner_id, sid)), 201)
+
+
+async def get_spec(request: web.Request) -> web.Response:
+    spec = _row(_store(request), "cell_specifications", owner(request), request.match_info["spec"])
+    return json_response(_record(spec))
+
+
+async def create_instance(request: web.Request) -> web.Response:
+    store, owner_id = _store(request), owner(request)
+    spec = _row(store, "cell_specifications", owner_id, request.match_info["spec"])
+    body = await read_json(request)
+    require_str(body, "name")
+    iid = _new_instance(store, spec, body)
+    return json_response(_record(_row(store, "cell_instances", owner_id, iid), batch_id=None), 201)
+
+
+async def get_instance(request: web.Request) -> web.Response:
+    row = _row(_store(request), "cell_instances", owner(request), request.match_info["ci"])
+    return json_response(_record(row, batch_id=None))
+
+
+async def list_instances(request: web.Request) -> web.Response:
+    """``/cell_specifications/{spec}/cell_instances`` or ``/cell_instances?project_id=…``
+    (``is_default=true``: only the project's default instance, created if missing)."""
+    store, owner_id = _store(request), owner(request)
+    where, args = ["owner_id = ?"], [owner_id]
+    if "spec" in request.match_info:
+        spec = _row(store, "cell_specifications", owner_id, request.match_info["spec"])
+        where.append("cell_specification_id = ?")
+        args.append(spec["id"])
+    pid = request.query.get("project_id")
+    if pid:
+        project_or_404(store, owner_id, pid)
+        default_instance(store, owner_id, pid)
+        where.append("project_id = ?")
+        args.append(pid)
+    if request.query.get("is_default") == "true":
+        where.append("is_default = 1")
+    rows = store.query(
+        f"SELECT * FROM cell_instances WHERE {' AND '.join(where)} ORDER BY created_at DESC", args
+    )
+    items = [_record(r, batch_id=None) for r in rows]
+    return json_response(list_window(request, items, ("name", "created_at")))
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/cell_specifications", create_spec)
+    r.add_get("/cell_specifications/{spec}", get_spec)
+    r.add_post("/cell_specifications/{spec}/cell_instances", create_instance)
+    r.add_get("/cell_specifications/{spec}/cell_instances", list_instances)
+    r.add_get("/cell_instances", list_instances)
+    r.add_get("/cell_instances/{ci}", get_instance)
