@@ -68,6 +68,25 @@ def slow(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-m", "slow", *session.posargs, env=ENV)
 
 
+VENDOR_PARSERS = ("beep==2026.2.7", "aurora-unicycler==0.4.6")
+
+
+@nox.session(python=PYTHON)
+def vendors(session: nox.Session) -> None:
+    """Exported cycler files read back by independent parsers (beep, aurora-unicycler)."""
+    session.install("-e", ".[dev]", *VENDOR_PARSERS)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/vendors",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=ENV,
+    )
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Ratio benchmarks (ours vs a baseline in the same run); one JSON line per figure."""

@@ -1,4 +1,4 @@
-"""Command line: ``ionworks serve | demo | run | validate``."""
+"""Command line: ``ionworks serve | demo | run | validate | convert``."""
 
 from __future__ import annotations
 
@@ -154,6 +154,42 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from ionworks.ucp.export import ExportError, export
+
+    path = Path(args.file)
+    drive_cycles: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+        for item in args.drive_cycle:
+            name, sep, csv_path = item.partition("=")
+            if not sep or not name or not csv_path:
+                print(f"--drive-cycle expects NAME=CSV, got {item!r}", file=sys.stderr)
+                return 2
+            drive_cycles[name] = Path(csv_path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read input: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = export(
+            text,
+            args.target,
+            drive_cycles=drive_cycles or None,
+            filename_stem=args.stem or path.stem,
+            nominal_capacity_ah=args.nominal_capacity,
+            verify=args.verify,
+        )
+    except ExportError as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in [(result.primary_filename, result.primary_bytes), *result.assets]:
+        (out / name).write_bytes(content)
+        print(out / name)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ionworks", description="Ionworks battery modelling")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--param", action="append", default=[], help="experiment parameter NAME=VALUE")
     run.add_argument("--out", default=".", help="output directory")
     run.set_defaults(func=_run)
+    convert = sub.add_parser("convert", help="convert a UCP file to a cycler protocol file")
+    convert.add_argument("file", help="UCP YAML file")
+    convert.add_argument(
+        "--target",
+        required=True,
+        choices=["maccor", "arbin", "arbin_sdx", "neware", "biologic_bttest", "novonix"],
+    )
+    convert.add_argument("--out", default=".", help="output directory (created if needed)")
+    convert.add_argument("--nominal-capacity", type=float, default=None, help="capacity in A.h")
+    convert.add_argument(
+        "--drive-cycle", action="append", default=[], help="drive-cycle samples NAME=CSV"
+    )
+    convert.add_argument("--stem", default=None, help="output file name stem (default: FILE's)")
+    convert.add_argument("--verify", action="store_true", help="re-check the written structure")
+    convert.set_defaults(func=_convert)
     return parser
 
 

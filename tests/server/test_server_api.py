@@ -69,8 +69,8 @@ async def test_protocol_checks(api: AsyncIonworks) -> None:
     bad = await api.protocol.validate("steps:\n  - Charge: {mode: Magic, value: 1, duration: 5}\n")
     assert bad["valid"] is False and "Magic" in bad["error"]
     assert await api.protocol.find_input_references(SEED_INPUTS) == ["Initial SOC", "C-rate"]
-    with pytest.raises(IonworksError, match="not implemented"):
-        await api.protocol.convert(SEED_1C, "maccor")
+    converted = await api.protocol.convert(SEED_1C, "maccor")
+    assert converted.primary_filename == "protocol.000" and converted.primary_bytes
 
 
 async def test_single_simulation_end_to_end(api: AsyncIonworks) -> None:

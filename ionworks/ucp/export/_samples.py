@@ -1,0 +1,97 @@
+"""Drive-cycle samples: parsing the accepted forms and turning them into segments."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["parse_samples", "segments", "validated"]
+
+
+def _finite(raw: Any) -> float:
+    number = float(raw)
+    if not math.isfinite(number):
+        raise ValueError(f"non-finite sample {raw!r}")
+    return number
+
+
+def validated(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(rows) < 2:
+        raise ValueError("needs at least 2 samples")
+    if any(b[0] <= a[0] for a, b in itertools.pairwise(rows)):
+        raise ValueError("time must be strictly increasing")
+    start = rows[0][0]
+    return [(t - start, v) for t, v in rows]
+
+
+def _columns(data: Mapping[str, Sequence[Any]]) -> list[tuple[float, float]]:
+    keys = list(data)
+    times = [k for k in keys if "time" in str(k).lower()]
+    if len(keys) == 2 and not times:
+        times = [keys[0]]
+    if len(times) != 1:
+        raise ValueError(f"expected one time column, got columns {keys}")
+    values = [k for k in keys if k != times[0]]
+    if len(values) > 1:
+        values = [k for k in values if re.search("value|current|power", str(k), re.I)] or values
+    if len(values) != 1:
+        raise ValueError(f"expected one value column besides {times[0]!r}, got {keys}")
+    t, v = data[times[0]], data[values[0]]
+    if isinstance(t, str | bytes) or isinstance(v, str | bytes) or len(t) != len(v):
+        raise ValueError("time and value columns must be lists of the same length")
+    return [(_finite(a), _finite(b)) for a, b in zip(t, v, strict=True)]
+
+
+def _csv(text: str) -> list[tuple[float, float]]:
+    rows = [row for row in csv.reader(io.StringIO(text.strip())) if any(c.strip() for c in row)]
+    if not rows:
+        raise ValueError("empty CSV")
+    try:
+        [_finite(c) for c in rows[0][:2]]
+    except ValueError:
+        header, body = rows[0], rows[1:]
+        columns = {name.strip(): [r[i] for r in body] for i, name in enumerate(header)}
+        return _columns(columns)
+    if any(len(r) < 2 for r in rows):
+        raise ValueError("every CSV row needs a time and a value")
+    return [(_finite(r[0]), _finite(r[1])) for r in rows]
+
+
+def parse_samples(samples: Any) -> list[tuple[float, float]]:
+    """Samples from CSV text, ``[[t, v], ...]``, ``{"time": [...], "value": [...]}`` or a
+    column dict; validated (≥ 2 finite rows, strictly increasing time) and shifted to t=0."""
+    try:
+        if isinstance(samples, bytes):
+            samples = samples.decode("utf-8")
+        if isinstance(samples, str):
+            rows = _csv(samples)
+        elif isinstance(samples, Mapping):
+            rows = _columns(samples)
+        elif isinstance(samples, Sequence):
+            rows = []
+            for row in samples:
+                if isinstance(row, str | bytes) or not isinstance(row, Sequence) or len(row) != 2:
+                    raise ValueError("list samples must be [time, value] pairs")
+                rows.append((_finite(row[0]), _finite(row[1])))
+        else:
+            raise ValueError(f"unsupported samples type {type(samples).__name__}")
+        return validated(rows)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"invalid drive-cycle samples: {exc}") from None
+
+
+def segments(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Zero-order-hold segments ``(value, duration s)``: each sample holds until the next;
+    consecutive equal values are merged; the last sample only marks the end time."""
+    out: list[tuple[float, float]] = []
+    for (t0, value), (t1, _) in itertools.pairwise(rows):
+        if out and out[-1][0] == value:
+            out[-1] = (value, out[-1][1] + (t1 - t0))
+        else:
+            out.append((value, t1 - t0))
+    return out
