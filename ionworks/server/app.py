@@ -174,7 +174,9 @@ def create_app(config: ServerConfig) -> web.Application:
         store.add_key(key)
     if config.allow_anonymous:
         store.default_project(LOCAL_OWNER)
-    executor = config.executor or ProcessExecutor(config.workers, initializer=_warm_up)
+    executor = config.executor or ProcessExecutor(
+        config.workers, initializer="ionworks.server.engine.simulate:warm_up"
+    )
     tasks: dict[str, Any] = {}
     for module in modules:
         store.ensure_schema(getattr(module, "SCHEMA", ""))
@@ -219,9 +221,3 @@ def route_modules() -> list[ModuleType]:
         if info.name.startswith("routes_")
     )
     return [importlib.import_module(f"ionworks.server.{name}") for name in names]
-
-
-def _warm_up() -> None:
-    from ionworks.server.engine import simulate
-
-    simulate.warm_up()

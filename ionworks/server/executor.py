@@ -1,6 +1,7 @@
 """Executors run engine calls away from the event loop.
 
-:class:`ProcessExecutor` keeps ``workers`` long-lived worker processes (PyBaMM is imported once
+:class:`ProcessExecutor` keeps ``workers`` long-lived worker processes (fresh interpreters started with
+``python -m ionworks.server._worker_main``, so the user's script is never re-imported; PyBaMM is imported once
 per worker, built simulations are cached per worker). Each job runs in one worker; cancelling a
 running job terminates that worker and starts a fresh one, so cancellation takes effect at once.
 The interface (:class:`Executor`) is what a Dask-based executor implements too.
@@ -8,9 +9,10 @@ The interface (:class:`Executor`) is what a Dask-based executor implements too.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import traceback
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -43,68 +45,62 @@ def default_workers() -> int:
     )
 
 
-def _worker_main(conn: Connection, initializer: Callable[[], None] | None) -> None:
-    os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
-    if initializer is not None:
-        initializer()
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        func, payload = message
-        result: tuple[Any, ...]
-        try:
-            result = ("ok", func(payload))
-        except BaseException as exc:
-            text = str(exc) or type(exc).__name__
-            result = ("error", f"{text}", traceback.format_exc(limit=5))
-        try:
-            conn.send(result)
-        except (BrokenPipeError, OSError):
-            return
-
-
 class _Worker:
-    def __init__(self, ctx: Any, initializer: Callable[[], None] | None) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, initializer), daemon=True)
-        self.process.start()
+    """One worker interpreter connected by a socket pair (see ``_worker_main``)."""
+
+    def __init__(self, initializer: str | None) -> None:
+        parent, child = socket.socketpair()
+        command = [sys.executable, "-m", "ionworks.server._worker_main", str(child.fileno())]
+        if initializer:
+            command.append(initializer)
+        self.process = subprocess.Popen(
+            command, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True
+        )
         child.close()
+        self.conn = Connection(parent.detach())
         self.job_id: str | None = None
         self.canceled = False
 
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.poll()
+
     def kill(self) -> None:
-        if self.process.is_alive():
+        if self.is_alive():
             self.process.kill()
-        self.process.join(timeout=5)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a kill that did not land
+            pass
         self.conn.close()
 
 
 class ProcessExecutor:
     """A pool of long-lived worker processes (spawned, so the server's threads are safe)."""
 
-    def __init__(
-        self, workers: int | None = None, initializer: Callable[[], None] | None = None
-    ) -> None:
-        self._ctx = mp.get_context("spawn")
+    def __init__(self, workers: int | None = None, initializer: str | None = None) -> None:
+        """``initializer`` is ``"module:function"``, called once in each worker at start."""
         self._initializer = initializer
         self.size = workers or default_workers()
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
         self._by_job: dict[str, _Worker] = {}
         self._slots = anyio.Semaphore(self.size)
+        # waiting on a worker occupies a thread for the whole job: own limiter, not anyio's
+        self._threads = anyio.CapacityLimiter(self.size)
+        self._cancel_requested: set[str] = set()
         self._closed = False
 
     def _take(self) -> _Worker:
         while self._idle:
             worker = self._idle.pop()
-            if worker.process.is_alive():
+            if worker.is_alive():
                 return worker
             self._discard(worker)
-        worker = _Worker(self._ctx, self._initializer)
+        worker = _Worker(self._initializer)
         self._all.append(worker)
         return worker
 
@@ -116,7 +112,7 @@ class ProcessExecutor:
     def start(self) -> None:
         """Start all workers now (otherwise they start on first use)."""
         while len(self._all) < self.size:
-            worker = _Worker(self._ctx, self._initializer)
+            worker = _Worker(self._initializer)
             self._all.append(worker)
             self._idle.append(worker)
 
@@ -125,20 +121,23 @@ class ProcessExecutor:
         if self._closed:
             raise RuntimeError("executor is closed")
         async with self._slots:
+            if job_id in self._cancel_requested:
+                self._cancel_requested.discard(job_id)
+                raise JobCanceled(job_id)
             worker = self._take()
             worker.job_id, worker.canceled = job_id, False
             self._by_job[job_id] = worker
             healthy = False
             try:
                 worker.conn.send((func, payload))
-                reply = await anyio.to_thread.run_sync(worker.conn.recv, abandon_on_cancel=True)
+                reply = await anyio.to_thread.run_sync(
+                    worker.conn.recv, abandon_on_cancel=True, limiter=self._threads
+                )
                 healthy = True
             except (EOFError, OSError, BrokenPipeError) as exc:
                 if worker.canceled:
                     raise JobCanceled(job_id) from exc
-                raise WorkerError(
-                    f"the worker process died (exit code {worker.process.exitcode})"
-                ) from exc
+                raise WorkerError(f"the worker process died (exit code {worker.exitcode})") from exc
             finally:
                 self._by_job.pop(job_id, None)
                 worker.job_id = None
@@ -151,9 +150,10 @@ class ProcessExecutor:
         raise WorkerError(reply[1])
 
     def cancel(self, job_id: str) -> bool:
-        """Stop a running job by terminating its worker. False if it is not running here."""
+        """Stop a job: kill its worker if it runs, else make sure it never starts."""
         worker = self._by_job.get(job_id)
         if worker is None:
+            self._cancel_requested.add(job_id)
             return False
         worker.canceled = True
         worker.kill()
@@ -171,7 +171,10 @@ class ProcessExecutor:
                     worker.conn.send(None)
                 except (OSError, BrokenPipeError):
                     pass
-                worker.process.join(timeout=2)
+                try:
+                    worker.process.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
                 worker.kill()
 
         with anyio.CancelScope(shield=True):

@@ -44,12 +44,16 @@ SCRIPT = textwrap.dedent(
 
 
 def run(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the script as a file without a ``__main__`` guard, as users write them: worker
+    processes must never re-execute it."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("IONWORKS_") and k != "PROJECT_ID"
     }
     env["IONWORKS_DATA_DIR"] = str(data_dir)
+    script = data_dir.parent / f"{data_dir.name}_user_script.py"
+    script.write_text(SCRIPT)
     return subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=180
     )
 
 
