@@ -27,6 +27,7 @@ import requests
 MODEL = "chen2020-spm"
 LONG_MODEL = "chen2020-dfn"
 WAIT = 180  # seconds for wait_for_completion
+D_N = "Negative particle diffusivity [m2.s-1]"
 
 # The seed 1C discharge (python-api.md, "Single simulation"), flat UCP form.
 SEED_PROTOCOL = """
@@ -444,6 +445,166 @@ class Driver:
         assert victim not in listed, "deleted simulation still listed"
         return f"deleted {victim}"
 
+    # -- studies and measurements ------------------------------------------------------------
+
+    def check_measurement_create(self) -> str:
+        c = self._client()
+        spec = c.cell_spec.create({"name": "official spec"})
+        inst = c.cell_instance.create(spec.id, {"name": "official cell 1"})
+        assert inst.cell_specification_id == spec.id, f"instance {inst!r}"
+        assert c.cell_instance.get(inst.id).id == inst.id
+        n = 500
+        times = [float(i) for i in range(n)]
+        data = {
+            "Time [s]": times,
+            "Current [A]": [1.0] * n,
+            "Voltage [V]": [4.2 - 0.002 * t for t in times],
+            "Step count": [0] * n,
+        }
+        try:
+            import polars as pl
+
+            frame: Any = pl.DataFrame(data)
+        except ImportError:
+            import pandas as pd
+
+            frame = pd.DataFrame(data)
+        m = c.cell_measurement.create(
+            inst.id,
+            {"measurement": {"name": "official upload", "notes": "n"}, "time_series": frame},
+        )
+        assert m.id and m.cell_instance_id == inst.id, f"bad response {m!r}"
+        self.state["measurement"] = m
+        self.state["measurement_data"] = data
+        self.state["instance"] = inst
+        return f"measurement {m.id} ({n} rows)"
+
+    def check_measurement_read(self) -> str:
+        c = self._client()
+        m, inst, data = self.need("measurement", "instance", "measurement_data")
+        got = c.cell_measurement.get(m.id)
+        assert got.name == "official upload" and got.cell_instance_id == inst.id, f"{got!r}"
+        listed = c.cell_measurement.list(inst.id)
+        assert m.id in [x.id for x in listed], "not listed under its instance"
+        by_name = c.cell_measurement.list(inst.id, name_exact="official upload")
+        assert [x.id for x in by_name] == [m.id], f"name_exact gave {by_name}"
+        ts = c.cell_measurement.time_series(m.id)
+        for col in ("Time [s]", "Current [A]", "Voltage [V]"):
+            assert list(ts[col]) == data[col], f"{col} differs after the round trip"
+        return f"{len(ts)} rows read back, {len(listed)} listed"
+
+    def check_study_methods(self) -> str:
+        c = self._client()
+        (seed, m) = self.need("seed", "measurement")
+        study = c.study.create({"name": "Official 1C Sweep", "description": "official"})
+        assert study.id and study.name == "Official 1C Sweep", f"{study!r}"
+        assert c.study.get(study.id).id == study.id
+        assert study.id in [s.id for s in c.study.list(name="official 1c")]
+        assert [s.id for s in c.study.list(name_exact="Official 1C Sweep")] == [study.id]
+        page = c.study.list(limit=1, offset=0, order_by="name", order="asc")
+        assert len(page) == 1 and page.total >= 1, f"page {page!r}"
+        assert c.study.update(study.id, {"name": "Official 1C Sweep v2"}).name.endswith("v2")
+        c.study.assign_simulation(study.id, seed.simulation_id)
+        in_study = {s.get("id") for s in c.simulation.list(study_id=study.id)}
+        assert in_study == {seed.simulation_id}, f"simulation.list(study_id) gave {in_study}"
+        c.study.remove_simulation(study.id, seed.simulation_id)
+        assert not c.simulation.list(study_id=study.id), "removed simulation still listed"
+        c.study.assign_measurement(study.id, m.id)
+        ms = c.study.list_measurements(study.id)
+        assert [x["id"] for x in ms["items"]] == [m.id], f"list_measurements {ms}"
+        c.study.remove_measurement(study.id, m.id)
+        assert c.study.list_measurements(study.id)["total"] == 0
+        c.study.assign_measurement(study.id, m.id)
+        c.study.delete(study.id)
+        assert c.cell_measurement.get(m.id).id == m.id, "study delete removed the measurement"
+        assert c.simulation.get(seed.simulation_id), "study delete removed the simulation"
+        return f"study {study.id}"
+
+    def check_measurement_delete(self) -> str:
+        c = self._client()
+        (m,) = self.need("measurement")
+        c.cell_measurement.delete(m.id)
+        from ionworks import IonworksError
+
+        try:
+            c.cell_measurement.get(m.id)
+        except IonworksError as exc:
+            assert exc.status_code == 404, f"get after delete: {exc}"
+        else:
+            raise AssertionError("measurement still readable after delete")
+        return f"deleted {m.id}"
+
+    # -- pipelines ---------------------------------------------------------------------------
+
+    def _fit_data(self) -> dict[str, list[float]]:
+        """SPM (Chen2020, D_n = 3.3e-14) driven by a 1C discharge then a rest, 200 points."""
+        if "fit_data" not in self.state:
+            import numpy as np
+            import pybamm
+
+            t = np.linspace(0.0, 3300.0, 200)
+            current = np.where(t < 2700.0, 5.0, 0.0)
+            values = pybamm.ParameterValues("Chen2020")
+            values[D_N] = 3.3e-14
+            values["Current function [A]"] = pybamm.Interpolant(t, current, pybamm.t)
+            sim = pybamm.Simulation(pybamm.lithium_ion.SPM(), parameter_values=values)
+            voltage = sim.solve([0.0, t[-1]], t_interp=t)["Voltage [V]"].entries
+            self.state["fit_data"] = {
+                "Time [s]": t.tolist(),
+                "Current [A]": current.tolist(),
+                "Voltage [V]": voltage.tolist(),
+            }
+        data: dict[str, list[float]] = self.state["fit_data"]
+        return data
+
+    def check_pipeline(self) -> str:
+        c = self._client()
+        fit = {
+            "element_type": "data_fit",
+            "objectives": {
+                "voltage": {
+                    "type": "CurrentDriven",
+                    "data": self._fit_data(),
+                    "options": {"model": {"type": "SPM"}},
+                }
+            },
+            "parameters": {D_N: {"bounds": [1e-15, 1e-12], "initial_value": 9.9e-14}},
+        }
+        p = c.pipeline.create({"elements": {"fit": fit}})
+        assert p.id and p.name, f"bad response {p!r}"
+        done = c.pipeline.wait_for_completion(p.id, timeout=WAIT, poll_interval=1, verbose=False)
+        assert done.status == "completed", f"status {done.status}: {done.error}"
+        result = c.pipeline.result(p.id)
+        fitted = result.element_results["fit"]["parameter_values"][D_N]
+        typed = result.element("fit")  # typed decode via GET /pipelines/{id}/elements
+        assert typed.parameter_values[D_N] == fitted, f"typed result {typed!r}"
+        assert abs(fitted / 3.3e-14 - 1) < 0.1, f"fitted {fitted}"
+        assert p.id in [x.id for x in c.pipeline.list(limit=50)], "not listed"
+        c.pipeline.delete(p.id)
+        return f"pipeline {p.id} fitted D_n = {fitted:.3g}"
+
+    def check_simple_pipeline(self) -> str:
+        c = self._client()
+        config = {
+            "elements": {
+                "entry": {"element_type": "entry", "values": {D_N: 3.3e-14}},
+                "check": {
+                    "element_type": "validation",
+                    "objectives": {"voltage": {"type": "CurrentDriven", "data": self._fit_data()}},
+                },
+            }
+        }
+        sp = c.simple_pipeline.create(config, name="official validation")
+        assert sp.status == "pending" and sp.project_id, f"bad response {sp!r}"
+        done = c.simple_pipeline.wait_for_completion(
+            sp.id, timeout=WAIT, poll_interval=1, verbose=False
+        )
+        assert done.result and "summary_stats" in done.result, f"result {done.result!r}"
+        page = c.simple_pipeline.list(name="ilike.%official%", limit=10)
+        assert sp.id in [x.id for x in page.items], "not listed"
+        c.simple_pipeline.delete(sp.id)
+        return f"summary_stats {done.result['summary_stats']}"
+
     # -- run -------------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -467,8 +628,14 @@ class Driver:
             ("protocol.validate", self.check_validate),
             ("protocol.find_input_references", self.check_find_input_references),
             ("error mapping (404)", self.check_not_found),
+            ("cell_measurement.create (spec + instance + upload)", self.check_measurement_create),
+            ("cell_measurement.get/list/time_series", self.check_measurement_read),
+            ("study.* (create/get/list/update/assign/remove/delete)", self.check_study_methods),
+            ("cell_measurement.delete", self.check_measurement_delete),
             ("simulation.delete", self.check_delete),
             ("job.cancel (chen2020-dfn, 200 cycles)", self.check_job_cancel),
+            ("pipeline.create/wait/result/list/delete (D_n fit)", self.check_pipeline),
+            ("simple_pipeline.create/wait/list/delete (validation)", self.check_simple_pipeline),
         ]
         for name, fn in checks:
             self.check(name, fn)

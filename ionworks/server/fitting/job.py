@@ -1,0 +1,126 @@
+"""Pipeline jobs: payload builder and result handler (server side), the worker-process
+entry point and its progress checkpoints.
+
+Checkpoints are written by the worker straight into the job's ``result`` column (SQLite in
+WAL mode takes writers from several processes), throttled to a few per second, so
+``GET /jobs/{id}/metadata`` and ``GET /pipelines/{id}/elements`` show them while the job
+runs. The server overwrites the column with the final result when the job completes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ionworks.server.store import Store
+
+__all__ = ["build_payload", "checkpoint_writer", "run_pipeline_job", "store_result"]
+
+
+def checkpoint_writer(db_path: str, job_id: str) -> Callable[[dict[str, Any]], None]:
+    """A function that stores a checkpoint as the running job's ``result`` (best effort)."""
+
+    def write(checkpoint: dict[str, Any]) -> None:
+        try:
+            text = json.dumps({"status": "running", **checkpoint}, allow_nan=False, default=str)
+        except ValueError:
+            return
+        try:
+            with sqlite3.connect(db_path, timeout=1.0) as db:
+                db.execute(
+                    "UPDATE jobs SET result = ? WHERE id = ? AND status = 'running'",
+                    (text, job_id),
+                )
+            db.close()
+        except sqlite3.Error:
+            pass  # progress is advisory; never fail the fit for it
+
+    return write
+
+
+def run_pipeline_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Run one pipeline config (see :func:`.runner.run_config`); errors carry their type."""
+    from .runner import run_config
+
+    checkpoint = payload.get("checkpoint")
+    report = checkpoint_writer(checkpoint["db"], checkpoint["job_id"]) if checkpoint else None
+    try:
+        return run_config(payload["config"], payload.get("measurements") or {}, report)
+    except Exception as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+        raise RuntimeError(f"{type(cause).__name__}: {exc}") from None
+
+
+# --- server side: the job payload and the result handler -----------------------------
+
+
+def _db_refs(value: Any) -> Iterator[str]:
+    if isinstance(value, str) and value.startswith("db:"):
+        yield value[3:]
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _db_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _db_refs(item)
+
+
+def _measurements(store: Store, owner_id: str, config: Any) -> dict[str, Any]:
+    ids = sorted(set(_db_refs(config)))
+    if not ids:
+        return {}
+    try:
+        from ionworks.server.routes_measurements import (  # type: ignore[attr-defined, unused-ignore]
+            measurement_frames,
+        )
+    except ImportError:
+        raise LookupError("this server cannot resolve db: measurement references yet") from None
+    out = {}
+    for mid in ids:
+        try:
+            series, steps = measurement_frames(store, owner_id, mid)
+        except LookupError:
+            raise LookupError(
+                f"measurement {mid!r} not found (data reference 'db:{mid}')"
+            ) from None
+        out[mid] = {"time_series": str(series), "steps": None if steps is None else str(steps)}
+    return out
+
+
+def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
+    row = store.one("SELECT * FROM pipelines WHERE id = ?", (params["pipeline_id"],))
+    if row is None:
+        raise LookupError(f"pipeline {params['pipeline_id']} was deleted")
+    config = json.loads(row["config"])
+    options = json.loads(row["options"])
+    live = options.get("live_progress_updates")
+    checkpoint = None
+    if live is not False:  # None: the worker's default is to report progress (throttled)
+        db = str(store.data_dir / "ionworks.sqlite3")
+        checkpoint = {"db": db, "job_id": row["job_id"]}
+    return {
+        "config": config,
+        "measurements": _measurements(store, row["owner_id"], config),
+        "checkpoint": checkpoint,
+    }
+
+
+def store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
+    row = store.one("SELECT job_id FROM pipelines WHERE id = ?", (params["pipeline_id"],))
+    if row is None:
+        return
+    traces = [
+        r.pop("intermediate_results")
+        for r in result.get("element_results", {}).values()
+        if isinstance(r, dict) and "intermediate_results" in r
+    ]
+    from ionworks.server.routes_simulations import _finite
+
+    final = _finite({**result, "intermediate_results": traces[-1] if traces else []})
+    store.execute(
+        "UPDATE jobs SET result = ? WHERE id = ?",
+        (json.dumps(final, default=str), row["job_id"]),
+    )

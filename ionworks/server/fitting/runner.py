@@ -1,0 +1,248 @@
+"""Run a pipeline config: elements in order, parameter values threaded between them.
+
+- ``entry``: ``values`` — numbers set parameters; ``model``, ``parameter_set`` and
+  ``parameterized_model`` select the model; anything else (e.g. ``data``) is only there to
+  be referenced (``"entry.data"``).
+- ``data_fit``: ``objectives`` (``{"name": {"data": ...}}``, voltage driven by the measured
+  current; or typed ``{"type": "CurrentDriven", "data": ..., "options": {"model": ...}}``),
+  ``parameters`` (bounds, initial_value), ``cost``, ``optimizer`` (see :mod:`.optimize`).
+- ``calculation``: ``expressions`` ``{"<new parameter>": "<expression>"}`` (see
+  :mod:`.expressions`) or a built-in ``type`` from :data:`CALCULATIONS`.
+- ``validation``: simulate the objectives with the current values; ``summary_stats`` per
+  objective: RMSE, MAE and max absolute error of the voltage.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import numpy as np
+
+from .config import Element, parse_elements, resolve_reference
+from .data import Measured, load_measured
+from .expressions import evaluate
+from .model import ModelState, Simulator
+from .optimize import FitParameter, OptimizerSpec, Tracker, cost_function, optimize
+
+__all__ = ["CALCULATIONS", "run_config"]
+
+#: Built-in calculation types → expressions.
+CALCULATIONS: Final[Mapping[str, Mapping[str, str]]] = {
+    "AreaToSquareWidthHeight": {
+        "Electrode height [m]": "sqrt({Electrode area [m2]})",
+        "Electrode width [m]": "sqrt({Electrode area [m2]})",
+    },
+    "DiameterToSquareWidthHeight": {
+        "Electrode height [m]": "{Electrode diameter [m]} * sqrt(3.141592653589793) / 2",
+        "Electrode width [m]": "{Electrode diameter [m]} * sqrt(3.141592653589793) / 2",
+    },
+}
+OBJECTIVE_TYPES: Final = ("CurrentDriven",)
+MAX_SERIES: Final = 1000
+Report = Callable[[dict[str, Any]], None]
+
+
+class Context:
+    """One run: the elements, the threaded state, server-resolved measurements."""
+
+    def __init__(
+        self,
+        elements: list[Element],
+        measurements: Mapping[str, Mapping[str, str | None]],
+        report: Report | None,
+    ) -> None:
+        self.elements = elements
+        self.measurements = measurements
+        self.report = report
+        self.state = ModelState()
+
+    def objectives(self, element: Element) -> list[tuple[str, Measured, Any]]:
+        raw = element.config.get("objectives")
+        if not isinstance(raw, Mapping) or not raw:
+            raise ValueError('needs \'objectives\': {"<name>": {"data": ...}}')
+        out = []
+        for name, spec in raw.items():
+            if not isinstance(spec, Mapping) or "data" not in spec:
+                raise ValueError(f"objective {name!r} needs 'data'")
+            kind = spec.get("type", "CurrentDriven")
+            if kind not in OBJECTIVE_TYPES:
+                raise ValueError(
+                    f"objective {name!r}: unsupported type {kind!r}; accepted: "
+                    f"{', '.join(OBJECTIVE_TYPES)}"
+                )
+            data = resolve_reference(spec["data"], self.elements)
+            try:
+                measured = load_measured(data, self.measurements)
+            except ValueError as exc:
+                raise ValueError(f"objective {name!r}: {exc}") from None
+            options = spec.get("options") or {}
+            out.append((str(name), measured, options.get("model")))
+        return out
+
+    def simulators(self, element: Element, inputs: list[str]) -> list[tuple[str, Simulator]]:
+        values = self.state.parameter_values()
+        return [
+            (name, Simulator(self.state.build_model(model), values, measured, inputs))
+            for name, measured, model in self.objectives(element)
+        ]
+
+
+def _stats(measured: Measured, voltage: np.ndarray) -> dict[str, Any]:
+    error = voltage - measured.voltage
+    finite = np.isfinite(error)
+    if not finite.any():
+        return {"RMSE [V]": None, "MAE [V]": None, "Max absolute error [V]": None, "points": 0}
+    e = error[finite]
+    return {
+        "RMSE [V]": float(np.sqrt(np.mean(e**2))),
+        "MAE [V]": float(np.mean(np.abs(e))),
+        "Max absolute error [V]": float(np.max(np.abs(e))),
+        "points": int(finite.sum()),
+    }
+
+
+def _series(measured: Measured, voltage: np.ndarray) -> dict[str, list[float | None]]:
+    step = max(1, math.ceil(len(measured.t) / MAX_SERIES))
+
+    def clean(a: np.ndarray) -> list[float | None]:
+        return [float(x) if math.isfinite(x) else None for x in a[::step]]
+
+    return {
+        "Time [s]": clean(measured.t),
+        "Measured voltage [V]": clean(measured.voltage),
+        "Model voltage [V]": clean(voltage),
+    }
+
+
+def run_entry(ctx: Context, element: Element) -> dict[str, Any]:
+    values = element.config.get("values", element.config.get("parameters", {}))
+    if not isinstance(values, Mapping):
+        raise ValueError("'values' must be an object of parameter name -> value")
+    return {"parameter_values": ctx.state.apply_entry(values)}
+
+
+def run_data_fit(ctx: Context, element: Element) -> dict[str, Any]:
+    raw = element.config.get("parameters")
+    if not isinstance(raw, Mapping) or not raw:
+        raise ValueError('needs \'parameters\': {"<name>": {"bounds": [lo, hi]}}')
+    params = [FitParameter.parse(str(k), v) for k, v in raw.items()]
+    cost_name, cost = cost_function(element.config.get("cost"))
+    spec = OptimizerSpec.parse(element.config.get("optimizer"))
+    started = time.perf_counter()
+    sims = ctx.simulators(element, [p.name for p in params])
+
+    def residuals(points: list[dict[str, float]]) -> list[np.ndarray]:
+        per_objective = [sim.voltages(points) for _, sim in sims]
+        return [
+            np.concatenate(
+                [
+                    v[i] - sim.measured.voltage
+                    for v, (_, sim) in zip(per_objective, sims, strict=True)
+                ]
+            )
+            for i in range(len(points))
+        ]
+
+    def report(checkpoint: dict[str, Any]) -> None:
+        if ctx.report is not None:
+            ctx.report({"element": element.name, **checkpoint})
+
+    tracker = Tracker(params, cost, report if ctx.report is not None else None)
+    outcome = optimize(residuals, params, spec, tracker)
+    ctx.state.values.update(outcome.values)
+    stats = {name: _stats(sim.measured, sim.voltages([outcome.values])[0]) for name, sim in sims}
+    return {
+        "parameter_values": outcome.values,
+        "initial_guess": {p.name: p.initial for p in params},
+        "cost": outcome.cost,
+        "cost_function": cost_name,
+        "optimizer": spec.name,
+        "iterations": outcome.iterations,
+        "evaluations": outcome.evaluations,
+        "success": outcome.success,
+        "message": outcome.message,
+        "log_scaled": [p.name for p in params if p.log],
+        "fit_summary_stats": stats,
+        "time_s": time.perf_counter() - started,
+        "intermediate_results": tracker.trace,
+    }
+
+
+def run_calculation(ctx: Context, element: Element) -> dict[str, Any]:
+    expressions = element.config.get("expressions")
+    kind = element.config.get("type")
+    if expressions is None and kind is not None:
+        if kind not in CALCULATIONS:
+            raise ValueError(
+                f"unsupported calculation type {kind!r}; supported: "
+                f'{", ".join(CALCULATIONS)}, or \'expressions\': {{"<name>": "<expression>"}}'
+            )
+        expressions = CALCULATIONS[kind]
+    if not isinstance(expressions, Mapping) or not expressions:
+        raise ValueError(
+            "needs 'expressions': {\"<new parameter>\": \"<expression>\"} or a calculation 'type'"
+        )
+    known = ctx.state.numeric_values()
+    out: dict[str, float] = {}
+    for name, text in expressions.items():
+        value = evaluate(text, known)
+        if not math.isfinite(value):
+            raise ValueError(f"{name!r} = {text!r} is not finite ({value})")
+        out[str(name)] = known[str(name)] = value
+    ctx.state.values.update(out)
+    return {"parameter_values": out}
+
+
+def run_validation(ctx: Context, element: Element) -> dict[str, Any]:
+    stats, series = {}, {}
+    for name, sim in ctx.simulators(element, []):
+        voltage = sim.voltages([{}])[0]
+        if not np.isfinite(voltage).any():
+            raise ValueError(f"objective {name!r}: the model could not be solved")
+        stats[name] = _stats(sim.measured, voltage)
+        series[name] = _series(sim.measured, voltage)
+    return {
+        "parameter_values": dict(ctx.state.values),
+        "summary_stats": stats,
+        "validation_results": series,
+    }
+
+
+RUNNERS: Final[Mapping[str, Callable[[Context, Element], dict[str, Any]]]] = {
+    "entry": run_entry,
+    "data_fit": run_data_fit,
+    "calculation": run_calculation,
+    "validation": run_validation,
+}
+
+
+def run_config(
+    config: Any,
+    measurements: Mapping[str, Mapping[str, str | None]] | None = None,
+    report: Report | None = None,
+) -> dict[str, Any]:
+    """Run every element; ``{"parameter_values", "element_results", "summary_stats"?}``.
+
+    ``report`` receives checkpoints (element name, iteration, best cost, current values).
+    Errors name the element: ``ValueError("element 'fit' (data_fit): ...")``.
+    """
+    ctx = Context(parse_elements(config), measurements or {}, report)
+    results: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    for element in ctx.elements:
+        try:
+            results[element.name] = RUNNERS[element.kind](ctx, element)
+        except Exception as exc:
+            raise ValueError(f"element {element.name!r} ({element.kind}): {exc}") from exc
+        if element.kind == "validation":
+            summary.update(results[element.name]["summary_stats"])
+    out: dict[str, Any] = {
+        "parameter_values": dict(ctx.state.values),
+        "element_results": results,
+    }
+    if summary:
+        out["summary_stats"] = summary
+    return out

@@ -1,0 +1,386 @@
+"""Routes: pipelines and simple pipelines (wire.md §6, §7), run as ``pipeline`` jobs.
+
+Both kinds share one table; a record's status is its job's status (pending → running →
+completed | failed | canceled). A pipeline runs as one job in a worker process
+(:func:`ionworks.server.fitting.run_pipeline_job`); its elements report that job's id.
+``db:<measurement id>`` references are resolved by the payload builder into the
+measurement's parquet paths, so the worker never touches another owner's data.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any, Final
+
+from aiohttp import web
+
+from ionworks.server.http import fail, int_param, json_response, owner, read_json
+from ionworks.server.store import Store, new_id, now_iso
+
+__all__ = ["SCHEMA", "job_tasks", "setup"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pipelines (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, kind TEXT NOT NULL, project_id TEXT NOT NULL,
+  name TEXT, description TEXT, config TEXT NOT NULL, options TEXT NOT NULL,
+  job_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS pipelines_owner ON pipelines(owner_id, kind, seq);
+"""
+PIPELINE, SIMPLE = "pipeline", "simple"
+KIND_LABEL: Final = {PIPELINE: "pipeline", SIMPLE: "simple pipeline"}
+FILTER_COLUMNS: Final = (
+    "id", "name", "description", "status", "created_by_email", "created_at", "updated_at",
+)  # fmt: skip
+ORDER_COLUMNS: Final = FILTER_COLUMNS
+RANGE_FILTERS: Final = {"_gt": ">", "_lt": "<", "_gte": ">=", "_lte": "<="}
+
+
+def _ctx(request: web.Request) -> tuple[Store, Any]:
+    from ionworks.server.app import RUNNER, STORE
+
+    return request.app[STORE], request.app[RUNNER]
+
+
+def _row_or_404(store: Store, owner_id: str, kind: str, pid: str) -> sqlite3.Row:
+    row = store.one(
+        "SELECT * FROM pipelines WHERE id = ? AND owner_id = ? AND kind = ?", (pid, owner_id, kind)
+    )
+    if row is None:
+        fail(404, f"{KIND_LABEL[kind]} {pid} not found")
+    return row
+
+
+def _job(store: Store, row: sqlite3.Row) -> sqlite3.Row | None:
+    return store.one("SELECT * FROM jobs WHERE id = ?", (row["job_id"],))
+
+
+def _final(job: sqlite3.Row | None) -> dict[str, Any] | None:
+    if job is None or job["status"] != "completed" or job["result"] is None:
+        return None
+    result: dict[str, Any] = json.loads(job["result"])
+    return result
+
+
+def record(row: sqlite3.Row, job: sqlite3.Row | None) -> dict[str, Any]:
+    """The wire record of a pipeline or simple pipeline (status from its job)."""
+    status = job["status"] if job is not None else "failed"
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "project_id": row["project_id"],
+        "organization_id": row["owner_id"],
+        "user_id": row["owner_id"],
+        "created_by_email": None,
+        "job_id": row["job_id"],
+        "status": status,
+        "is_terminal": status in ("completed", "failed", "canceled"),
+        "is_failed": status in ("failed", "canceled"),
+        "error": job["error"] if job is not None else "job record missing",
+        "error_code": job["error_code"] if job is not None else None,
+        "created_at": row["created_at"],
+        "updated_at": max(row["updated_at"], job["updated_at"]) if job else row["updated_at"],
+    }
+    if row["kind"] == SIMPLE:
+        final = _final(job)
+        out["config_path"] = None
+        out["result"] = None if final is None else _simple_result(final)
+    return out
+
+
+def _simple_result(final: dict[str, Any]) -> dict[str, Any]:
+    out = {"parameter_values": final.get("parameter_values", {})}
+    if "summary_stats" in final:
+        out["summary_stats"] = final["summary_stats"]
+    return out
+
+
+def _options(body: dict[str, Any]) -> dict[str, Any]:
+    options = body.get("options")
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        fail(422, "'options' must be an object, e.g. {\"live_progress_updates\": true}")
+    live = options.get("live_progress_updates")
+    if live is not None and not isinstance(live, bool):
+        fail(422, "'options.live_progress_updates' must be true, false or null")
+    return options
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        fail(422, f"'{key}' must be a string")
+    return value
+
+
+def _elements_or_422(config: Any) -> dict[str, Any]:
+    if not isinstance(config, dict) or not isinstance(config.get("elements"), dict):
+        fail(422, "the config needs 'elements': an object of element name -> element")
+    elements: dict[str, Any] = config["elements"]
+    if not elements:
+        fail(422, "'elements' must not be empty")
+    for name, element in elements.items():
+        if not isinstance(element, dict):
+            fail(422, f"element {name!r} must be an object")
+    return elements
+
+
+def _check_simple(elements: dict[str, Any]) -> None:
+    from ionworks.server.fitting.config import LEGACY_ALIASES, RUNNING_TYPES
+
+    running = [
+        name
+        for name, e in elements.items()
+        if LEGACY_ALIASES.get(e.get("element_type"), e.get("element_type")) in RUNNING_TYPES
+    ]
+    if len(running) > 1:
+        fail(
+            422,
+            "a simple pipeline may contain at most one data_fit or validation element; found "
+            f"{len(running)}: {', '.join(map(repr, running))}. Use client.pipeline for "
+            "multi-step pipelines.",
+        )
+
+
+def _create(request: web.Request, kind: str, body: dict[str, Any], config: Any) -> str:
+    from ionworks.server.routes_models import project_or_404
+
+    store, runner = _ctx(request)
+    owner_id = owner(request)
+    elements = _elements_or_422(config)
+    if kind == SIMPLE:
+        _check_simple(elements)
+    project_id = body.get("project_id")
+    if project_id is None:
+        project_id = store.default_project(owner_id)["id"]
+    elif not isinstance(project_id, str):
+        fail(422, "'project_id' must be a string")
+    project_or_404(store, owner_id, project_id)
+    name, description = _text(body, "name"), _text(body, "description")
+    options = _options(body)
+    pid, ts = new_id(), now_iso()
+    if kind == PIPELINE and not name:
+        name = f"Pipeline {ts[:19].replace('T', ' ')} ({pid[:8]})"
+    stored = {"elements": elements}
+    if kind == PIPELINE and config.get("output_file") is not None:
+        stored["output_file"] = config["output_file"]
+    with store.transaction():
+        job_id = runner.enqueue(owner_id, "pipeline", {"pipeline_id": pid})
+        store.execute(
+            "INSERT INTO pipelines(id, owner_id, kind, project_id, name, description, config, "
+            "options, job_id, created_at, updated_at, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (pid, owner_id, kind, project_id, name, description, json.dumps(stored),
+             json.dumps(options), job_id, ts, ts, store.next_seq()),
+        )  # fmt: skip
+    runner.wake()
+    return pid
+
+
+def _respond(request: web.Request, kind: str, pid: str) -> web.Response:
+    store, _ = _ctx(request)
+    row = _row_or_404(store, owner(request), kind, pid)
+    return json_response(record(row, _job(store, row)))
+
+
+async def create_pipeline(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    config = {k: body[k] for k in ("elements", "output_file") if k in body}
+    return _respond(request, PIPELINE, _create(request, PIPELINE, body, config))
+
+
+async def create_simple(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    return _respond(request, SIMPLE, _create(request, SIMPLE, body, body.get("config")))
+
+
+def matches(value: Any, pattern: str) -> bool:
+    """Supabase-style filter: ``eq.`` ``neq.`` ``ilike.`` ``like.`` ``in.(a,b)`` ``gt.``
+    ``gte.`` ``lt.`` ``lte.``; a plain value is an exact match."""
+    text = "" if value is None else str(value)
+    op, _, arg = pattern.partition(".")
+    if not _:
+        return text == pattern
+    if op == "eq":
+        return text == arg
+    if op == "neq":
+        return text != arg
+    if op in ("ilike", "like"):
+        import fnmatch
+
+        glob = arg.replace("*", "%").replace("%", "*")
+        if op == "ilike":
+            return fnmatch.fnmatchcase(text.lower(), glob.lower())
+        return fnmatch.fnmatchcase(text, glob)
+    if op == "in":
+        return text in [v.strip().strip('"') for v in arg.strip("()").split(",")]
+    if op in ("gt", "gte", "lt", "lte"):
+        return value is not None and _compare(text, {"gt": ">", "gte": ">=", "lt": "<",
+                                                     "lte": "<="}[op], arg)  # fmt: skip
+    return text == pattern
+
+
+def _compare(value: str, op: str, bound: str) -> bool:
+    return {
+        ">": value > bound, ">=": value >= bound, "<": value < bound, "<=": value <= bound,
+    }[op]  # fmt: skip
+
+
+def _selected(request: web.Request, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    query = request.query
+    for item in items:
+        if any(query.get(c) and not matches(item.get(c), query[c]) for c in FILTER_COLUMNS) or any(
+            query.get(c + suffix) and not _compare(str(item.get(c) or ""), op, query[c + suffix])
+            for c in ("created_at", "updated_at")
+            for suffix, op in RANGE_FILTERS.items()
+        ):
+            continue
+        yield item
+
+
+async def _list(request: web.Request, kind: str) -> tuple[list[dict[str, Any]], int]:
+    store, _ = _ctx(request)
+    owner_id = owner(request)
+    where, args = "owner_id = ? AND kind = ?", [owner_id, kind]
+    if request.query.get("project_id"):
+        where += " AND project_id = ?"
+        args.append(request.query["project_id"])
+    rows = store.query(f"SELECT * FROM pipelines WHERE {where} ORDER BY seq", args)
+    jobs = {r["job_id"]: _job(store, r) for r in rows}
+    items = list(_selected(request, [record(r, jobs[r["job_id"]]) for r in rows]))
+    order_by = request.query.get("order_by") or "created_at"
+    if order_by not in ORDER_COLUMNS:
+        fail(422, f"order_by must be one of {', '.join(ORDER_COLUMNS)}, got {order_by!r}")
+    order = request.query.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        fail(422, f"order must be 'asc' or 'desc', got {order!r}")
+    items.sort(key=lambda i: str(i.get(order_by) or ""), reverse=order == "desc")
+    limit = int_param(request, "limit", None if kind == PIPELINE else 10, lo=1, hi=1000)
+    offset_name = "skip" if kind == PIPELINE and "offset" not in request.query else "offset"
+    offset = int_param(request, offset_name, 0, hi=10**9) or 0
+    return items[offset : None if limit is None else offset + limit], len(items)
+
+
+async def list_pipelines(request: web.Request) -> web.Response:
+    items, total = await _list(request, PIPELINE)
+    return json_response({"pipelines": items, "total": total})
+
+
+async def list_simple(request: web.Request) -> web.Response:
+    items, total = await _list(request, SIMPLE)
+    return json_response({"items": items, "count": len(items), "total": total})
+
+
+def _get(kind: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        return _respond(request, kind, request.match_info["id"])
+
+    return handler
+
+
+def _update(kind: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        store, _ = _ctx(request)
+        row = _row_or_404(store, owner(request), kind, request.match_info["id"])
+        body = await read_json(request)
+        unknown = sorted(set(body) - {"name", "description"})
+        if unknown:
+            fail(422, f"only name and description can be updated; got {', '.join(unknown)}")
+        changes = {k: _text(body, k) for k in ("name", "description") if body.get(k) is not None}
+        if not changes:
+            fail(422, "update needs at least one of name or description")
+        for key, value in changes.items():
+            store.execute(
+                f"UPDATE pipelines SET {key} = ?, updated_at = ? WHERE id = ?",
+                (value, now_iso(), row["id"]),
+            )
+        return _respond(request, kind, row["id"])
+
+    return handler
+
+
+def _cancel(kind: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        store, runner = _ctx(request)
+        row = _row_or_404(store, owner(request), kind, request.match_info["id"])
+        runner.cancel(row["job_id"])
+        return _respond(request, kind, row["id"])
+
+    return handler
+
+
+def _delete(kind: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        store, runner = _ctx(request)
+        row = _row_or_404(store, owner(request), kind, request.match_info["id"])
+        runner.cancel(row["job_id"])
+        with store.transaction():
+            store.execute("DELETE FROM pipelines WHERE id = ?", (row["id"],))
+            store.execute("DELETE FROM jobs WHERE id = ?", (row["job_id"],))
+        return web.Response(status=204)
+
+    return handler
+
+
+async def pipeline_result(request: web.Request) -> web.Response:
+    store, _ = _ctx(request)
+    row = _row_or_404(store, owner(request), PIPELINE, request.match_info["id"])
+    job = _job(store, row)
+    final = _final(job)
+    if final is None:
+        status = job["status"] if job is not None else "failed"
+        detail = f": {job['error']}" if job is not None and job["error"] else ""
+        fail(409, f"pipeline {row['id']} has no result: it is {status}{detail}")
+    result = {k: v for k, v in final.items() if k not in ("element_results", "status")}
+    result.pop("intermediate_results", None)
+    return json_response({"result": result, "element_results": final["element_results"]})
+
+
+async def pipeline_elements(request: web.Request) -> web.Response:
+    from ionworks.server.fitting.config import DISPLAY_LABELS, LEGACY_ALIASES
+
+    store, _ = _ctx(request)
+    row = _row_or_404(store, owner(request), PIPELINE, request.match_info["id"])
+    job = _job(store, row)
+    saved = json.loads(job["result"]) if job is not None and job["result"] else {}
+    results, checkpoint = saved.get("element_results") or {}, saved.get("checkpoint") or {}
+    out = []
+    for name, element in json.loads(row["config"])["elements"].items():
+        raw = element.get("element_type")
+        kind = LEGACY_ALIASES.get(raw, raw)
+        best = (results.get(name) or {}).get("cost")
+        if best is None and saved.get("element") == name:
+            best = checkpoint.get("best_cost")
+        out.append(
+            {
+                "name": name,
+                "job_id": row["job_id"],
+                "element_type": DISPLAY_LABELS.get(kind, raw),
+                "progress": {"best_cost": best},
+            }
+        )
+    return json_response(out)
+
+
+def job_tasks() -> dict[str, Any]:
+    from ionworks.server.fitting.job import build_payload, run_pipeline_job, store_result
+
+    return {"pipeline": (run_pipeline_job, build_payload, store_result)}
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    for kind, base in ((PIPELINE, "/pipelines"), (SIMPLE, "/simple_pipelines")):
+        r.add_get(base + "/{id}", _get(kind))
+        r.add_patch(base + "/{id}", _update(kind))
+        r.add_delete(base + "/{id}", _delete(kind))
+        r.add_post(base + "/{id}/cancel", _cancel(kind))
+    r.add_post("/pipelines", create_pipeline)
+    r.add_get("/pipelines", list_pipelines)
+    r.add_get("/pipelines/{id}/result", pipeline_result)
+    r.add_get("/pipelines/{id}/elements", pipeline_elements)
+    r.add_post("/simple_pipelines", create_simple)
+    r.add_get("/simple_pipelines", list_simple)
