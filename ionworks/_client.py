@@ -77,6 +77,7 @@ class AsyncIonworks:
         self._transport = Transport(self._config, self._resolve_base_url)
         self._sole_project: str | None = None
         self._local_url: str | None = None
+        self._transport.retry_keyed_writes = self._is_local()
         self.simulation = AsyncSimulations(self)
         self.pipeline = AsyncPipelines(self)
         self.simple_pipeline = AsyncSimplePipelines(self)

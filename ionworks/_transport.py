@@ -53,12 +53,12 @@ def _json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, set | frozenset | tuple):
         return list(value)
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    tolist = getattr(value, "tolist", None)  # numpy arrays
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars (scalars → Python)
     if callable(tolist):
-        return tolist()
+        return _strip_nonfinite(tolist())
+    item = getattr(value, "item", None)
+    if callable(item):
+        return _strip_nonfinite(item())
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
@@ -107,6 +107,9 @@ class Transport:
         self.retry_policy = retry_policy or RetryPolicy(max_retries=config.max_retries)
         self._max_connections = max_connections
         self._auth_headers = config.auth_headers()
+        # Retry POST/PATCH that may have reached the server only where the server is known to
+        # deduplicate by Idempotency-Key (the local server); elsewhere only connect failures.
+        self.retry_keyed_writes = False
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -199,7 +202,9 @@ class Transport:
         read_timeout = self._config.timeout if isinstance(timeout, NotGiven) else timeout
         if expect == "bytes" and isinstance(timeout, NotGiven):
             read_timeout = DOWNLOAD_READ_TIMEOUT
-        retryable_method = self.retry_policy.method_is_retryable(method, bool(idempotency_key))
+        retryable_method = self.retry_policy.method_is_retryable(
+            method, bool(idempotency_key) and self.retry_keyed_writes
+        )
         attempt = 0
         while True:
             if attempt:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 import anyio
@@ -65,7 +66,13 @@ class PortalThread:
             raise RuntimeError("this client is closed; create a new one")
         future: Future[T] = self._portal.start_task_soon(func, *args)
         try:
-            return future.result()
+            # A bounded wait in a loop: an unbounded lock wait would defer Ctrl-C until the
+            # call finished.
+            while True:
+                try:
+                    return future.result(timeout=0.1)
+                except FutureTimeout:
+                    continue
         except BaseException:
             if not future.done():
                 future.cancel()  # cancels the task on the loop (KeyboardInterrupt, SystemExit)

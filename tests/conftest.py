@@ -60,6 +60,7 @@ async def client() -> AsyncIterator[AsyncIonworks]:
     """An async client pointed at the mocked API, project ``p1``, fast retries."""
     async with AsyncIonworks(api_key="key-1", api_url=API, project_id="p1") as c:
         c._transport.retry_policy = FAST_RETRIES
+        c._transport.retry_keyed_writes = True  # as against a server that honours the keys
         yield c
 
 

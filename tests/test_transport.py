@@ -150,6 +150,20 @@ async def test_each_logical_post_gets_a_new_key(
     assert len(set(keys)) == 2
 
 
+async def test_keyed_post_is_not_retried_where_keys_may_be_ignored(
+    mock_api: aioresponses,
+) -> None:
+    async with AsyncIonworks(api_key="k", api_url=API) as remote:
+        assert remote._transport.retry_keyed_writes is False  # not a local server
+        remote._transport.retry_policy = RetryPolicy(max_retries=3, initial_delay=0.001)
+        mock_api.post(f"{API}/jobs/j1/cancel", status=503, repeat=True)
+        with pytest.raises(ServerError):
+            await remote.job.cancel("j1")
+        assert len(calls(mock_api, "POST", f"{API}/jobs/j1/cancel")) == 1
+    async with AsyncIonworks(api_url="http://127.0.0.1:9") as local:
+        assert local._transport.retry_keyed_writes is True
+
+
 async def test_post_without_key_is_not_retried_on_5xx(
     client: AsyncIonworks, mock_api: aioresponses
 ) -> None:

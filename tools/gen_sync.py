@@ -210,15 +210,18 @@ def gen_class(cls: ast.ClassDef, ctx: Ctx) -> list[str]:
                 out.append(f"        self.{attr} = self.{aliases[attr]}")
             else:
                 out.append(
-                    f"        self.{attr} = {sync_name(ann)}(self._async.{attr}, self._portal)"
+                    f"        self.{attr} = "
+                    f"{sync_name(ann)}(self._async.{attr}, self._portal, self)"
                 )
         out.append("")
     else:
         out.append(
-            f"    def __init__(self, async_resource: _src.{cls.name}, portal: PortalThread) -> None:"
+            f"    def __init__(self, async_resource: _src.{cls.name}, portal: PortalThread, "
+            "owner: object = None) -> None:"
         )
         out.append("        self._async = async_resource")
         out.append("        self._portal = portal")
+        out.append("        self._owner = owner  # keeps the client (and its loop) alive")
         out.append("")
     for node in cls.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name != "__init__":

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import os
 import secrets
 import sys
 import threading
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from ionworks.server.store import DataDirInUse
 
 __all__ = ["EmbeddedServer", "default_data_dir", "shared_server"]
 
@@ -112,8 +115,8 @@ _shared_server: EmbeddedServer | None = None
 def shared_server() -> tuple[str, str]:
     """The process-wide zero-config server: ``(url, api_key)``, started on first use.
 
-    Data live in :func:`default_data_dir`. If another process already serves that directory,
-    its URL and key (from ``server.json``) are used instead of starting a second server.
+    Data live in :func:`default_data_dir`. If another live process already serves that
+    directory, its URL and key (from ``server.json``) are used instead of a second server.
     """
     global _shared, _shared_server
     with _shared_lock:
@@ -129,18 +132,16 @@ def shared_server() -> tuple[str, str]:
             ) from exc
         data_dir = default_data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
-        lock_file = open(data_dir / "server.lock", "a+")
         info_path = data_dir / "server.json"
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock_file.close()
-            info = json.loads(info_path.read_text())
-            _shared = (info["url"], info["api_key"])
-            return _shared
         key = _local_key(data_dir)
         server = EmbeddedServer(data_dir, api_keys=[key], allow_anonymous=False)
-        url = server.start()
+        try:
+            url = server.start()
+        except RuntimeError as exc:
+            if not isinstance(exc.__cause__, DataDirInUse):
+                raise
+            _shared = _running_server(info_path, key)
+            return _shared
         tmp = info_path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"url": url, "api_key": key, "pid": os.getpid()}))
         os.chmod(tmp, 0o600)
@@ -150,11 +151,27 @@ def shared_server() -> tuple[str, str]:
             file=sys.stderr,
         )
         _shared, _shared_server = (url, key), server
-        _lock_holder.append(lock_file)
         return _shared
 
 
-_lock_holder: list[Any] = []
+def _running_server(info_path: Path, key: str, wait: float = 30.0) -> tuple[str, str]:
+    """The server another process runs on this data directory (it may still be starting)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            info = json.loads(info_path.read_text())
+            os.kill(int(info["pid"]), 0)
+            with urllib.request.urlopen(f"{info['url']}/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return str(info["url"]), key
+        except (OSError, ValueError, KeyError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the data directory {info_path.parent} is locked by another ionworks server "
+                "that does not answer; stop it or set IONWORKS_DATA_DIR to another directory"
+            )
+        time.sleep(0.2)
 
 
 def _local_key(data_dir: Path) -> str:

@@ -71,6 +71,14 @@ async def read_body(request: web.Request) -> bytes:
     return out
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
 async def read_json(request: web.Request, *, kind: type = dict) -> Any:
     """The request's JSON body (gzip accepted); 400/422 with a clear message otherwise."""
     raw = await read_body(request)
@@ -82,7 +90,9 @@ async def read_json(request: web.Request, *, kind: type = dict) -> Any:
         except UnicodeDecodeError as exc:
             fail(400, f"request body is not UTF-8: {exc}")
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_reject_constant)
+        except _NonFinite as exc:
+            fail(422, f"request body contains {exc}; send null or a finite number instead")
         except ValueError as exc:
             fail(400, f"request body is not valid JSON: {exc}")
     if not isinstance(data, kind):

@@ -94,7 +94,10 @@ class JobRunner:
             task_status.started()
             while True:
                 self._wake = anyio.Event()
-                self._dispatch(tg)
+                try:
+                    self._dispatch(tg)
+                except Exception:  # e.g. "database is locked": log, keep dispatching
+                    log.exception("job dispatch failed; retrying")
                 with anyio.move_on_after(1.0):
                     await self._wake.wait()
 
@@ -130,10 +133,10 @@ class JobRunner:
         except JobCanceled:
             pass
         except WorkerError as exc:
-            self._finish(job_id, "failed", str(exc))
+            self._safe_finish(job_id, "failed", str(exc))
         except Exception as exc:  # a bug in the server: fail the job, keep serving
             log.exception("job %s failed in the server", job_id)
-            self._finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
+            self._safe_finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
         finally:
             self._running.discard(job_id)
             self._wake.set()
@@ -141,6 +144,14 @@ class JobRunner:
     def _status(self, job_id: str) -> str | None:
         row = self.store.one("SELECT status FROM jobs WHERE id = ?", (job_id,))
         return None if row is None else str(row["status"])
+
+    def _safe_finish(self, job_id: str, status: str, error: str | None) -> None:
+        """Record a failure; if even that fails the job stays ``running`` and is re-queued at
+        the next start."""
+        try:
+            self._finish(job_id, status, error)
+        except Exception:
+            log.exception("could not record the end of job %s", job_id)
 
     def _finish(self, job_id: str, status: str, error: str | None) -> None:
         ts = now_iso()

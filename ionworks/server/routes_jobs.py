@@ -53,9 +53,8 @@ async def cancel_job(request: web.Request) -> web.Response:
 async def job_metadata(request: web.Request) -> web.Response:
     store, _ = _ctx(request)
     job = _job_or_404(store, owner(request), request.match_info["id"])
-    return json_response(
-        {"job_id": job["job_id"], "job_type": job["job_type"], **(job["result"] or {})}
-    )
+    result = job["result"] if isinstance(job["result"], dict) else {"result": job["result"]}
+    return json_response({"job_id": job["job_id"], "job_type": job["job_type"], **result})
 
 
 def setup(app: web.Application) -> None:

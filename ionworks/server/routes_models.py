@@ -85,6 +85,10 @@ async def update_project(request: web.Request) -> web.Response:
     unknown = set(body) - {"name", "description"}
     if unknown:
         fail(422, f"unknown project field(s): {', '.join(sorted(unknown))}")
+    if "name" in body and (not isinstance(body["name"], str) or not body["name"]):
+        fail(422, "'name' must be a non-empty string")
+    if body.get("description") is not None and not isinstance(body["description"], str):
+        fail(422, "'description' must be a string or null")
     for field in ("name", "description"):
         if field in body:
             store.execute(

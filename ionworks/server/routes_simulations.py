@@ -203,7 +203,16 @@ async def create_batch(request: web.Request) -> web.Response:
     project_id = (
         body.get("project_id") or template["project_id"] or store.default_project(owner_id)["id"]
     )
+    from ionworks.server.routes_models import project_or_404
+
+    project_or_404(store, owner_id, str(project_id))
     study_id = body.get("study_id")
+    if study_id is not None and (
+        not isinstance(study_id, str)
+        or store.one("SELECT id FROM studies WHERE id = ? AND owner_id = ?", (study_id, owner_id))
+        is None
+    ):
+        fail(404, f"study {study_id} not found")
     out = []
     ts = now_iso()
     with store.transaction():

@@ -7,6 +7,7 @@ half-written row or file.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -17,9 +18,9 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["Store", "new_id", "now_iso"]
+__all__ = ["DataDirInUse", "Store", "new_id", "now_iso"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -53,6 +54,30 @@ CREATE TABLE IF NOT EXISTS idempotency (
 IDEMPOTENCY_TTL = 24 * 3600.0
 
 
+class DataDirInUse(RuntimeError):
+    """Another server process owns this data directory."""
+
+
+def _lock_data_dir(data_dir: Path) -> IO[str]:
+    """One server per data directory: an exclusive ``flock`` held while the store is open
+    (two servers would re-queue and run each other's jobs)."""
+    handle = open(data_dir / "server.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise DataDirInUse(
+            f"the data directory {data_dir} is in use by another ionworks server ({holder})"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
 def now_iso() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
@@ -72,10 +97,14 @@ class Store:
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_data_dir(self.data_dir)
         self.blob_dir = self.data_dir / "blobs"
         self.blob_dir.mkdir(exist_ok=True)
         self._db = sqlite3.connect(
-            self.data_dir / "ionworks.sqlite3", isolation_level=None, check_same_thread=False
+            self.data_dir / "ionworks.sqlite3",
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30,
         )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -91,6 +120,7 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+        self._lock.close()  # releases the data-directory lock
 
     def ensure_schema(self, sql: str) -> None:
         """Create a route module's tables (idempotent ``CREATE ... IF NOT EXISTS`` SQL)."""

@@ -254,3 +254,43 @@ async def test_delete_simulation(api: AsyncIonworks) -> None:
     await api.simulation.delete(response.simulation_id)
     with pytest.raises(NotFoundError):
         await api.simulation.get(response.simulation_id)
+
+
+async def test_non_finite_numbers_in_bodies_are_rejected(server_url: str) -> None:
+    body = b'{"protocol_experiment": {"protocol": "x", "name": "n"}, "experiment_parameters": {"a": NaN}}'
+    status, _, raw_body = await raw(
+        server_url,
+        "POST",
+        "/protocols/parse-to-template",
+        data=body,
+        headers={"X-API-Key": KEY_A, "Content-Type": "application/json"},
+    )
+    assert status == 422 and "NaN" in json.loads(raw_body)["detail"]
+
+
+async def test_batch_refuses_another_owners_project(api: AsyncIonworks, server_url: str) -> None:
+    template = await api._transport.request(
+        "POST",
+        "/protocols/parse-to-template",
+        json_body={"protocol_experiment": {"protocol": SEED_1C, "name": "owner"}},
+    )
+    async with AsyncIonworks(api_key=KEY_B, api_url=server_url) as other:
+        foreign = (await other.project.list())[0].id
+    with pytest.raises(NotFoundError, match="project"):
+        await api._transport.request(
+            "POST",
+            "/simulations/with-template/batch",
+            json_body={
+                "parameterized_model": "chen2020-spm",
+                "experiment_template_id": template["template_id"],
+                "project_id": foreign,
+            },
+        )
+
+
+def test_one_server_per_data_directory(server: Any) -> None:
+    from ionworks.server.embedded import EmbeddedServer
+
+    second = EmbeddedServer(server.config.data_dir, workers=1)
+    with pytest.raises(RuntimeError, match="in use by another ionworks server"):
+        second.start()
