@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -63,3 +69,84 @@ def test_restart_requeues_interrupted_jobs(tmp_path: Path) -> None:
                 assert len(client.simulation.get_result(sid).time_series) > 10
     finally:
         second.stop()
+
+
+def _serve(data_dir: Path, port: int, key: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ionworks",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--api-key",
+            key,
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("the server did not become healthy")
+
+
+def test_kill_9_mid_batch_then_restart(tmp_path: Path) -> None:
+    key = "kill-key"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = _serve(tmp_path, port, key)
+    try:
+        _wait_healthy(url, proc)
+        with Ionworks(api_key=key, api_url=url) as client:
+            responses = client.simulation.protocol_batch(
+                {
+                    "parameterized_model": "chen2020-dfn",
+                    "protocol_experiment": {"protocol": PROTOCOL, "name": "kill"},
+                    "design_parameters_doe": {
+                        "sampling": "grid",
+                        "rows": [
+                            {
+                                "type": "range",
+                                "name": "Ambient temperature [K]",
+                                "min": 290,
+                                "max": 310,
+                                "count": 5,
+                            }
+                        ],
+                    },
+                }
+            )
+            ids = [r.simulation_id for r in responses]
+            deadline = time.monotonic() + 60
+            while "running" not in {s["status"] for s in client.simulation.get_statuses(ids)}:
+                assert time.monotonic() < deadline, "no job started"
+                time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)  # no cleanup at all
+        proc.wait(10)
+        proc = _serve(tmp_path, port, key)
+        _wait_healthy(url, proc)
+        with Ionworks(api_key=key, api_url=url) as client:
+            records = client.simulation.wait_for_completion(ids, timeout=300, verbose=False)
+            assert [r["id"] for r in records] == ids
+            assert sorted(s["id"] for s in client.simulation.list()) == sorted(ids)
+            assert all(len(client.simulation.get_result(i).time_series) > 10 for i in ids)
+    finally:
+        proc.kill()
+        proc.wait(10)
