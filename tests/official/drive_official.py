@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.metadata
 import itertools
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -77,6 +78,34 @@ steps:
 """
 
 THICKNESS = "Positive electrode thickness [m]"
+
+
+#: The product doc's CC-CV charge + discharge protocol ("Converting UCP to a vendor protocol file").
+CONVERT_PROTOCOL = """
+global:
+  initial_temperature: 25
+  initial_state_type: soc_percentage
+  initial_state_value: 100
+steps:
+  - CC Charge:
+      - Charge:
+          mode: C-rate
+          value: 1
+          ends:
+            - "Voltage > 4.2"
+  - CV Charge:
+      - Charge:
+          mode: Voltage
+          value: 4.2
+          ends:
+            - "Current < 0.05"
+  - Discharge:
+      - Discharge:
+          mode: C-rate
+          value: 1
+          ends:
+            - "Voltage < 2.7"
+"""
 
 
 class Skip(Exception):
@@ -412,6 +441,24 @@ class Driver:
         assert none == [], f"seed protocol refs {none!r}"
         return f"{refs}"
 
+    def check_convert(self) -> str:
+        c = self._client()
+        out = []
+        for target, stem, kwargs in (
+            ("maccor", "protocol.000", {}),
+            ("neware", None, {"nominal_capacity_ah": 5.0}),
+            ("biologic_bttest", None, {"nominal_capacity_ah": 5.0}),
+        ):
+            result = c.protocol.convert(CONVERT_PROTOCOL, target, **kwargs)
+            assert result.primary_bytes, f"{target}: empty file"
+            if stem:
+                assert result.primary_filename == stem, result.primary_filename
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = result.save(tmp)
+                assert Path(paths[0]).read_bytes() == result.primary_bytes
+            out.append(f"{target}:{result.primary_filename}")
+        return ", ".join(out)
+
     # -- errors and delete -----------------------------------------------------------------
 
     def check_not_found(self) -> str:
@@ -627,6 +674,7 @@ class Driver:
             ("job.list", self.check_job_list),
             ("protocol.validate", self.check_validate),
             ("protocol.find_input_references", self.check_find_input_references),
+            ("protocol.convert (maccor, neware, biologic_bttest)", self.check_convert),
             ("error mapping (404)", self.check_not_found),
             ("cell_measurement.create (spec + instance + upload)", self.check_measurement_create),
             ("cell_measurement.get/list/time_series", self.check_measurement_read),
