@@ -94,10 +94,12 @@ def _loads(value: str | None, default: Any = None) -> Any:
 class Store:
     """Records and result files under one data directory."""
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], *, exclusive: bool = True) -> None:
+        """Open the store. A server opens it ``exclusive`` (one server per data directory);
+        tools that only inspect a live server's data pass ``exclusive=False``."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock_data_dir(self.data_dir)
+        self._lock = _lock_data_dir(self.data_dir) if exclusive else None
         self.blob_dir = self.data_dir / "blobs"
         self.blob_dir.mkdir(exist_ok=True)
         self._db = sqlite3.connect(
@@ -120,7 +122,8 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
-        self._lock.close()  # releases the data-directory lock
+        if self._lock is not None:
+            self._lock.close()  # releases the data-directory lock
 
     def ensure_schema(self, sql: str) -> None:
         """Create a route module's tables (idempotent ``CREATE ... IF NOT EXISTS`` SQL)."""

@@ -59,7 +59,7 @@ async def test_upload_round_trip_100k_rows(api: AsyncIonworks, server: EmbeddedS
         assert bits(back, column) == bits(ts, column), column
     assert (await api.measurement.steps(m.id)).equals(steps_frame())
     # the pipeline hook resolves db:<id> to the stored files
-    store = Store(server.config.data_dir)
+    store = Store(server.config.data_dir, exclusive=False)
     try:
         owner_a = store.owner_for_key(KEY_A)
         assert owner_a is not None
