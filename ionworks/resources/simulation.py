@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import copy
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, overload
@@ -16,135 +15,16 @@ from ionworks.errors import APIResponseValidationError, JobFailedError, NotFound
 from ionworks.models import Page, SimulationResponse, SimulationResult, structure
 from ionworks.resources._base import AsyncResource, parse_page, seg
 from ionworks.resources._results import build_result
+from ionworks.resources._simulation_config import (
+    expected_count,
+    normalize_parameterized_model,
+    validate_config,
+)
 
 __all__ = ["AsyncSimulations"]
 
-BATCH_KEYS = (
-    "conditions",
-    "design_parameters_doe",
-    "experiment_parameters",
-    "extra_variables",
-    "max_backward_jumps",
-    "parameterized_model",
-    "project_id",
-    "protocol_experiment",
-    "protocol_id",
-    "study_id",
-)
-QUICK_MODEL_KEYS = ("capacity", "chemistry", "resistance_pct", "cell_spec_id")
 STATUS_CHUNK = 1000
 FAILED_STATUSES = frozenset({"failed", "canceled", "cancelled", "error"})
-
-
-def _normalize_parameterized_model(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if not any(k in value for k in ("quick_model", "model_id", "parameters")) and any(
-            k in value for k in QUICK_MODEL_KEYS
-        ):
-            return {"quick_model": {k: value[k] for k in QUICK_MODEL_KEYS if k in value}}
-        return dict(value)
-    to_config = getattr(value, "to_config", None)
-    if callable(to_config):  # a QuickModelConfig-like object
-        return {"quick_model": to_config()}
-    return value
-
-
-def _check_numeric_map(name: str, value: Any) -> dict[str, float | str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"Invalid simulation config: {name} must be a dict, got {value!r}")
-    out: dict[str, float | str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise ValueError(f"Invalid simulation config: {name} keys must be strings: {key!r}")
-        if isinstance(item, bool) or not isinstance(item, int | float | str):
-            raise ValueError(
-                f"Invalid simulation config: {name}[{key!r}] must be a number or string, "
-                f"got {item!r}"
-            )
-        out[key] = float(item) if isinstance(item, int) else item
-    return out
-
-
-def _validate_config(config: Any, *, allowed_extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    if not isinstance(config, Mapping):
-        raise ValueError(f"Invalid simulation config: expected a dict, got {type(config).__name__}")
-    cfg = copy.deepcopy(dict(config))
-    valid = sorted((*BATCH_KEYS, *allowed_extra))
-    for key in cfg:
-        if key not in valid:
-            raise ValueError(
-                f"Unknown config key {key!r}. Valid top-level keys: {', '.join(valid)}."
-            )
-    if "parameterized_model" not in cfg or cfg["parameterized_model"] is None:
-        raise ValueError("Invalid simulation config: 'parameterized_model' is required")
-    has_inline = cfg.get("protocol_experiment") is not None
-    if has_inline == (cfg.get("protocol_id") is not None):
-        raise ValueError(
-            "Invalid simulation config: give exactly one of 'protocol_experiment' (inline UCP "
-            "YAML) or 'protocol_id' (a saved protocol)"
-        )
-    if has_inline:
-        pe = cfg["protocol_experiment"]
-        if not isinstance(pe, Mapping) or set(pe) - {"protocol", "name"}:
-            raise ValueError(
-                "Invalid simulation config: protocol_experiment must be a dict with keys "
-                "'protocol' (UCP YAML string) and 'name'"
-            )
-        if not isinstance(pe.get("protocol"), str) or not isinstance(pe.get("name"), str):
-            raise ValueError(
-                "Invalid simulation config: protocol_experiment needs 'protocol' (str) and "
-                "'name' (str)"
-            )
-    conditions = cfg.get("conditions")
-    if conditions is not None:
-        if cfg.get("design_parameters_doe") is not None:
-            raise ValueError(
-                "Invalid simulation config: 'conditions' and 'design_parameters_doe' are "
-                "mutually exclusive"
-            )
-        if not isinstance(conditions, list) or not conditions:
-            raise ValueError("Invalid simulation config: 'conditions' must be a non-empty list")
-        for index, cond in enumerate(conditions):
-            if not isinstance(cond, Mapping) or set(cond) - {
-                "experiment_parameters",
-                "design_parameters",
-            }:
-                raise ValueError(
-                    f"Invalid simulation config: conditions[{index}] must be a dict with "
-                    "'experiment_parameters' and/or 'design_parameters'"
-                )
-            conditions[index] = {
-                "experiment_parameters": _check_numeric_map(
-                    f"conditions[{index}].experiment_parameters",
-                    cond.get("experiment_parameters"),
-                ),
-                "design_parameters": _check_numeric_map(
-                    f"conditions[{index}].design_parameters", cond.get("design_parameters")
-                ),
-            }
-    cfg["experiment_parameters"] = _check_numeric_map(
-        "experiment_parameters", cfg.get("experiment_parameters")
-    )
-    doe = cfg.get("design_parameters_doe")
-    if doe is not None:
-        _doe.validate_doe(doe)
-        cleaned = {k: v for k, v in dict(doe).items() if v is not None}
-        if isinstance(cleaned.get("rows"), list):
-            cleaned["rows"] = [
-                {k: v for k, v in row.items() if v is not None} if isinstance(row, Mapping) else row
-                for row in cleaned["rows"]
-            ]
-        cfg["design_parameters_doe"] = cleaned
-    return cfg
-
-
-def _expected_count(cfg: Mapping[str, Any]) -> int:
-    if cfg.get("conditions"):
-        return len(cfg["conditions"])
-    doe = cfg.get("design_parameters_doe")
-    return _doe.count_simulations(doe) if doe is not None else 1
 
 
 class AsyncSimulations(AsyncResource):
@@ -173,8 +53,8 @@ class AsyncSimulations(AsyncResource):
                     "protocol(); use one of them"
                 )
             cfg["design_parameters_doe"] = _doe.design_parameters_to_doe(design)
-        cfg = _validate_config(cfg)
-        count = _expected_count(cfg)
+        cfg = validate_config(cfg)
+        count = expected_count(cfg)
         if count != 1:
             raise ValueError(
                 f"protocol() is single-simulation, but the supplied DOE would produce {count} "
@@ -198,8 +78,8 @@ class AsyncSimulations(AsyncResource):
                 "protocol_batch() does not take 'design_parameters'; use 'conditions' or "
                 "'design_parameters_doe'"
             )
-        cfg = _validate_config(config)
-        count = _expected_count(cfg)
+        cfg = validate_config(config)
+        count = expected_count(cfg)
         if count > _doe.MAX_SIMULATIONS:
             raise ValueError(
                 f"this request would create {count} simulations; the limit per request is "
@@ -236,7 +116,7 @@ class AsyncSimulations(AsyncResource):
             project_id = cfg.get("project_id") or ""
             template_id = str(cfg["protocol_id"])
         body: dict[str, Any] = {
-            "parameterized_model": _normalize_parameterized_model(cfg["parameterized_model"]),
+            "parameterized_model": normalize_parameterized_model(cfg["parameterized_model"]),
             "experiment_template_id": template_id,
             "experiment_parameter_sets": [top_params],
             "design_parameters_doe": cfg.get("design_parameters_doe"),
