@@ -68,6 +68,25 @@ def slow(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-m", "slow", *session.posargs, env=ENV)
 
 
+@nox.session(python=PYTHON)
+def faults(session: nox.Session) -> None:
+    """The slow fault-injection tests (200-simulation batch through the fault proxy)."""
+    session.install("-e", ".[server,dev]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/faults",
+        "-m",
+        "slow",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=ENV,
+    )
+
+
 VENDOR_PARSERS = ("beep==2026.2.7", "aurora-unicycler==0.4.6")
 
 
@@ -146,6 +165,12 @@ def official(session: nox.Session) -> None:
         if not python.exists():
             session.run("python", "-m", "venv", str(venv))
         session.run(str(python), "-m", "pip", "install", "-e", ".[server]", external=True)
+    # (b2) our typed builders (ionworks.schema) vs the official ionworks-schema: configs built
+    # with ours in the server venv, rebuilt and compared with the official classes here
+    with tempfile.TemporaryDirectory(prefix="ionworks-schema-") as tmp:
+        configs = str(Path(tmp) / "configs.json")
+        session.run(str(python), "tests/official/dump_schema_configs.py", configs, external=True)
+        session.run("python", "tests/official/schema_compat.py", configs, env=ENV)
     # (c) start it on a free port with a throw-away data dir and a random key
     key = secrets.token_urlsafe(24)
     port = _free_port()
