@@ -60,7 +60,16 @@ def _serve(args: argparse.Namespace) -> int:
     from ionworks.server.embedded import default_data_dir
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    config = ServerConfig(data_dir, api_keys=args.api_key, workers=args.workers)
+    if args.executor == "dask" and not args.scheduler:
+        print("ionworks serve: --executor dask needs --scheduler ADDRESS", file=sys.stderr)
+        return 2
+    config = ServerConfig(
+        data_dir,
+        api_keys=args.api_key,
+        workers=args.workers,
+        executor=args.executor,
+        scheduler=args.scheduler,
+    )
 
     async def run() -> None:
         runner = web.AppRunner(create_app(config), access_log=None)
@@ -204,7 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--api-key", action="append", default=[], help="accept this key (repeatable)"
     )
-    serve.add_argument("--workers", type=int, default=None, help="simulation worker processes")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="simulation worker processes (with --executor dask: jobs sent to the cluster at once)",
+    )
+    serve.add_argument(
+        "--executor",
+        choices=("process", "dask"),
+        default="process",
+        help="where simulations run: a local process pool (default) or a Dask cluster",
+    )
+    serve.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)",
+    )
     serve.set_defaults(func=_serve)
     demo = sub.add_parser("demo", help="run the 1C discharge on the embedded server")
     demo.add_argument("--model", default="chen2020-spme")

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from ionworks.server.executor import Executor, ProcessExecutor, default_workers
 from ionworks.server.http import JSON, MAX_BODY, OWNER, HTTPError, error_body, json_response
@@ -41,14 +42,37 @@ class ServerConfig:
         api_keys: list[str] | None = None,
         allow_anonymous: bool | None = None,
         workers: int | None = None,
-        executor: Executor | None = None,
+        executor: Executor | str | None = None,
+        scheduler: str | None = None,
     ) -> None:
+        """``executor``: an :class:`Executor`, ``"process"`` (default: a pool of ``workers``
+        processes) or ``"dask"`` (jobs on the Dask cluster at ``scheduler``; ``workers`` is
+        then how many jobs are sent to the cluster at once)."""
+        if isinstance(executor, str) and executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
+        if executor == "dask" and not scheduler:
+            raise ValueError("the dask executor needs a scheduler address")
         self.data_dir = Path(data_dir)
         self.api_keys = list(api_keys or [])
         # Without configured keys, requests without a key act as the single local user.
         self.allow_anonymous = (not self.api_keys) if allow_anonymous is None else allow_anonymous
         self.workers = workers or default_workers()
         self.executor = executor
+        self.scheduler = scheduler
+
+
+EXECUTORS = ("process", "dask")
+
+
+def _make_executor(config: ServerConfig) -> Executor:
+    if config.executor is not None and not isinstance(config.executor, str):
+        return config.executor
+    if config.executor == "dask":
+        from ionworks.server.executor_dask import DaskExecutor
+
+        assert config.scheduler is not None
+        return DaskExecutor(config.scheduler)
+    return ProcessExecutor(config.workers, initializer="ionworks.server.engine.simulate:warm_up")
 
 
 def _error_response(status: int, detail: Any) -> web.Response:
@@ -67,6 +91,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status_code < 400:
             raise
         return _error_response(exc.status_code, exc.reason)
+    except RequestPayloadError as exc:  # a body aiohttp cannot decode (e.g. corrupt gzip)
+        return _error_response(400, f"request body could not be read: {exc}")
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
     except Exception as exc:
@@ -174,9 +200,7 @@ def create_app(config: ServerConfig) -> web.Application:
         store.add_key(key)
     if config.allow_anonymous:
         store.default_project(LOCAL_OWNER)
-    executor = config.executor or ProcessExecutor(
-        config.workers, initializer="ionworks.server.engine.simulate:warm_up"
-    )
+    executor = _make_executor(config)
     tasks: dict[str, Any] = {}
     for module in modules:
         store.ensure_schema(getattr(module, "SCHEMA", ""))

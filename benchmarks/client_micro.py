@@ -1,0 +1,163 @@
+"""Benchmarks 2–4: transport overhead, sync facade overhead, result decode (no server engine)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import statistics
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from aiohttp import web
+
+from benchmarks._common import report
+from ionworks import AsyncIonworks, Ionworks
+from ionworks.resources._results import build_result
+
+JOB = {
+    "job_id": "j1",
+    "status": "completed",
+    "job_type": "simulation",
+    "priority": 5,
+    "created_at": "t",
+    "updated_at": "t",
+    "is_terminal": True,
+    "is_failed": False,
+}
+
+
+def parquet_bytes(rows: int) -> bytes:
+    t = np.linspace(0, 3600, rows)
+    table = pa.table(
+        {
+            "Time [s]": t,
+            "Voltage [V]": 4.2 - t / 3600,
+            "Current [A]": np.full(rows, 5.0),
+            "Discharge capacity [A.h]": t / 720,
+            "Charge capacity [A.h]": np.zeros(rows),
+            "Step count": np.zeros(rows, dtype=np.int32),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+class Server:
+    """A bare aiohttp server on loopback in a thread: the same endpoint for both sides."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def _main(self) -> None:
+        body = json.dumps(JOB).encode()
+
+        async def job(request: web.Request) -> web.Response:
+            return web.Response(body=body, headers={"Content-Type": "application/json"})
+
+        app = web.Application()
+        app.router.add_get("/jobs/{id}", job)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+
+    def __enter__(self) -> Server:
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+async def timed(n: int, func: Callable[[], Awaitable[Any]]) -> float:
+    for _ in range(20):
+        await func()
+    start = time.perf_counter()
+    for _ in range(n):
+        await func()
+    return (time.perf_counter() - start) / n
+
+
+def bench_transport_overhead(n: int = 2000) -> None:
+    """2. Per-request overhead of our transport vs a bare aiohttp loop (target ≤ 1.3×)."""
+    with Server() as srv:
+
+        async def main() -> tuple[float, float]:
+            async with aiohttp.ClientSession() as session:
+
+                async def bare() -> Any:
+                    async with session.get(f"{srv.url}/jobs/j1") as resp:
+                        return json.loads(await resp.read())
+
+                baseline = await timed(n, bare)
+            async with AsyncIonworks(api_url=srv.url, api_key="k") as client:
+                ours = await timed(n, lambda: client.job.get("j1"))
+            return ours, baseline
+
+        ours, baseline = asyncio.run(main())
+    report("transport_per_request", ours * 1e6, baseline * 1e6, 1.3, "us")
+
+
+def bench_sync_overhead(n: int = 2000) -> None:
+    """3. Sync facade call overhead over the async call (target ≤ 150 µs per call)."""
+    with Server() as srv:
+
+        async def async_side() -> float:
+            async with AsyncIonworks(api_url=srv.url, api_key="k") as client:
+                return await timed(n, lambda: client.job.get("j1"))
+
+        baseline = asyncio.run(async_side())
+        with Ionworks(api_url=srv.url, api_key="k") as client:
+            for _ in range(20):
+                client.job.get("j1")
+            start = time.perf_counter()
+            for _ in range(n):
+                client.job.get("j1")
+            ours = (time.perf_counter() - start) / n
+    report("sync_facade_overhead", ours * 1e6, baseline * 1e6, 150.0, "us", kind="overhead")
+
+
+def bench_decode(rows: int = 100_000, repeats: int = 15) -> None:
+    """4. get_result decode of a 100k-row result vs raw pyarrow.parquet → polars (≤ 1.2×)."""
+    data = parquet_bytes(rows)
+    steps = parquet_bytes(3)
+
+    def ours() -> None:
+        build_result(data, steps, {}, "polars")
+
+    def baseline() -> None:
+        pl.from_arrow(pq.read_table(pa.BufferReader(data)))
+        pl.from_arrow(pq.read_table(pa.BufferReader(steps)))
+
+    def best(func: Callable[[], None]) -> float:
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            func()
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    ours(), baseline()
+    report("get_result_decode_100k", best(ours) * 1e3, best(baseline) * 1e3, 1.2, "ms")
