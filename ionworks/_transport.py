@@ -299,9 +299,8 @@ class Transport:
                 bad = APIResponseValidationError(
                     f"{method} {url} returned malformed JSON: {exc}", status
                 )
-                if method == "GET":
-                    raise _Retryable(bad) from exc
-                raise bad from exc
+                # Retried where the method is (GET; keyed POST/PATCH where keys are honoured).
+                raise _Retryable(bad) from exc
         return raw.decode("utf-8", errors="replace")
 
 

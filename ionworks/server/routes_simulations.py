@@ -35,7 +35,8 @@ def _json_col(value: str | None, default: Any = None) -> Any:
     return default if value is None else json.loads(value)
 
 
-def simulation_dict(row: sqlite3.Row, job: sqlite3.Row | None) -> dict[str, Any]:
+def simulation_dict(row: sqlite3.Row, job: Any) -> dict[str, Any]:
+    """The wire record of a simulation; ``job`` is its jobs row (or None if missing)."""
     model = _json_col(row["parameterized_model"])
     status = job["status"] if job is not None else "failed"
     return {
@@ -59,6 +60,16 @@ def simulation_dict(row: sqlite3.Row, job: sqlite3.Row | None) -> dict[str, Any]
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
+
+
+class _JobView:
+    """The job columns of a simulations ⋈ jobs row, shaped like a jobs row."""
+
+    def __init__(self, row: sqlite3.Row) -> None:
+        self._row = row
+
+    def __getitem__(self, key: str) -> Any:
+        return self._row["job_error" if key == "error" else key]
 
 
 def _jobs_for(store: Store, rows: list[sqlite3.Row]) -> dict[str, sqlite3.Row]:
@@ -321,22 +332,28 @@ async def statuses(request: web.Request) -> web.Response:
     limit = body.get("limit", len(ids))
     marks = ",".join("?" * len(ids)) or "NULL"
     rows = store.query(
-        f"SELECT s.id sid, j.status, j.error, j.error_code, j.updated_at FROM simulations s "
-        f"JOIN jobs j ON j.id = s.job_id WHERE s.owner_id = ? AND s.id IN ({marks})",
+        f"SELECT s.*, j.status, j.error AS job_error, j.error_code, j.updated_at AS job_updated "
+        f"FROM simulations s JOIN jobs j ON j.id = s.job_id "
+        f"WHERE s.owner_id = ? AND s.id IN ({marks})",
         [owner(request), *ids],
     )
-    found = {r["sid"]: r for r in rows}
-    out = [
-        {
+    found = {r["id"]: r for r in rows}
+    out = []
+    for i in ids:
+        if i not in found:
+            continue
+        row = found[i]
+        item = {
             "simulation_id": i,
-            "status": found[i]["status"],
-            "error": found[i]["error"],
-            "error_code": found[i]["error_code"],
-            "updated_at": found[i]["updated_at"],
+            "status": row["status"],
+            "error": row["job_error"],
+            "error_code": row["error_code"],
+            "updated_at": row["job_updated"],
         }
-        for i in ids
-        if i in found
-    ]
+        if row["status"] in ("completed", "failed", "canceled"):
+            # Our extension: the finished record itself, so a waiter needs no extra GET.
+            item["simulation"] = simulation_dict(row, _JobView(row))
+        out.append(item)
     return json_response(out[: int(limit)] if isinstance(limit, int) and limit >= 0 else out)
 
 
