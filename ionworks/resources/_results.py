@@ -45,19 +45,21 @@ def add_time_series_columns(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(new) if new else df
 
 
-def _delta(df: pl.DataFrame, discharge: str, charge: str, out: str) -> pl.DataFrame:
-    cols = set(df.columns)
+def _delta(cols: set[str], discharge: str, charge: str, out: str) -> list[pl.Expr]:
     if out in cols or not cols & {discharge, charge}:
-        return df
+        return []
     d = pl.col(discharge) if discharge in cols else pl.lit(0.0)
     c = pl.col(charge) if charge in cols else pl.lit(0.0)
-    return df.with_columns((d - c).cast(pl.Float64).alias(out))
+    return [(d - c).cast(pl.Float64).alias(out)]
 
 
 def add_step_columns(df: pl.DataFrame) -> pl.DataFrame:
-    """Add ``Delta capacity [A.h]`` and ``Delta energy [W.h]`` (wire.md §4.4)."""
-    df = _delta(df, DISCHARGE, CHARGE, "Delta capacity [A.h]")
-    return _delta(df, "Discharge energy [W.h]", "Charge energy [W.h]", "Delta energy [W.h]")
+    """Add ``Delta capacity [A.h]`` and ``Delta energy [W.h]`` (wire.md §4.4), in one pass."""
+    cols = set(df.columns)
+    new = _delta(cols, DISCHARGE, CHARGE, "Delta capacity [A.h]") + _delta(
+        cols, "Discharge energy [W.h]", "Charge energy [W.h]", "Delta energy [W.h]"
+    )
+    return df.with_columns(new) if new else df
 
 
 def read_frame(data: bytes) -> pl.DataFrame:

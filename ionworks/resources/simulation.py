@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, overload
 
+import anyio.to_thread
+
 from ionworks import doe as _doe
 from ionworks._concurrency import task_group
 from ionworks._config import resolve_project_id
@@ -236,7 +238,10 @@ class AsyncSimulations(AsyncResource):
             tg.start_soon(fetch, "steps", f"/simulations/{sid}/steps/download", "bytes")
             tg.start_soon(fetch, "record", f"/simulations/{sid}", "json")
         record = parts["record"] if isinstance(parts["record"], dict) else {}
-        return build_result(
+        # Decoding is CPU work (polars releases the GIL): off the event loop, so many
+        # concurrent get_result calls decode in parallel while the loop keeps serving I/O.
+        return await anyio.to_thread.run_sync(
+            build_result,
             parts["time_series"],
             parts["steps"],
             record.get("metrics") or {},

@@ -109,6 +109,7 @@ class Store:
             timeout=30,
         )
         self._db.row_factory = sqlite3.Row
+        self._owners: dict[str, str] = {}
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -158,8 +159,15 @@ class Store:
     # --- keys and projects -------------------------------------------------------------------
 
     def owner_for_key(self, key: str) -> str | None:
+        """The owner of an API key (keys are never reassigned, so known ones are cached)."""
+        cached = self._owners.get(key)
+        if cached is not None:
+            return cached
         row = self.one("SELECT owner_id FROM api_keys WHERE key = ?", (key,))
-        return None if row is None else str(row["owner_id"])
+        if row is None:
+            return None
+        self._owners[key] = str(row["owner_id"])
+        return self._owners[key]
 
     def add_key(self, key: str, owner_id: str | None = None) -> str:
         existing = self.owner_for_key(key)
