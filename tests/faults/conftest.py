@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("pybamm")
 
 from ionworks.server.embedded import EmbeddedServer
+from tests.server.conftest import local_server
 
 KEY_A = "faults-key-a"
 KEY_B = "faults-key-b"
@@ -18,11 +18,8 @@ KEY_B = "faults-key-b"
 @pytest.fixture(scope="module")
 def fault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     """A server of its own (two keys, no anonymous access) so row counts are exact."""
-    data_dir: Path = tmp_path_factory.mktemp("faults-data")
-    srv = EmbeddedServer(data_dir, api_keys=[KEY_A, KEY_B], allow_anonymous=False, workers=2)
-    srv.start()
-    yield srv
-    srv.stop()
+    with local_server(tmp_path_factory, "faults-data", KEY_A, KEY_B) as srv:
+        yield srv
 
 
 @pytest.fixture

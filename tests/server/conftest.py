@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,20 @@ KEY_A = "test-key-a"
 KEY_B = "test-key-b"
 
 
+@contextmanager
+def local_server(
+    tmp_path_factory: pytest.TempPathFactory, name: str, *keys: str
+) -> Iterator[EmbeddedServer]:
+    """A real server on a fresh data directory: these keys only, two workers."""
+    data_dir: Path = tmp_path_factory.mktemp(name)
+    with EmbeddedServer(data_dir, api_keys=list(keys), allow_anonymous=False, workers=2) as srv:
+        yield srv
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
-    data_dir: Path = tmp_path_factory.mktemp("server-data")
-    srv = EmbeddedServer(data_dir, api_keys=[KEY_A, KEY_B], allow_anonymous=False, workers=2)
-    srv.start()
-    yield srv
-    srv.stop()
+    with local_server(tmp_path_factory, "server-data", KEY_A, KEY_B) as srv:
+        yield srv
 
 
 @pytest.fixture
