@@ -153,16 +153,25 @@ async def delete_study(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def assign_simulation(request: web.Request) -> web.Response:
-    store, study = _store(request), _study(request)
-    sim = _row(store, "simulations", owner(request), request.match_info["simid"])
-    ts = now_iso()
-    store.execute(
-        "INSERT OR IGNORE INTO study_simulations(study_id, simulation_id, created_at) "
-        "VALUES (?, ?, ?)",
-        (study["id"], sim["id"], ts),
-    )
-    return json_response({"study_id": study["id"], "simulation_id": sim["id"], "created_at": ts})
+def _assign(kind: str, table: str, param: str) -> Any:
+    """POST …/studies/{sid}/<kind>s/{id}: add an owned record to the study (idempotent)."""
+    link, column = f"study_{kind}s", f"{kind}_id"
+
+    async def handler(request: web.Request) -> web.Response:
+        store, study = _store(request), _study(request)
+        member = _row(store, table, owner(request), request.match_info[param])
+        ts = now_iso()
+        store.execute(
+            f"INSERT OR IGNORE INTO {link}(study_id, {column}, created_at) VALUES (?, ?, ?)",
+            (study["id"], member["id"], ts),
+        )
+        return json_response({"study_id": study["id"], column: member["id"], "created_at": ts})
+
+    return handler
+
+
+assign_simulation = _assign("simulation", "simulations", "simid")
+assign_measurement = _assign("measurement", "cell_measurements", "mid")
 
 
 async def remove_simulation(request: web.Request) -> web.Response:
@@ -180,18 +189,6 @@ async def remove_simulation(request: web.Request) -> web.Response:
     if not n:
         fail(404, f"simulation {simid} is not in study {study['id']}")
     return web.Response(status=204)
-
-
-async def assign_measurement(request: web.Request) -> web.Response:
-    store, study = _store(request), _study(request)
-    meas = _row(store, "cell_measurements", owner(request), request.match_info["mid"])
-    ts = now_iso()
-    store.execute(
-        "INSERT OR IGNORE INTO study_measurements(study_id, measurement_id, created_at) "
-        "VALUES (?, ?, ?)",
-        (study["id"], meas["id"], ts),
-    )
-    return json_response({"study_id": study["id"], "measurement_id": meas["id"], "created_at": ts})
 
 
 async def list_measurements(request: web.Request) -> web.Response:
