@@ -18,23 +18,14 @@ from typing import Any
 
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
+from ionworks.cli import DEMO_PROTOCOL
+
 KEY = "bench-key"
 D_N = "Negative particle diffusivity [m2.s-1]"
 L_P = "Positive electrode thickness [m]"
 
-#: SPM/SPMe 1C discharge to 2.5 V (the python-api.md seed).
-ONE_C = """
-global:
-  initial_soc: 1
-  temperature: 25
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: 1
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
+#: SPM/SPMe 1C discharge to 2.5 V (the python-api.md seed, as `ionworks demo` runs it).
+ONE_C = DEMO_PROTOCOL
 
 #: The same discharge recorded every 3 s (~1,200 rows per result).
 ONE_C_3S = """
