@@ -42,6 +42,13 @@ THICKNESSES: Final = (
     "Positive electrode thickness [m]",
 )
 _X_DOMAINS: Final = ("negative electrode", "separator", "positive electrode")
+#: Variables every result publishes (see :mod:`ionworks.ucp.results`).
+PUBLISHED: Final = (
+    "Voltage [V]",
+    "Current [A]",
+    "Discharge capacity [A.h]",
+    "Volume-averaged cell temperature [C]",
+)
 #: Parameters PyBaMM's experiment machinery reads as numbers; never inputs.
 NEVER_INPUT: Final = frozenset(
     {
@@ -60,6 +67,7 @@ class Key:
     spec: ModelSpec
     protocol: str
     design_names: tuple[str, ...]
+    outputs: tuple[str, ...] = ()  # extra variables the solver computes (output_variables)
 
 
 @attrs.define
@@ -170,8 +178,31 @@ def _input_names(spec: ModelSpec, names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name for name in names if name not in NEVER_INPUT and name not in mesh)
 
 
+def _output_variables(spec: ModelSpec, plan: Any, model: Any, outputs: tuple[str, ...]) -> Any:
+    """The variables for ``IDAKLUSolver(output_variables=...)``, or ``None`` for all.
+
+    With output variables IDAKLU computes only those (cheap, inside the solver) and a
+    solution cannot give any other variable. That is safe when the results read only
+    :data:`PUBLISHED` plus the requested extra variables, and PyBaMM never evaluates a
+    termination from the solution: it does for a step with several terminations in the
+    unified model, so such protocols (and the quick ECM models) solve with all variables.
+    """
+    if spec.is_ecm:
+        return None
+    for step in getattr(plan.experiment, "steps", None) or ():
+        if len(getattr(step, "termination", None) or ()) > 1:
+            return None
+    names = [name for name in dict.fromkeys((*PUBLISHED, *outputs)) if name in model.variables]
+    return names or None
+
+
 def _simulation(
-    spec: ModelSpec, plan: Any, values: Any, inputs: tuple[str, ...], mode: str
+    spec: ModelSpec,
+    plan: Any,
+    values: Any,
+    inputs: tuple[str, ...],
+    mode: str,
+    outputs: tuple[str, ...] = (),
 ) -> tuple[Any, Any, bool]:
     from ionworks.ucp.to_pybamm import import_pybamm
 
@@ -193,10 +224,43 @@ def _simulation(
         parameter_values=values,
         experiment=plan.experiment,
         submesh_types=submesh_types,
-        solver=pybamm.IDAKLUSolver(),
+        solver=pybamm.IDAKLUSolver(output_variables=_output_variables(spec, plan, model, outputs)),
         experiment_model_mode=mode,
     )
+    _DecodeTermination.install(simulation)
     return simulation, model, symbolic
+
+
+class _DecodeTermination:
+    """A faster ``Simulation._decode_combined_step_termination`` (PyBaMM 26, unified mode).
+
+    When a step of the unified experiment model ends on the combined event, PyBaMM finds
+    which of the step's terminations fired by evaluating each one; our UCP terminations
+    read model variables, so PyBaMM falls back to building and interpolating the processed
+    variable over the whole step (~10 ms per step for an SPMe discharge). A step with a
+    single termination needs no evaluation: it is that one. Steps with several are left to
+    PyBaMM. Without the private method (another PyBaMM) nothing is installed.
+    """
+
+    def __init__(self, original: Callable[..., Any], combined: str) -> None:
+        self.original = original
+        self.combined = combined
+
+    @classmethod
+    def install(cls, simulation: Any) -> None:
+        original = getattr(simulation, "_decode_combined_step_termination", None)
+        combined = getattr(simulation, "_COMBINED_TERMINATION_EVENT", None)
+        if callable(original) and isinstance(combined, str):
+            simulation._decode_combined_step_termination = cls(original, combined)
+
+    def __call__(self, step_solution: Any, step: Any, model: Any, inputs: Any) -> Any:
+        if step_solution.termination == f"event: {self.combined}":
+            events = [term.get_event(model.variables, step) for term in step.termination]
+            fired = [event for event in events if event is not None]
+            if len(fired) == 1:
+                step_solution.termination = f"event: {fired[0].name}"
+                return step_solution.termination
+        return self.original(step_solution, step, model, inputs)
 
 
 def _share_esoh_solver(cache: SimulationCache, key: Any, simulation: Any) -> None:
@@ -218,11 +282,13 @@ def build_entry(
     values: Any,
     design: dict[str, float],
     solve_kwargs: Callable[[Entry], dict[str, Any]],
+    outputs: tuple[str, ...] = (),
 ) -> Entry:
     """Build a simulation for ``plan`` with the ``design`` parameters (see module doc).
 
     ``values`` already hold the plan's temperatures; ``solve_kwargs(entry)`` gives the
-    ``initial_soc``/``inputs`` arguments used to build for the first solve.
+    ``initial_soc``/``inputs`` arguments used to build for the first solve; ``outputs``
+    are the extra variables the results will read (besides :data:`PUBLISHED`).
     """
     from ionworks.ucp.to_pybamm import import_pybamm
 
@@ -237,7 +303,9 @@ def build_entry(
         with_fixed.update(baked)
         for mode in ("unified", "legacy"):
             try:
-                simulation, model, symbolic = _simulation(spec, plan, with_fixed, attempt, mode)
+                simulation, model, symbolic = _simulation(
+                    spec, plan, with_fixed, attempt, mode, outputs
+                )
                 entry = Entry(
                     simulation, attempt, baked, frozenset(model.variables.keys()), symbolic
                 )

@@ -128,7 +128,7 @@ class _Run:
         protocol = _resolve(request.protocol, request.experiment_parameters)
         plan = _plan(protocol, values, design)
         plan.apply_to(values)
-        key = Key(spec, _protocol_key(protocol), tuple(sorted(design)))
+        key = Key(spec, _protocol_key(protocol), tuple(sorted(design)), tuple(sorted(extra)))
         self.lap("prepare")
         with _capture() as messages:
             return self._simulate(spec, plan, values, design, extra, key, messages)
@@ -148,7 +148,7 @@ class _Run:
         cached = entry is not None and entry.matches(design)
         if entry is None or not cached:
             cache.misses += 1
-            entry = build_entry(cache, spec, plan, values, design, kwargs)
+            entry = build_entry(cache, spec, plan, values, design, kwargs, key.outputs)
             cache.put(key, entry)
         else:
             cache.hits += 1
