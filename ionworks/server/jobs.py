@@ -16,6 +16,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ionworks.server.executor import Executor, JobCanceled, WorkerError
+from ionworks.server.fanout import FanOut, ServerTask
 from ionworks.server.store import Store, new_id, now_iso
 
 __all__ = ["JobRunner"]
@@ -44,6 +45,7 @@ class JobRunner:
         self.tasks = tasks
         self._wake = anyio.Event()
         self._running: set[str] = set()
+        self._fans: dict[str, FanOut] = {}  # running ServerTask jobs
         self._tg: TaskGroup | None = None
 
     def requeue_interrupted(self) -> int:
@@ -85,7 +87,11 @@ class JobRunner:
             (ts, ts, job_id),
         )
         if changed and job_id in self._running:
-            self.executor.cancel(job_id)
+            fan = self._fans.get(job_id)
+            if fan is not None:
+                fan.cancel()
+            else:
+                self.executor.cancel(job_id)
 
     async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         """Dispatch forever (until cancelled)."""
@@ -126,7 +132,11 @@ class JobRunner:
         try:
             func, build_payload, on_result = self.tasks[job["job_type"]]
             payload = build_payload(self.store, params)
-            result = await self.executor.run(job_id, func, payload)
+            if isinstance(func, ServerTask):  # runs here, its sub-jobs on the executor
+                self._fans[job_id] = FanOut(self.executor, job_id)
+                result = await func(self._fans[job_id], payload)
+            else:
+                result = await self.executor.run(job_id, func, payload)
             if self._status(job_id) == "running":
                 on_result(self.store, params, result)
                 self._finish(job_id, "completed", None)
@@ -138,6 +148,7 @@ class JobRunner:
             log.exception("job %s failed in the server", job_id)
             self._safe_finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
         finally:
+            self._fans.pop(job_id, None)
             self._running.discard(job_id)
             self._wake.set()
 

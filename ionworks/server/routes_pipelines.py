@@ -1,8 +1,10 @@
 """Routes: pipelines and simple pipelines (wire.md §6, §7), run as ``pipeline`` jobs.
 
 Both kinds share one table; a record's status is its job's status (pending → running →
-completed | failed | canceled). A pipeline runs as one job in a worker process
-(:func:`ionworks.server.fitting.run_pipeline_job`); its elements report that job's id.
+completed | failed | canceled). A pipeline runs as one job driven from the server
+(:data:`ionworks.server.fitting.job.run_pipeline`): its elements, and the chunks of a
+differential evolution fit's populations, run as sub-jobs on the executor's workers; its
+elements report the pipeline job's id.
 ``db:<measurement id>`` references are resolved by the payload builder into the
 measurement's parquet paths, so the worker never touches another owner's data.
 """
@@ -366,9 +368,9 @@ async def pipeline_elements(request: web.Request) -> web.Response:
 
 
 def job_tasks() -> dict[str, Any]:
-    from ionworks.server.fitting.job import build_payload, run_pipeline_job, store_result
+    from ionworks.server.fitting.job import build_payload, run_pipeline, store_result
 
-    return {"pipeline": (run_pipeline_job, build_payload, store_result)}
+    return {"pipeline": (run_pipeline, build_payload, store_result)}
 
 
 def setup(app: web.Application) -> None:

@@ -6,12 +6,16 @@ import functools
 import json
 import math
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 import pytest
 
+from ionworks.server.executor import JobCanceled, ProcessExecutor
+from ionworks.server.fanout import FanOut, chunks
 from ionworks.server.fitting.config import (
     check_simple_pipeline,
     element_type,
@@ -211,3 +215,36 @@ def test_checkpoint_writer_updates_only_a_running_job(tmp_path: Path) -> None:
         rows = dict(conn.execute("SELECT id, result FROM jobs").fetchall())
     conn.close()
     assert json.loads(rows["j1"])["checkpoint"]["best_cost"] == 0.5 and rows["j2"] is None
+
+
+# --- fan-out of sub-jobs ----------------------------------------------------------------------
+
+
+def test_chunks_split_evenly_in_order() -> None:
+    assert chunks(list(range(5)), 2) == [[0, 1, 2], [3, 4]]
+    assert chunks([1, 2], 4) == [[1], [2]] and chunks([], 3) == []
+
+
+async def test_fan_out_maps_in_order_and_cancel_stops_the_sub_jobs() -> None:
+    executor = ProcessExecutor(2)
+    fan = FanOut(executor, "job")
+    try:
+        assert fan.width == 2
+        assert await fan.map(abs, [-1, -2, 3]) == [1, 2, 3]
+
+        async def cancel_soon() -> None:
+            await anyio.sleep(1.0)
+            fan.cancel()
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_soon)
+            with pytest.raises(JobCanceled):
+                await fan.map(time.sleep, [60, 60])  # both workers busy until canceled
+        assert time.monotonic() - started < 15
+        with pytest.raises(JobCanceled):
+            await fan.run(abs, 1)
+        # the pool still works (the killed workers were replaced)
+        assert await FanOut(executor, "next").map(abs, [-4, -5]) == [4, 5]
+    finally:
+        await executor.aclose()

@@ -219,3 +219,28 @@ async def test_list_filters_ordering_and_isolation(
         await api_b.simple_pipeline.delete(ids[0])
     for pid in ids:
         await api.simple_pipeline.delete(pid)
+
+
+async def test_de_population_fans_out_over_the_workers(api: AsyncIonworks) -> None:
+    """Each generation is split into one chunk per worker (the server has two), each chunk a
+    sub-job: the chunks run in two worker processes and the fit is unchanged."""
+    config = fit_config(
+        synthetic_data(),
+        {"type": "DifferentialEvolution", "max_iterations": 8, "population_size": 8},
+    )
+    config["elements"]["check"] = validation("entry.data")
+    created = await api.pipeline.create(config)
+    await api.pipeline.wait_for_completion(created.id, **WAIT)
+    result = await api.pipeline.result(created.id)
+    fit = result.element_results["fit"]
+    assert close(fit["parameter_values"][D_N]) and close(result.result["parameter_values"][D_N])
+    assert fit["fan_out"]["worker_processes"] >= 2
+    assert fit["fan_out"]["sub_jobs"] >= 2 * (fit["iterations"] + 1)  # + the initial population
+    assert fit["fit_summary_stats"]["voltage"]["RMSE [V]"] < 2e-3
+    assert result.result["summary_stats"]["voltage"]["RMSE [V]"] < 2e-3
+    # a failing chunk fails the pipeline with the element named
+    bad = fit_config(synthetic_data(50), {"type": "DifferentialEvolution", "max_iterations": 2})
+    bad["elements"]["fit"]["objectives"]["voltage"]["data"] = "nope.data"
+    failed = await api.pipeline.create(bad)
+    with pytest.raises(IonworksError, match=r"element 'fit' \(data_fit\): reference 'nope.data'"):
+        await api.pipeline.wait_for_completion(failed.id, **WAIT)

@@ -5,7 +5,8 @@
 - :mod:`.model` — model selection, base parameters, simulators built once with inputs;
 - :mod:`.optimize` — fit parameters (log scaling), costs, scipy optimizers, checkpoints;
 - :mod:`.expressions` — the safe arithmetic of calculation elements;
-- :mod:`.runner` — the element runners; :mod:`.job` — the worker entry point.
+- :mod:`.runner` — the element runners; :mod:`.job` — the job (driver, payload, result);
+- :mod:`.distributed` — elements and population chunks as sub-jobs on the executor's workers.
 
 Importing this package does not import PyBaMM.
 """

@@ -1,5 +1,10 @@
-"""Pipeline jobs: payload builder and result handler (server side), the worker-process
+"""Pipeline jobs: payload builder, driver and result handler (server side), the single-process
 entry point and its progress checkpoints.
+
+A ``pipeline`` job is a :class:`~ionworks.server.fanout.ServerTask` (:data:`run_pipeline`):
+its element loop runs in the server and its work in sub-jobs on the executor's workers —
+one per element, and one per chunk of each differential evolution generation (see
+:mod:`.distributed`). :func:`run_pipeline_job` runs a whole config in one process.
 
 Checkpoints are written by the worker straight into the job's ``result`` column (SQLite in
 WAL mode takes writers from several processes), throttled to a few per second, so
@@ -14,10 +19,19 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ionworks.server.fanout import FanOut, ServerTask
+
 if TYPE_CHECKING:
     from ionworks.server.store import Store
 
-__all__ = ["build_payload", "checkpoint_writer", "run_pipeline_job", "store_result"]
+__all__ = [
+    "build_payload",
+    "checkpoint_writer",
+    "drive_pipeline",
+    "run_pipeline",
+    "run_pipeline_job",
+    "store_result",
+]
 
 
 def checkpoint_writer(db_path: str, job_id: str) -> Callable[[dict[str, Any]], None]:
@@ -52,6 +66,36 @@ def run_pipeline_job(payload: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
         raise RuntimeError(f"{type(cause).__name__}: {exc}") from None
+
+
+async def drive_pipeline(fan: FanOut, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run one pipeline config from the server, its work fanned out over the executor's
+    workers (see :mod:`.distributed`); errors as :func:`run_pipeline_job`'s."""
+    from ionworks.server.executor import JobCanceled, WorkerError
+
+    from .distributed import FanOutRemote
+    from .runner import RemoteError, run_config
+
+    checkpoint = payload.get("checkpoint")
+    report = checkpoint_writer(checkpoint["db"], checkpoint["job_id"]) if checkpoint else None
+    remote = FanOutRemote(fan, payload)
+    measurements = payload.get("measurements") or {}
+    try:
+        return await fan.in_thread(
+            lambda: run_config(payload["config"], measurements, report, remote)
+        )
+    except Exception as exc:
+        if fan.canceled or isinstance(exc, JobCanceled):
+            raise JobCanceled(fan.job_id) from None
+        if isinstance(exc, RemoteError):
+            raise WorkerError(str(exc)) from None
+        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+        raise WorkerError(f"{type(cause).__name__}: {exc}") from None
+
+
+#: The ``pipeline`` job function: runs in the server, its elements and DE populations in
+#: sub-jobs on the executor's workers.
+run_pipeline = ServerTask(drive_pipeline)
 
 
 # --- server side: the job payload and the result handler -----------------------------

@@ -8,7 +8,8 @@ space (diffusivities, rate constants), otherwise linearly. Without bounds, a pos
 Optimizers (``optimizer.type``): least squares (default; ``ScipyLeastSquares``,
 ``LeastSquares``), ``ScipyMinimize`` (``method``, default L-BFGS-B),
 ``DifferentialEvolution`` / ``ScipyDifferentialEvolution`` (``population_size`` = total
-population, evaluated as one vectorised batch solve per generation). ``max_iterations``
+population; each generation is one vectorised batch — on the server split into one chunk
+per worker, each chunk a batch solve, see :mod:`.distributed`). ``max_iterations``
 bounds iterations (generations for DE; model evaluations ÷ (n + 1) for least squares).
 Least squares always minimises the sum of squared residuals; the reported ``cost`` is the
 requested cost function (RMSE by default; SSE, MSE, MAE, Max).

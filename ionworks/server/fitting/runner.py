@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from .expressions import evaluate
 from .model import ModelState, Simulator
 from .optimize import FitParameter, OptimizerSpec, Tracker, cost_function, optimize
 
-__all__ = ["CALCULATIONS", "run_config"]
+__all__ = ["CALCULATIONS", "Remote", "RemoteError", "run_config", "run_element"]
 
 #: Built-in calculation types → expressions.
 CALCULATIONS: Final[Mapping[str, Mapping[str, str]]] = {
@@ -45,6 +45,54 @@ MAX_SERIES: Final = 1000
 Report = Callable[[dict[str, Any]], None]
 
 
+class RemoteError(Exception):
+    """An element failed in a sub-job; the message already names the element and error."""
+
+
+class Objectives(Protocol):
+    """The model-minus-data residuals of a fit's objectives."""
+
+    def residuals(self, points: list[dict[str, float]]) -> list[np.ndarray]: ...
+
+    def stats(self, values: dict[str, float]) -> dict[str, Any]: ...
+
+
+class Remote(Protocol):
+    """Runs elements away from the driving process (the server's sub-jobs, see
+    :mod:`.distributed`): every element but entries, and the population evaluations of
+    differential evolution fits, whose optimizer loop stays in the driver."""
+
+    def run_element(self, element: Element, state: ModelState) -> dict[str, Any]:
+        """``{"result": <element result>, "values": <threaded values after it>}``."""
+        ...
+
+    def objectives(self, element: Element, state: ModelState, inputs: list[str]) -> Objectives:
+        """The fit's objectives, evaluated in chunks across the workers."""
+        ...
+
+
+class LocalObjectives:
+    """The objectives of a fit, simulated in this process."""
+
+    def __init__(self, sims: list[tuple[str, Simulator]]) -> None:
+        self.sims = sims
+
+    def residuals(self, points: list[dict[str, float]]) -> list[np.ndarray]:
+        per_objective = [sim.voltages(points) for _, sim in self.sims]
+        return [
+            np.concatenate(
+                [
+                    v[i] - sim.measured.voltage
+                    for v, (_, sim) in zip(per_objective, self.sims, strict=True)
+                ]
+            )
+            for i in range(len(points))
+        ]
+
+    def stats(self, values: dict[str, float]) -> dict[str, Any]:
+        return {name: _stats(sim.measured, sim.voltages([values])[0]) for name, sim in self.sims}
+
+
 class Context:
     """One run: the elements, the threaded state, server-resolved measurements."""
 
@@ -53,10 +101,12 @@ class Context:
         elements: list[Element],
         measurements: Mapping[str, Mapping[str, str | None]],
         report: Report | None,
+        remote: Remote | None = None,
     ) -> None:
         self.elements = elements
         self.measurements = measurements
         self.report = report
+        self.remote = remote
         self.state = ModelState()
 
     def objectives(self, element: Element) -> list[tuple[str, Measured, Any]]:
@@ -132,29 +182,22 @@ def run_data_fit(ctx: Context, element: Element) -> dict[str, Any]:
     cost_name, cost = cost_function(element.config.get("cost"))
     spec = OptimizerSpec.parse(element.config.get("optimizer"))
     started = time.perf_counter()
-    sims = ctx.simulators(element, [p.name for p in params])
-
-    def residuals(points: list[dict[str, float]]) -> list[np.ndarray]:
-        per_objective = [sim.voltages(points) for _, sim in sims]
-        return [
-            np.concatenate(
-                [
-                    v[i] - sim.measured.voltage
-                    for v, (_, sim) in zip(per_objective, sims, strict=True)
-                ]
-            )
-            for i in range(len(points))
-        ]
+    inputs = [p.name for p in params]
+    objectives: Objectives
+    if ctx.remote is not None:  # a population fit driven here, evaluated by the workers
+        objectives = ctx.remote.objectives(element, ctx.state, inputs)
+    else:
+        objectives = LocalObjectives(ctx.simulators(element, inputs))
 
     def report(checkpoint: dict[str, Any]) -> None:
         if ctx.report is not None:
             ctx.report({"element": element.name, **checkpoint})
 
     tracker = Tracker(params, cost, report if ctx.report is not None else None)
-    outcome = optimize(residuals, params, spec, tracker)
+    outcome = optimize(objectives.residuals, params, spec, tracker)
     ctx.state.values.update(outcome.values)
-    stats = {name: _stats(sim.measured, sim.voltages([outcome.values])[0]) for name, sim in sims}
-    return {
+    stats = objectives.stats(outcome.values)
+    out = {
         "parameter_values": outcome.values,
         "initial_guess": {p.name: p.initial for p in params},
         "cost": outcome.cost,
@@ -169,6 +212,10 @@ def run_data_fit(ctx: Context, element: Element) -> dict[str, Any]:
         "time_s": time.perf_counter() - started,
         "intermediate_results": tracker.trace,
     }
+    fan_out = getattr(objectives, "fan_out", None)
+    if fan_out is not None:
+        out["fan_out"] = fan_out
+    return out
 
 
 def run_calculation(ctx: Context, element: Element) -> dict[str, Any]:
@@ -219,24 +266,51 @@ RUNNERS: Final[Mapping[str, Callable[[Context, Element], dict[str, Any]]]] = {
 }
 
 
+def runs_in_driver(element: Element) -> bool:
+    """With a :class:`Remote`: entries and differential evolution fits run in the driver
+    (the fit's populations are evaluated remotely); every other element is one sub-job."""
+    if element.kind == "entry":
+        return True
+    if element.kind != "data_fit":
+        return False
+    try:
+        return OptimizerSpec.parse(element.config.get("optimizer")).kind == "de"
+    except ValueError:
+        return False  # the sub-job reports it
+
+
+def run_element(ctx: Context, element: Element) -> dict[str, Any]:
+    """Run one element; errors name it: ``ValueError("element 'fit' (data_fit): ...")``."""
+    try:
+        return RUNNERS[element.kind](ctx, element)
+    except RemoteError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"element {element.name!r} ({element.kind}): {exc}") from exc
+
+
 def run_config(
     config: Any,
     measurements: Mapping[str, Mapping[str, str | None]] | None = None,
     report: Report | None = None,
+    remote: Remote | None = None,
 ) -> dict[str, Any]:
     """Run every element; ``{"parameter_values", "element_results", "summary_stats"?}``.
 
     ``report`` receives checkpoints (element name, iteration, best cost, current values).
-    Errors name the element: ``ValueError("element 'fit' (data_fit): ...")``.
+    Errors name the element: ``ValueError("element 'fit' (data_fit): ...")``. With
+    ``remote``, elements run as sub-jobs (see :class:`Remote`).
     """
-    ctx = Context(parse_elements(config), measurements or {}, report)
+    ctx = Context(parse_elements(config), measurements or {}, report, remote)
     results: dict[str, Any] = {}
     summary: dict[str, Any] = {}
     for element in ctx.elements:
-        try:
-            results[element.name] = RUNNERS[element.kind](ctx, element)
-        except Exception as exc:
-            raise ValueError(f"element {element.name!r} ({element.kind}): {exc}") from exc
+        if remote is not None and not runs_in_driver(element):
+            done = remote.run_element(element, ctx.state)
+            results[element.name] = done["result"]
+            ctx.state.values = dict(done["values"])
+        else:
+            results[element.name] = run_element(ctx, element)
         if element.kind == "validation":
             summary.update(results[element.name]["summary_stats"])
     out: dict[str, Any] = {
