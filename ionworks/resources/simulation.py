@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, overload
@@ -25,12 +26,26 @@ from ionworks.resources._simulation_config import (
 
 __all__ = ["AsyncSimulations"]
 
+METRICS_CACHE = 20_000
 STATUS_CHUNK = 1000
 FAILED_STATUSES = frozenset({"failed", "canceled", "cancelled", "error"})
 
 
 class AsyncSimulations(AsyncResource):
     """Run simulations of UCP protocols on parameterized models."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        # Metrics of simulations a wait saw completed: a completed record never changes, so
+        # get_result right after a wait needs two downloads, not a third request.
+        self._completed_metrics: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def _remember_metrics(self, simulation_id: str, record: dict[str, Any]) -> None:
+        metrics = record.get("metrics")
+        if isinstance(metrics, dict):
+            self._completed_metrics[simulation_id] = metrics
+            while len(self._completed_metrics) > METRICS_CACHE:
+                self._completed_metrics.popitem(last=False)
 
     async def protocol(self, config: dict[str, Any]) -> SimulationResponse:
         """Submit one simulation.
@@ -233,18 +248,22 @@ class AsyncSimulations(AsyncResource):
             else:
                 parts[name] = await self._get(path)
 
+        metrics = self._completed_metrics.pop(simulation_id, None)
         async with task_group() as tg:
             tg.start_soon(fetch, "time_series", f"/simulations/{sid}/time_series/download", "bytes")
             tg.start_soon(fetch, "steps", f"/simulations/{sid}/steps/download", "bytes")
-            tg.start_soon(fetch, "record", f"/simulations/{sid}", "json")
-        record = parts["record"] if isinstance(parts["record"], dict) else {}
+            if metrics is None:
+                tg.start_soon(fetch, "record", f"/simulations/{sid}", "json")
+        record = parts.get("record")
+        if metrics is None:
+            metrics = (record.get("metrics") if isinstance(record, dict) else None) or {}
         # Decoding is CPU work (polars releases the GIL): off the event loop, so many
         # concurrent get_result calls decode in parallel while the loop keeps serving I/O.
         return await anyio.to_thread.run_sync(
             build_result,
             parts["time_series"],
             parts["steps"],
-            record.get("metrics") or {},
+            metrics,
             self._client.dataframe_backend,
         )
 
@@ -276,6 +295,7 @@ class AsyncSimulations(AsyncResource):
                 outcomes.append(Outcome(sid, True, record, status, error))
             elif record.get("storage_folder") or record.get("simulation_data"):
                 outcomes.append(Outcome(sid, False, record))
+                self._remember_metrics(sid, record)
         return outcomes
 
     @overload

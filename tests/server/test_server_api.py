@@ -294,3 +294,16 @@ def test_one_server_per_data_directory(server: Any) -> None:
     second = EmbeddedServer(server.config.data_dir, workers=1)
     with pytest.raises(RuntimeError, match="in use by another ionworks server"):
         second.start()
+
+
+async def test_get_result_after_a_wait_needs_only_the_two_downloads(api: AsyncIonworks) -> None:
+    response = await api.simulation.protocol(config())
+    record = await api.simulation.wait_for_completion(
+        response.simulation_id, timeout=120, poll_interval=0.1, verbose=False
+    )
+    before = api._transport.request_count
+    result = await api.simulation.get_result(response.simulation_id)
+    assert api._transport.request_count - before == 2  # metrics came with the wait
+    assert result.metrics == record["metrics"] and result.metrics
+    again = await api.simulation.get_result(response.simulation_id)  # not cached twice
+    assert again.metrics == record["metrics"]
