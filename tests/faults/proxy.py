@@ -107,9 +107,12 @@ class FaultPlan:
         if self._burst_left > 0:
             self._burst_left -= 1
             return self._burst_kind
-        if not self.kinds or self._rng.random() >= self.rate:
+        if self._first and self.rate > 0:  # every kind once, first: coverage is certain
+            kind = self._first.pop(0)
+        elif not self.kinds or self._rng.random() >= self.rate:
             return None
-        kind = self._first.pop(0) if self._first else self._rng.choice(self.kinds)
+        else:
+            kind = self._rng.choice(self.kinds)
         if kind.startswith("5xx"):
             self._burst_left = self._rng.randint(*self.burst) - 1
             self._burst_kind = kind
