@@ -29,21 +29,11 @@ from ionworks.server.engine import (
     simulate,
 )
 from ionworks.server.engine.quick import CHEMISTRIES, canonical_chemistry
+from tests.ucp.protocols import SEED_INPUTS as PARAMETERIZED
 from tests.ucp.protocols import SEED_SINGLE as SEED
 
 pytestmark = pytest.mark.pybamm
 
-PARAMETERIZED = """
-global:
-  initial_soc: input["Initial SOC"]
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: input["C-rate"]
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
 THREE_STEPS = """
 global: {initial_soc: 1, temperature: 25}
 steps:

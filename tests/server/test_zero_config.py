@@ -13,25 +13,15 @@ import textwrap
 from pathlib import Path
 
 SCRIPT = textwrap.dedent(
-    '''
+    """
     from ionworks import Ionworks
+    from ionworks.cli import DEMO_PROTOCOL as PROTOCOL
 
     client = Ionworks()
     response = client.simulation.protocol({
         "parameterized_model": "chen2020-spm",
         "protocol_experiment": {
-            "protocol": """
-    global:
-      initial_soc: 1
-      temperature: 25
-    steps:
-      - direction: Discharge
-        mode: C-rate
-        value: 1
-        ends:
-          - variable: Voltage [V]
-            value: 2.5
-    """,
+            "protocol": PROTOCOL,
             "name": "1C Discharge",
         },
     })
@@ -39,7 +29,7 @@ SCRIPT = textwrap.dedent(
     result = client.simulation.get_result(response.simulation_id)
     print("rows", len(result.time_series), "project", client.project_id is None)
     print("listed", len(client.simulation.list()))
-    '''
+    """
 )
 
 
