@@ -17,6 +17,9 @@ from typing import Any, Final
 
 import attrs
 
+# the one table of legacy display labels → canonical element types, shared with the builders
+from ionworks.schema.pipeline import LEGACY_ALIASES
+
 __all__ = [
     "CANONICAL_TYPES",
     "DISPLAY_LABELS",
@@ -28,14 +31,6 @@ __all__ = [
     "resolve_reference",
 ]
 
-#: Legacy display labels / old spellings → canonical element type.
-LEGACY_ALIASES: Final[Mapping[str, str]] = {
-    "Direct Entry": "entry",
-    "Data Fit": "data_fit",
-    "datafit": "data_fit",
-    "Calculation": "calculation",
-    "Validation": "validation",
-}
 CANONICAL_TYPES: Final = ("entry", "data_fit", "calculation", "validation")
 #: Canonical type → the label ``GET /pipelines/{id}/elements`` reports.
 DISPLAY_LABELS: Final[Mapping[str, str]] = {
