@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
-from benchmarks import batch, client_micro, engine, scaleout
+from benchmarks import batch, client_micro, engine, fit, scaleout
 
 
 def _benchmarks(n: int) -> dict[str, Callable[[], None]]:
@@ -26,6 +26,7 @@ def _benchmarks(n: int) -> dict[str, Callable[[], None]]:
         "sweeps": engine.bench_sweeps,
         "polling": lambda: batch.bench_polling(n),
         "dask": lambda: scaleout.bench_dask(n),
+        "fit": fit.bench_fit,
     }
 
 

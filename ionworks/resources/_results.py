@@ -6,10 +6,27 @@ from typing import Any
 
 import polars as pl
 
-from ionworks.dataframes import get_dataframe_backend, read_parquet
+from ionworks.dataframes import (
+    ARROW_STREAM,
+    ARROW_STREAM_MAGIC,
+    get_dataframe_backend,
+    read_parquet,
+)
 from ionworks.models import SimulationResult
 
-__all__ = ["add_step_columns", "add_time_series_columns", "build_result"]
+__all__ = [
+    "RESULT_ACCEPT",
+    "add_step_columns",
+    "add_time_series_columns",
+    "build_result",
+    "is_quick_to_decode",
+]
+
+#: Result downloads ask for the Arrow stream copy (the local server has one for results up to
+#: ~50k rows); any server may answer with parquet instead, and both decode the same.
+RESULT_ACCEPT = {"Accept": f"{ARROW_STREAM}, application/octet-stream;q=0.9, */*;q=0.8"}
+#: Arrow streams up to this size decode on the event loop (faster than a thread hop).
+QUICK_DECODE_BYTES = 256 * 1024
 
 DISCHARGE = "Discharge capacity [A.h]"
 CHARGE = "Charge capacity [A.h]"
@@ -63,14 +80,23 @@ def add_step_columns(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def read_frame(data: bytes) -> pl.DataFrame:
-    """Parquet bytes → polars with polars' own (multi-threaded) reader; pyarrow as fallback
-    for files polars cannot read."""
+    """Parquet or Arrow IPC stream bytes (told apart by their first bytes) → polars: polars'
+    own (multi-threaded) parquet reader, pyarrow as fallback for files polars cannot read."""
+    if data[:4] == ARROW_STREAM_MAGIC:
+        return pl.read_ipc_stream(data)
     try:
         return pl.read_parquet(data)
     except (pl.exceptions.PolarsError, OSError):
         frame = pl.from_arrow(read_parquet(data), rechunk=False)
         assert isinstance(frame, pl.DataFrame)
         return frame
+
+
+def is_quick_to_decode(*bodies: bytes) -> bool:
+    """True when every body is an Arrow stream and together they are small."""
+    return sum(len(b) for b in bodies) <= QUICK_DECODE_BYTES and all(
+        b[:4] == ARROW_STREAM_MAGIC for b in bodies
+    )
 
 
 def _to_backend(df: pl.DataFrame, backend: str) -> Any:

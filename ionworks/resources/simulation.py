@@ -17,7 +17,7 @@ from ionworks._waiting import Outcome, gather_limited, poll_outcomes, wait_all
 from ionworks.errors import APIResponseValidationError, JobFailedError, NotFoundError
 from ionworks.models import Page, SimulationResponse, SimulationResult, structure
 from ionworks.resources._base import AsyncResource, parse_page, seg
-from ionworks.resources._results import build_result
+from ionworks.resources._results import RESULT_ACCEPT, build_result, is_quick_to_decode
 from ionworks.resources._simulation_config import (
     expected_count,
     normalize_parameterized_model,
@@ -244,7 +244,9 @@ class AsyncSimulations(AsyncResource):
 
         async def fetch(name: str, path: str, kind: str) -> None:
             if kind == "bytes":
-                parts[name] = await self._transport.request("GET", path, expect="bytes")
+                parts[name] = await self._transport.request(
+                    "GET", path, headers=RESULT_ACCEPT, expect="bytes"
+                )
             else:
                 parts[name] = await self._get(path)
 
@@ -257,15 +259,12 @@ class AsyncSimulations(AsyncResource):
         record = parts.get("record")
         if metrics is None:
             metrics = (record.get("metrics") if isinstance(record, dict) else None) or {}
-        # Decoding is CPU work (polars releases the GIL): off the event loop, so many
+        args = (parts["time_series"], parts["steps"], metrics, self._client.dataframe_backend)
+        if is_quick_to_decode(parts["time_series"], parts["steps"]):
+            return build_result(*args)  # tens of µs: cheaper than a thread hop
+        # Decoding parquet is CPU work (polars releases the GIL): off the event loop, so many
         # concurrent get_result calls decode in parallel while the loop keeps serving I/O.
-        return await anyio.to_thread.run_sync(
-            build_result,
-            parts["time_series"],
-            parts["steps"],
-            metrics,
-            self._client.dataframe_backend,
-        )
+        return await anyio.to_thread.run_sync(build_result, *args)
 
     async def _fetch_outcomes(self, ids: builtins.list[str]) -> builtins.list[Outcome]:
         statuses = await self.get_statuses(ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -11,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ionworks import doe as doe_module
+from ionworks.dataframes import ARROW_STREAM
 from ionworks.server.http import fail, int_param, json_response, owner, read_json, require_str
 from ionworks.server.store import Store, new_id, now_iso
 
@@ -24,6 +26,9 @@ STATE_FILTER = {
 }
 FOLDER = "simulations/{}"
 SMALL_FILE = 1024 * 1024
+#: Arrow IPC stream copies of small result tables (next to the parquet files), served to
+#: clients that send ``Accept: application/vnd.apache.arrow.stream``.
+ARROW_SUFFIX = ".arrows"
 
 
 def _ctx(request: web.Request) -> tuple[Store, Any]:
@@ -358,18 +363,27 @@ async def statuses(request: web.Request) -> web.Response:
     return json_response(out[: int(limit)] if isinstance(limit, int) and limit >= 0 else out)
 
 
-def _download(name: str) -> Any:
+def _download(table: str) -> Any:
+    """Parquet (``<table>.parquet``), or its Arrow stream copy when the client accepts one
+    and the table has a copy (small tables; older results have none)."""
+    parquet = f"{table}.parquet"
+
     async def handler(request: web.Request) -> web.StreamResponse:
         store, _ = _ctx(request)
         row = _sim_or_404(store, owner(request), request.match_info["id"])
         if not row["storage_folder"]:
             fail(404, f"result not yet available for simulation {row['id']}")
-        path = store.blob_path(row["storage_folder"], name)
+        headers = {"Content-Type": "application/octet-stream", "Vary": "Accept"}
+        if ARROW_STREAM in request.headers.get("Accept", ""):
+            path = store.blob_path(row["storage_folder"], table + ARROW_SUFFIX)
+            with contextlib.suppress(FileNotFoundError):
+                body = path.read_bytes()  # small by construction
+                return web.Response(body=body, headers={**headers, "Content-Type": ARROW_STREAM})
+        path = store.blob_path(row["storage_folder"], parquet)
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            fail(404, f"{name} missing for simulation {row['id']}")
-        headers = {"Content-Type": "application/octet-stream"}
+            fail(404, f"{parquet} missing for simulation {row['id']}")
         if size <= SMALL_FILE:  # one read beats sendfile's setup for typical results
             return web.Response(body=path.read_bytes(), headers=headers)
         return web.FileResponse(path, headers=headers)
@@ -399,9 +413,10 @@ def _store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) 
     if store.one("SELECT id FROM simulations WHERE id = ?", (sid,)) is None:
         return
     folder = FOLDER.format(sid)
-    store.write_blobs(
-        folder, {"time_series.parquet": result["time_series"], "steps.parquet": result["steps"]}
-    )
+    blobs = {"time_series.parquet": result["time_series"], "steps.parquet": result["steps"]}
+    for name, content in (result.get("arrow") or {}).items():
+        blobs[f"{name}{ARROW_SUFFIX}"] = content
+    store.write_blobs(folder, blobs)
     metrics = _finite(dict(result.get("metrics") or {}))
     store.execute(
         "UPDATE simulations SET storage_folder = ?, metrics = ?, updated_at = ? WHERE id = ?",
@@ -434,5 +449,5 @@ def setup(app: web.Application) -> None:
     r.add_post("/simulations/statuses", statuses)
     r.add_get("/simulations/{id}", get_simulation)
     r.add_delete("/simulations/{id}", delete_simulation)
-    r.add_get("/simulations/{id}/time_series/download", _download("time_series.parquet"))
-    r.add_get("/simulations/{id}/steps/download", _download("steps.parquet"))
+    r.add_get("/simulations/{id}/time_series/download", _download("time_series"))
+    r.add_get("/simulations/{id}/steps/download", _download("steps"))

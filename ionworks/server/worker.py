@@ -25,5 +25,6 @@ def run_simulation_job(payload: dict[str, Any]) -> dict[str, Any]:
         "time_series": output.time_series,
         "steps": output.steps,
         "metrics": output.metrics,
+        "arrow": output.arrow,
         "timings": output.timings,
     }

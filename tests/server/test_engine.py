@@ -63,6 +63,8 @@ STEP_COLUMNS = [
     "Charge capacity [A.h]",
     "Discharge energy [W.h]",
     "Charge energy [W.h]",
+    "Delta capacity [A.h]",  # derived columns (wire.md §4.4), stored so clients skip them
+    "Delta energy [W.h]",
 ]
 METRIC_KEYS = {
     "Total time [s]",
@@ -255,6 +257,7 @@ def test_step_table_time_series_and_metrics() -> None:
     series = frame(output.time_series)
     assert series["Step count"].unique().sort().to_list() == [0, 1, 2]
     assert series.schema["Step count"] == pl.Int64
+    assert series.columns[-2:] == ["Step capacity [A.h]", "Capacity [A.h]"]
     for name in ("Time [s]", "Voltage [V]", "Current [A]", "Discharge capacity [A.h]"):
         assert series.schema[name] == pl.Float64
     assert series["X-averaged cell temperature [K]"].to_numpy() == pytest.approx(298.15)

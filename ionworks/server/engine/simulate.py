@@ -31,8 +31,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
+import polars as pl
 
 from ionworks import ucp
+from ionworks.dataframes import write_arrow_stream
+from ionworks.resources._results import add_step_columns, add_time_series_columns
 
 from .builder import CACHE_SIZE, Entry, Key, SimulationCache, build_entry, pybamm_error
 from .catalog import ModelSpec, model_from_spec, parameter_values
@@ -51,6 +54,9 @@ __all__ = [
 #: Keep the ECM initial SOC strictly inside (0, 1): its SoC events must start positive.
 _SOC_MARGIN = 1e-6
 _INTEGER_METRICS = ("Number of steps", "Skipped steps", "Planned steps", "Number of cycles")
+#: Tables up to this many bytes in memory (~50k rows of ten columns) also get an Arrow IPC
+#: stream copy; above it polars' multi-threaded parquet reader is as fast.
+ARROW_COPY_MAX_BYTES = 4 * 1024 * 1024
 
 
 @attrs.frozen
@@ -73,6 +79,10 @@ class SimulationOutput:
     steps: bytes  # parquet (zstd)
     metrics: dict[str, float | int | str | list[str]]
     timings: dict[str, float]  # seconds: prepare, build, solve, extract, total; cached 0/1
+    #: Arrow IPC stream copies of tables up to ARROW_COPY_MAX_BYTES (keys ``time_series``,
+    #: ``steps``): served instead of parquet to clients that accept them (ten times faster
+    #: to decode for typical results); large tables are parquet only.
+    arrow: dict[str, bytes] = attrs.field(factory=dict)
 
 
 #: The per-process cache of built simulations.
@@ -161,10 +171,10 @@ class _Run:
             cache.discard(key)  # do not reuse a simulation a failure may have disturbed
             raise
         self.lap("solve")
-        output = _tables(solution, plan, extra, messages.messages)
+        series, steps, metrics, arrow = _tables(solution, plan, extra, messages.messages)
         self.lap("extract")
         self.timings["total"] = time.perf_counter() - self.start
-        return SimulationOutput(*output, timings=self.timings)
+        return SimulationOutput(series, steps, metrics, timings=self.timings, arrow=arrow)
 
 
 def _number(value: Any) -> float | None:
@@ -359,9 +369,19 @@ def cycle_summaries(steps: Any) -> list[dict[str, float | int]]:
     return out
 
 
+def _with_columns(table: Any, add: Callable[[pl.DataFrame], pl.DataFrame]) -> Any:
+    """``table`` (Arrow) with the columns ``add`` derives appended (existing ones untouched)."""
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    derived = add(frame).drop(frame.columns)
+    for name, column in zip(derived.columns, derived.to_arrow().columns, strict=True):
+        table = table.append_column(name, column)
+    return table
+
+
 def _tables(
     solution: Any, plan: Any, extra: list[str], messages: list[str]
-) -> tuple[bytes, bytes, dict[str, Any]]:
+) -> tuple[bytes, bytes, dict[str, Any], dict[str, bytes]]:
     import pyarrow.parquet as pq
 
     try:
@@ -379,9 +399,14 @@ def _tables(
     cycles = cycle_summaries(steps)
     if 1 < len(cycles) < steps.num_rows:  # the protocol loops: cycles group several steps
         metrics["Cycles"] = cycles
-    blobs = []
-    for table in (series, steps):
+    # The columns clients derive when absent (wire.md §4.4) are stored, so they need no work.
+    series = _with_columns(series, add_time_series_columns)
+    steps = _with_columns(steps, add_step_columns)
+    blobs, arrow = [], {}
+    for name, table in (("time_series", series), ("steps", steps)):
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         blobs.append(buffer.getvalue())
-    return blobs[0], blobs[1], metrics
+        if table.nbytes <= ARROW_COPY_MAX_BYTES:
+            arrow[name] = write_arrow_stream(table)
+    return blobs[0], blobs[1], metrics, arrow
