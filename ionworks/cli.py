@@ -69,6 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         scheduler=args.scheduler,
+        start_workers=True,  # a dedicated server: warm workers before the first request
     )
 
     async def run() -> None:
@@ -217,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=None,
-        help="simulation worker processes (with --executor dask: jobs sent to the cluster at once)",
+        help="simulation worker processes, started with the server (default: one per core; "
+        "with --executor dask: jobs sent to the cluster at once)",
     )
     serve.add_argument(
         "--executor",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from ionworks.dataframes import (
@@ -20,6 +22,8 @@ __all__ = [
     "add_time_series_columns",
     "build_result",
     "is_quick_to_decode",
+    "steps_derived",
+    "time_series_derived",
 ]
 
 #: Result downloads ask for the Arrow stream copy (the local server has one for results up to
@@ -35,48 +39,75 @@ CAPACITY = "Capacity [A.h]"
 STEP = "Step count"
 
 
-def add_time_series_columns(df: pl.DataFrame) -> pl.DataFrame:
-    """Add ``Step capacity [A.h]`` and chained ``Capacity [A.h]`` when absent (wire.md §4.4).
+Column = Callable[[str], np.ndarray]
 
-    Both are computed in one ``with_columns`` pass (no join): rows of one step are contiguous,
-    so a step's end value sits on its last row, and the running sum of those end values minus
-    the current row's own is the offset of the current step.
-    """
-    cols = set(df.columns)
+
+def _floats(column: Column, cols: set[str], name: str, length: int) -> np.ndarray:
+    if name not in cols:
+        return np.zeros(length)  # a missing side counts as 0 (wire.md §4.4)
+    return np.asarray(column(name), dtype=np.float64)  # nulls become NaN
+
+
+def time_series_derived(column: Column, cols: set[str], length: int) -> dict[str, np.ndarray]:
+    """The columns a time series gets when absent (wire.md §4.4): ``Step capacity [A.h]``
+    (discharge − charge) and ``Capacity [A.h]``, chained across steps — rows of one step are
+    contiguous, so a step's end value sits on its last row and the running sum of those end
+    values minus the current row's own is the offset of the current step. ``column(name)``
+    gives one column as an array (polars frames and Arrow tables alike)."""
     if not cols & {DISCHARGE, CHARGE}:
-        return df
+        return {}
+    out: dict[str, np.ndarray] = {}
     if STEP_CAPACITY in cols:
-        step_capacity = pl.col(STEP_CAPACITY)
+        step_capacity = np.asarray(column(STEP_CAPACITY), dtype=np.float64)
     else:
-        discharge = pl.col(DISCHARGE) if DISCHARGE in cols else pl.lit(0.0)
-        charge = pl.col(CHARGE) if CHARGE in cols else pl.lit(0.0)
-        step_capacity = (discharge - charge).cast(pl.Float64)
-    new = [] if STEP_CAPACITY in cols else [step_capacity.alias(STEP_CAPACITY)]
+        step_capacity = _floats(column, cols, DISCHARGE, length)
+        step_capacity = step_capacity - _floats(column, cols, CHARGE, length)
+        out[STEP_CAPACITY] = step_capacity
     if CAPACITY not in cols:
-        if STEP in cols:
-            last_row = (pl.col(STEP) != pl.col(STEP).shift(-1)).fill_null(True)
-            end_value = pl.when(last_row).then(step_capacity).otherwise(0.0)
-            new.append((step_capacity + end_value.cum_sum() - end_value).alias(CAPACITY))
+        if STEP in cols and length:
+            step = np.asarray(column(STEP))
+            last_row = np.ones(length, dtype=bool)
+            last_row[:-1] = step[1:] != step[:-1]
+            end_value = np.where(last_row, step_capacity, 0.0)
+            out[CAPACITY] = step_capacity + np.cumsum(end_value) - end_value
         else:
-            new.append(step_capacity.alias(CAPACITY))
-    return df.with_columns(new) if new else df
+            out[CAPACITY] = step_capacity
+    return out
 
 
-def _delta(cols: set[str], discharge: str, charge: str, out: str) -> list[pl.Expr]:
-    if out in cols or not cols & {discharge, charge}:
-        return []
-    d = pl.col(discharge) if discharge in cols else pl.lit(0.0)
-    c = pl.col(charge) if charge in cols else pl.lit(0.0)
-    return [(d - c).cast(pl.Float64).alias(out)]
+def steps_derived(column: Column, cols: set[str], length: int) -> dict[str, np.ndarray]:
+    """``Delta capacity [A.h]`` and ``Delta energy [W.h]`` of a step table (wire.md §4.4)."""
+    out = {}
+    for discharge, charge, name in (
+        (DISCHARGE, CHARGE, "Delta capacity [A.h]"),
+        ("Discharge energy [W.h]", "Charge energy [W.h]", "Delta energy [W.h]"),
+    ):
+        if name not in cols and cols & {discharge, charge}:
+            out[name] = _floats(column, cols, discharge, length) - _floats(
+                column, cols, charge, length
+            )
+    return out
+
+
+Derive = Callable[[Column, set[str], int], dict[str, np.ndarray]]
+
+
+def _add_columns(df: pl.DataFrame, derive: Derive) -> pl.DataFrame:
+    def column(name: str) -> np.ndarray:
+        return df.get_column(name).to_numpy()
+
+    new = derive(column, set(df.columns), df.height)
+    return df.hstack([pl.Series(k, v) for k, v in new.items()]) if new else df
+
+
+def add_time_series_columns(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with :func:`time_series_derived`'s columns appended."""
+    return _add_columns(df, time_series_derived)
 
 
 def add_step_columns(df: pl.DataFrame) -> pl.DataFrame:
-    """Add ``Delta capacity [A.h]`` and ``Delta energy [W.h]`` (wire.md §4.4), in one pass."""
-    cols = set(df.columns)
-    new = _delta(cols, DISCHARGE, CHARGE, "Delta capacity [A.h]") + _delta(
-        cols, "Discharge energy [W.h]", "Charge energy [W.h]", "Delta energy [W.h]"
-    )
-    return df.with_columns(new) if new else df
+    """``df`` with :func:`steps_derived`'s columns appended."""
+    return _add_columns(df, steps_derived)
 
 
 def read_frame(data: bytes) -> pl.DataFrame:

@@ -44,10 +44,13 @@ class ServerConfig:
         workers: int | None = None,
         executor: Executor | str | None = None,
         scheduler: str | None = None,
+        start_workers: bool = False,
     ) -> None:
         """``executor``: an :class:`Executor`, ``"process"`` (default: a pool of ``workers``
         processes) or ``"dask"`` (jobs on the Dask cluster at ``scheduler``; ``workers`` is
-        then how many jobs are sent to the cluster at once)."""
+        then how many jobs are sent to the cluster at once). ``start_workers``: start every
+        worker process (and import PyBaMM in it) when the server starts, as ``ionworks serve``
+        does; otherwise workers start on first use (the embedded server in a script)."""
         if isinstance(executor, str) and executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
         if executor == "dask" and not scheduler:
@@ -59,6 +62,7 @@ class ServerConfig:
         self.workers = workers or default_workers()
         self.executor = executor
         self.scheduler = scheduler
+        self.start_workers = start_workers
 
 
 EXECUTORS = ("process", "dask")
@@ -213,6 +217,9 @@ def create_app(config: ServerConfig) -> web.Application:
 
     async def lifecycle(app: web.Application) -> Any:
         store.clean_temp_files()
+        start = getattr(executor, "start", None)
+        if config.start_workers and callable(start):
+            start()  # spawns the processes; each imports PyBaMM before its first job
         requeued = runner.requeue_interrupted()
         if requeued:
             log.info("re-queued %d interrupted job(s)", requeued)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -23,7 +23,8 @@ __all__ = ["JobRunner"]
 
 log = logging.getLogger("ionworks.server")
 
-Handler = Callable[[Store, dict[str, Any], Any], None]
+#: Stores a job's result (on the event loop; may return an awaitable for slow I/O).
+Handler = Callable[[Store, dict[str, Any], Any], Awaitable[None] | None]
 
 
 class JobRunner:
@@ -137,8 +138,13 @@ class JobRunner:
                 result = await func(self._fans[job_id], payload)
             else:
                 result = await self.executor.run(job_id, func, payload)
+            # The worker is free: dispatch the next job while this result is stored (the job
+            # stays "running" until then, and is re-run if the server stops before).
+            self._release(job_id)
             if self._status(job_id) == "running":
-                on_result(self.store, params, result)
+                stored = on_result(self.store, params, result)
+                if stored is not None:
+                    await stored
                 self._finish(job_id, "completed", None)
         except JobCanceled:
             pass
@@ -148,6 +154,10 @@ class JobRunner:
             log.exception("job %s failed in the server", job_id)
             self._safe_finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
         finally:
+            self._release(job_id)
+
+    def _release(self, job_id: str) -> None:
+        if job_id in self._running:
             self._fans.pop(job_id, None)
             self._running.discard(job_id)
             self._wake.set()

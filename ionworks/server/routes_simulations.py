@@ -9,6 +9,7 @@ import math
 import sqlite3
 from typing import Any
 
+import anyio.to_thread
 from aiohttp import web
 
 from ionworks import doe as doe_module
@@ -408,7 +409,7 @@ def _payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
+async def _store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
     sid = params["simulation_id"]
     if store.one("SELECT id FROM simulations WHERE id = ?", (sid,)) is None:
         return
@@ -416,12 +417,15 @@ def _store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) 
     blobs = {"time_series.parquet": result["time_series"], "steps.parquet": result["steps"]}
     for name, content in (result.get("arrow") or {}).items():
         blobs[f"{name}{ARROW_SUFFIX}"] = content
-    store.write_blobs(folder, blobs)
+    # fsyncs take milliseconds: in a thread, so the loop keeps serving and dispatching
+    await anyio.to_thread.run_sync(store.write_blobs, folder, blobs)
     metrics = _finite(dict(result.get("metrics") or {}))
-    store.execute(
+    updated = store.execute(
         "UPDATE simulations SET storage_folder = ?, metrics = ?, updated_at = ? WHERE id = ?",
         (folder, json.dumps(metrics, default=str), now_iso(), sid),
     )
+    if not updated:  # deleted while its files were being written
+        store.delete_blobs(folder)
 
 
 def _finite(value: Any) -> Any:

@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("pybamm")
 
+from ionworks.resources._results import add_step_columns, add_time_series_columns
 from ionworks.server.engine import (
     BUILTIN_MODELS,
     EngineError,
@@ -258,6 +259,13 @@ def test_step_table_time_series_and_metrics() -> None:
     assert series["Step count"].unique().sort().to_list() == [0, 1, 2]
     assert series.schema["Step count"] == pl.Int64
     assert series.columns[-2:] == ["Step capacity [A.h]", "Capacity [A.h]"]
+    # stored derived columns are what a client derives from a table without them
+    bare = series.drop(series.columns[-2:])
+    assert add_time_series_columns(bare).equals(series)
+    assert add_step_columns(steps.drop(steps.columns[-2:])).equals(steps)
+    assert series["Capacity [A.h]"][-1] == pytest.approx(
+        steps["Delta capacity [A.h]"].sum(), abs=1e-9
+    )
     for name in ("Time [s]", "Voltage [V]", "Current [A]", "Discharge capacity [A.h]"):
         assert series.schema[name] == pl.Float64
     assert series["X-averaged cell temperature [K]"].to_numpy() == pytest.approx(298.15)

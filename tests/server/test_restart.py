@@ -150,3 +150,32 @@ def test_kill_9_mid_batch_then_restart(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def _worker_children(pid: int) -> list[int]:
+    """Child processes of ``pid`` running the ionworks worker entry point (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"ionworks.server._worker_main" in cmdline:
+                found.append(int(child))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_serve_starts_its_workers_before_the_first_request(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = _serve(tmp_path, port, "eager-key")
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        deadline = time.monotonic() + 30
+        while not _worker_children(proc.pid):  # no job was submitted
+            assert time.monotonic() < deadline, "ionworks serve did not start its worker"
+            time.sleep(0.05)
+        assert len(_worker_children(proc.pid)) == 1  # --workers 1
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -31,11 +31,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
-import polars as pl
 
 from ionworks import ucp
 from ionworks.dataframes import write_arrow_stream
-from ionworks.resources._results import add_step_columns, add_time_series_columns
+from ionworks.resources._results import Derive, steps_derived, time_series_derived
 
 from .builder import CACHE_SIZE, Entry, Key, SimulationCache, build_entry, pybamm_error
 from .catalog import ModelSpec, model_from_spec, parameter_values
@@ -369,13 +368,15 @@ def cycle_summaries(steps: Any) -> list[dict[str, float | int]]:
     return out
 
 
-def _with_columns(table: Any, add: Callable[[pl.DataFrame], pl.DataFrame]) -> Any:
-    """``table`` (Arrow) with the columns ``add`` derives appended (existing ones untouched)."""
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    derived = add(frame).drop(frame.columns)
-    for name, column in zip(derived.columns, derived.to_arrow().columns, strict=True):
-        table = table.append_column(name, column)
+def _with_columns(table: Any, derive: Derive) -> Any:
+    """``table`` (Arrow) with the columns ``derive`` computes appended."""
+    import pyarrow as pa
+
+    def column(name: str) -> Any:
+        return table.column(name).to_numpy()
+
+    for name, values in derive(column, set(table.column_names), table.num_rows).items():
+        table = table.append_column(name, pa.array(values))
     return table
 
 
@@ -400,8 +401,8 @@ def _tables(
     if 1 < len(cycles) < steps.num_rows:  # the protocol loops: cycles group several steps
         metrics["Cycles"] = cycles
     # The columns clients derive when absent (wire.md §4.4) are stored, so they need no work.
-    series = _with_columns(series, add_time_series_columns)
-    steps = _with_columns(steps, add_step_columns)
+    series = _with_columns(series, time_series_derived)
+    steps = _with_columns(steps, steps_derived)
     blobs, arrow = [], {}
     for name, table in (("time_series", series), ("steps", steps)):
         buffer = io.BytesIO()
