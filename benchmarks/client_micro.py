@@ -6,7 +6,8 @@ import asyncio
 import io
 import json
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,22 +17,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from aiohttp import web
 
 from benchmarks._common import report
 from ionworks import AsyncIonworks, Ionworks
 from ionworks.resources._results import build_result
-
-JOB = {
-    "job_id": "j1",
-    "status": "completed",
-    "job_type": "simulation",
-    "priority": 5,
-    "created_at": "t",
-    "updated_at": "t",
-    "is_terminal": True,
-    "is_failed": False,
-}
 
 
 def parquet_bytes(rows: int) -> bytes:
@@ -52,43 +41,29 @@ def parquet_bytes(rows: int) -> bytes:
 
 
 class Server:
-    """A bare aiohttp server on loopback in a thread: the same endpoint for both sides."""
+    """The bare aiohttp server (:mod:`benchmarks._bare_server`) in its own process: the same
+    endpoint for both sides, not competing for the client's GIL."""
 
     def __init__(self) -> None:
         self.url = ""
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def _main(self) -> None:
-        body = json.dumps(JOB).encode()
-
-        async def job(request: web.Request) -> web.Response:
-            return web.Response(body=body, headers={"Content-Type": "application/json"})
-
-        app = web.Application()
-        app.router.add_get("/jobs/{id}", job)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
 
     def __enter__(self) -> Server:
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-        self._thread.start()
-        self._ready.wait()
+        command = [sys.executable, "-m", "benchmarks._bare_server"]
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self._proc.stdout is not None
+        self.url = self._proc.stdout.readline().decode().strip()
+        if not self.url.startswith("http://"):
+            raise RuntimeError("the bare benchmark server did not start")
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()  # the server stops when its stdin closes
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 async def timed(n: int, func: Callable[[], Awaitable[Any]]) -> float:

@@ -9,8 +9,10 @@ daemon and an ``atexit`` hook closes the client first.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
@@ -27,12 +29,25 @@ async def _next(agen: AsyncIterator[T]) -> T:
     return await agen.__anext__()
 
 
+def _awaited(func: Callable[..., Awaitable[T]], *args: Any) -> Coroutine[Any, Any, T]:
+    """``func(*args)`` as a coroutine (wrapping other awaitables)."""
+    awaitable = func(*args)
+    if inspect.iscoroutine(awaitable):
+        return awaitable
+
+    async def wait() -> T:
+        return await awaitable
+
+    return wait()
+
+
 class PortalThread:
     """A daemon thread with an event loop, and a portal to run coroutines on it."""
 
     def __init__(self, name: str = "ionworks-portal") -> None:
         self._ready = threading.Event()
         self._portal: BlockingPortal | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
         self._stopped = False
         self._lock = threading.Lock()
@@ -45,6 +60,7 @@ class PortalThread:
     def _run(self) -> None:
         async def main() -> None:
             async with BlockingPortal() as portal:
+                self._loop = asyncio.get_running_loop()
                 self._portal = portal
                 self._ready.set()
                 await portal.sleep_until_stopped()
@@ -62,9 +78,11 @@ class PortalThread:
 
     def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``func(*args)`` on the loop and wait for it. Ctrl-C cancels the call promptly."""
-        if self._portal is None or self._stopped:
+        if self._loop is None or self._stopped:
             raise RuntimeError("this client is closed; create a new one")
-        future: Future[T] = self._portal.start_task_soon(func, *args)
+        # A plain asyncio task (anyio works inside it): ~30 µs cheaper per call than the
+        # portal's task-group task. Cancelling the future cancels the task on the loop.
+        future: Future[T] = asyncio.run_coroutine_threadsafe(_awaited(func, *args), self._loop)
         try:
             # A bounded wait in a loop: an unbounded lock wait would defer Ctrl-C until the
             # call finished.

@@ -111,16 +111,16 @@ def add_step_columns(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def read_frame(data: bytes) -> pl.DataFrame:
-    """Parquet or Arrow IPC stream bytes (told apart by their first bytes) → polars: polars'
-    own (multi-threaded) parquet reader, pyarrow as fallback for files polars cannot read."""
+    """Parquet or Arrow IPC stream bytes (told apart by their first bytes) → polars.
+
+    Parquet goes through ``pyarrow.parquet.ParquetFile`` (zero-copy into polars): faster than
+    ``pl.read_parquet`` and ``pq.read_table`` at every result size measured (3 to 300k rows).
+    """
     if data[:4] == ARROW_STREAM_MAGIC:
         return pl.read_ipc_stream(data)
-    try:
-        return pl.read_parquet(data)
-    except (pl.exceptions.PolarsError, OSError):
-        frame = pl.from_arrow(read_parquet(data), rechunk=False)
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+    frame = pl.from_arrow(read_parquet(data), rechunk=False)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def is_quick_to_decode(*bodies: bytes) -> bool:
