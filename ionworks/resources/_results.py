@@ -29,6 +29,8 @@ __all__ = [
 #: Result downloads ask for the Arrow stream copy (the local server has one for results up to
 #: ~50k rows); any server may answer with parquet instead, and both decode the same.
 RESULT_ACCEPT = {"Accept": f"{ARROW_STREAM}, application/octet-stream;q=0.9, */*;q=0.8"}
+#: Parquet files from this size are read with pyarrow (see :func:`read_frame`).
+PYARROW_FROM_BYTES = 1024 * 1024
 #: Arrow streams up to this size decode on the event loop (faster than a thread hop).
 QUICK_DECODE_BYTES = 256 * 1024
 
@@ -51,9 +53,9 @@ def _floats(column: Column, cols: set[str], name: str, length: int) -> np.ndarra
 def time_series_derived(column: Column, cols: set[str], length: int) -> dict[str, np.ndarray]:
     """The columns a time series gets when absent (wire.md §4.4): ``Step capacity [A.h]``
     (discharge − charge) and ``Capacity [A.h]``, chained across steps — rows of one step are
-    contiguous, so a step's end value sits on its last row and the running sum of those end
-    values minus the current row's own is the offset of the current step. ``column(name)``
-    gives one column as an array (polars frames and Arrow tables alike)."""
+    contiguous, so each step is offset by the running sum of the earlier steps' end values
+    (on their last rows). ``column(name)`` gives one column as an array (polars frames and
+    Arrow tables alike)."""
     if not cols & {DISCHARGE, CHARGE}:
         return {}
     out: dict[str, np.ndarray] = {}
@@ -64,12 +66,12 @@ def time_series_derived(column: Column, cols: set[str], length: int) -> dict[str
         step_capacity = step_capacity - _floats(column, cols, CHARGE, length)
         out[STEP_CAPACITY] = step_capacity
     if CAPACITY not in cols:
-        if STEP in cols and length:
-            step = np.asarray(column(STEP))
-            last_row = np.ones(length, dtype=bool)
-            last_row[:-1] = step[1:] != step[:-1]
-            end_value = np.where(last_row, step_capacity, 0.0)
-            out[CAPACITY] = step_capacity + np.cumsum(end_value) - end_value
+        step = np.asarray(column(STEP)) if STEP in cols else np.zeros(0)
+        ends = np.flatnonzero(step[1:] != step[:-1])  # last rows of all steps but the final
+        if len(ends):
+            offsets = np.concatenate(([0.0], np.cumsum(step_capacity[ends])))
+            rows = np.diff(np.concatenate(([0], ends + 1, [length])))
+            out[CAPACITY] = step_capacity + np.repeat(offsets, rows)
         else:
             out[CAPACITY] = step_capacity
     return out
@@ -113,11 +115,18 @@ def add_step_columns(df: pl.DataFrame) -> pl.DataFrame:
 def read_frame(data: bytes) -> pl.DataFrame:
     """Parquet or Arrow IPC stream bytes (told apart by their first bytes) → polars.
 
-    Parquet goes through ``pyarrow.parquet.ParquetFile`` (zero-copy into polars): faster than
-    ``pl.read_parquet`` and ``pq.read_table`` at every result size measured (3 to 300k rows).
+    Parquet up to ``PYARROW_FROM_BYTES`` goes through polars' reader (it releases the GIL for
+    the whole read, so concurrent fetches decode in parallel: 1.3 vs 2.0 ms per 1.2k-row
+    result, 16 at a time); larger files through ``pyarrow.parquet.ParquetFile``, zero-copy
+    into polars (2.7 vs 3.4 ms for 100k rows).
     """
     if data[:4] == ARROW_STREAM_MAGIC:
         return pl.read_ipc_stream(data)
+    if len(data) < PYARROW_FROM_BYTES:
+        try:
+            return pl.read_parquet(data)
+        except (pl.exceptions.PolarsError, OSError):
+            pass  # pyarrow reads some files polars cannot
     frame = pl.from_arrow(read_parquet(data), rechunk=False)
     assert isinstance(frame, pl.DataFrame)
     return frame
