@@ -10,7 +10,7 @@ import numpy as np
 
 from benchmarks._common import D_N, KEY, ONE_C, ONE_C_3S, LocalServer, config, doe, report
 from ionworks import AsyncIonworks, Ionworks
-from ionworks.server.routes_simulations import ARROW_SUFFIX
+from ionworks.server.store import ARROW_SUFFIX
 
 
 def _values(n: int) -> list[float]:

@@ -6,9 +6,11 @@ import warnings
 from types import TracebackType
 from typing import Any
 
+import anyio
+
 from ionworks._config import ClientConfig, require_project_id, resolve_config
 from ionworks._transport import Transport
-from ionworks.errors import IonworksError
+from ionworks.errors import APIStatusError, IonworksError
 from ionworks.resources.cell_measurement import AsyncCellMeasurements
 from ionworks.resources.job import AsyncJobs
 from ionworks.resources.model import AsyncModels
@@ -77,6 +79,8 @@ class AsyncIonworks:
         self._transport = Transport(self._config, self._resolve_base_url)
         self._sole_project: str | None = None
         self._local_url: str | None = None
+        self._server_capabilities: frozenset[str] | None = None
+        self._capabilities_lock = anyio.Lock()
         self._transport.retry_keyed_writes = self._is_local()
         self.simulation = AsyncSimulations(self)
         self.pipeline = AsyncPipelines(self)
@@ -121,6 +125,28 @@ class AsyncIonworks:
             else:
                 self._sole_project = ""
         return require_project_id(self._sole_project)
+
+    async def _capabilities(self) -> frozenset[str]:
+        """What the server offers beyond the cloud's API: our local server lists it on
+        ``/healthz`` (asked once; remote servers are not asked)."""
+        if self._server_capabilities is None:
+            if not self._is_local():
+                self._server_capabilities = frozenset()
+            else:
+                async with self._capabilities_lock:  # one /healthz for concurrent callers
+                    if self._server_capabilities is None:
+                        self._server_capabilities = await self._ask_capabilities()
+        return self._server_capabilities or frozenset()
+
+    async def _ask_capabilities(self) -> frozenset[str] | None:
+        try:
+            data = await self._transport.request("GET", "/healthz")
+        except APIStatusError:  # a server without /healthz: the cloud's API only
+            return frozenset()
+        except IonworksError:  # unreachable for now: ask again next time
+            return None
+        listed = data.get("capabilities") if isinstance(data, dict) else None
+        return frozenset(str(c) for c in (listed if isinstance(listed, list) else ()))
 
     def _is_local(self) -> bool:
         """The embedded server, or a server on this machine (``ionworks serve``)."""

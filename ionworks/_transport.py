@@ -15,6 +15,7 @@ from typing import Any, Literal
 import aiohttp
 import anyio
 
+from ionworks import _multipart as multipart
 from ionworks._config import ClientConfig
 from ionworks._retry import RetryPolicy, parse_retry_after
 from ionworks._version import __version__
@@ -32,7 +33,7 @@ log = logging.getLogger("ionworks")
 
 GZIP_THRESHOLD = 512 * 1024  # the official client's threshold (wire.md §1.3)
 DOWNLOAD_READ_TIMEOUT = 300.0
-ResponseKind = Literal["json", "bytes", "none"]
+ResponseKind = Literal["json", "bytes", "none", "multipart"]
 
 
 class NotGiven:
@@ -267,8 +268,8 @@ class Transport:
                 headers=headers,
                 timeout=timeout,
             ) as resp:
-                raw = await resp.read()
                 status = resp.status
+                raw = await resp.read()
                 content_type = resp.headers.get("Content-Type", "")
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ClientConnectorError as exc:
@@ -290,6 +291,14 @@ class Transport:
             return None
         if expect == "bytes":
             return raw
+        if expect == "multipart":
+            try:
+                return multipart.parse(raw, content_type)
+            except ValueError as exc:
+                bad = APIResponseValidationError(
+                    f"{method} {url} returned a malformed multipart body: {exc}", status
+                )
+                raise _Retryable(bad) from exc
         if not raw:
             return None
         if content_type.split(";")[0].strip() in ("application/json", "") or raw[:1] in b"[{":

@@ -246,6 +246,31 @@ async def test_malformed_json_on_get_is_retried_then_reported(
     assert len(calls(mock_api, "GET", url)) == 1 + client._transport.retry_policy.max_retries
 
 
+async def test_malformed_multipart_is_retried_then_reported(
+    client: AsyncIonworks, mock_api: aioresponses
+) -> None:
+    url = f"{API}/simulations/s1/result"
+    mock_api.get(
+        url, body=b"--b\r\nno end", content_type="multipart/mixed; boundary=b", repeat=True
+    )
+    with pytest.raises(APIResponseValidationError, match="malformed multipart"):
+        await client._transport.request("GET", "/simulations/s1/result", expect="multipart")
+    assert len(calls(mock_api, "GET", url)) == 1 + client._transport.retry_policy.max_retries
+
+
+async def test_multipart_parts_by_name(client: AsyncIonworks, mock_api: aioresponses) -> None:
+    writer = aiohttp.MultipartWriter("mixed")
+    writer.append_json({"m": 1}).set_content_disposition("inline", name="metrics")
+    blob = b"\xff\xff\xff\xff\r\n--not-the-boundary\r\n"
+    part = writer.append(blob, {"Content-Type": "application/vnd.apache.arrow.stream"})
+    part.set_content_disposition("inline", name="time_series")
+    body = await writer.as_bytes()
+    mock_api.get(f"{API}/r", body=body, content_type=writer.headers["Content-Type"])
+    parts = await client._transport.request("GET", "/r", expect="multipart")
+    assert parts["time_series"] == ("application/vnd.apache.arrow.stream", blob)
+    assert json.loads(parts["metrics"][1]) == {"m": 1}
+
+
 # --- error mapping (wire.md §2) --------------------------------------------------------------
 
 

@@ -186,8 +186,11 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
 
 async def healthz(request: web.Request) -> web.Response:
     from ionworks._version import __version__
+    from ionworks.server.routes_results import CAPABILITIES
 
-    return json_response({"status": "ok", "version": __version__})
+    return json_response(
+        {"status": "ok", "version": __version__, "capabilities": list(CAPABILITIES)}
+    )
 
 
 def create_app(config: ServerConfig) -> web.Application:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -13,11 +12,10 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks import doe as doe_module
-from ionworks.dataframes import ARROW_STREAM
 from ionworks.server.http import fail, int_param, json_response, owner, read_json, require_str
-from ionworks.server.store import Store, new_id, now_iso
+from ionworks.server.store import ARROW_SUFFIX, Store, new_id, now_iso
 
-__all__ = ["job_tasks", "setup", "simulation_dict"]
+__all__ = ["ctx", "job_tasks", "setup", "sim_or_404", "simulation_dict"]
 
 STATE_FILTER = {
     "queued": ("pending",),
@@ -26,13 +24,9 @@ STATE_FILTER = {
     "failed": ("failed", "canceled"),
 }
 FOLDER = "simulations/{}"
-SMALL_FILE = 1024 * 1024
-#: Arrow IPC stream copies of small result tables (next to the parquet files), served to
-#: clients that send ``Accept: application/vnd.apache.arrow.stream``.
-ARROW_SUFFIX = ".arrows"
 
 
-def _ctx(request: web.Request) -> tuple[Store, Any]:
+def ctx(request: web.Request) -> tuple[Store, Any]:
     from ionworks.server.app import RUNNER, STORE
 
     return request.app[STORE], request.app[RUNNER]
@@ -90,8 +84,11 @@ def _jobs_for(store: Store, rows: list[sqlite3.Row]) -> dict[str, sqlite3.Row]:
     return out
 
 
-def _sim_or_404(store: Store, owner_id: str, sid: str) -> sqlite3.Row:
-    row = store.one("SELECT * FROM simulations WHERE id = ? AND owner_id = ?", (sid, owner_id))
+def sim_or_404(store: Store, owner_id: str, sid: str, columns: str = "*") -> sqlite3.Row:
+    """The caller's simulation row (``columns`` of it), or a 404."""
+    row = store.one(
+        f"SELECT {columns} FROM simulations WHERE id = ? AND owner_id = ?", (sid, owner_id)
+    )
     if row is None:
         fail(404, f"simulation {sid} not found")
     return row
@@ -100,7 +97,7 @@ def _sim_or_404(store: Store, owner_id: str, sid: str) -> sqlite3.Row:
 async def parse_to_template(request: web.Request) -> web.Response:
     from ionworks import ucp
 
-    store, _ = _ctx(request)
+    store, _ = ctx(request)
     body = await read_json(request)
     pe = body.get("protocol_experiment")
     if not isinstance(pe, dict):
@@ -189,7 +186,7 @@ async def create_batch(request: web.Request) -> web.Response:
     from ionworks import ucp
     from ionworks.server.engine.catalog import EngineError, model_from_spec
 
-    store, runner = _ctx(request)
+    store, runner = ctx(request)
     owner_id = owner(request)
     body = await read_json(request)
     model = body.get("parameterized_model")
@@ -265,7 +262,7 @@ async def create_batch(request: web.Request) -> web.Response:
 
 
 async def list_simulations(request: web.Request) -> web.Response:
-    store, _ = _ctx(request)
+    store, _ = ctx(request)
     where, args = ["s.owner_id = ?"], [owner(request)]
     for param, column in (
         ("project_id", "s.project_id"),
@@ -311,15 +308,15 @@ async def list_simulations(request: web.Request) -> web.Response:
 
 
 async def get_simulation(request: web.Request) -> web.Response:
-    store, _ = _ctx(request)
-    row = _sim_or_404(store, owner(request), request.match_info["id"])
+    store, _ = ctx(request)
+    row = sim_or_404(store, owner(request), request.match_info["id"])
     job = store.one("SELECT * FROM jobs WHERE id = ?", (row["job_id"],))
     return json_response(simulation_dict(row, job))
 
 
 async def delete_simulation(request: web.Request) -> web.Response:
-    store, runner = _ctx(request)
-    row = _sim_or_404(store, owner(request), request.match_info["id"])
+    store, runner = ctx(request)
+    row = sim_or_404(store, owner(request), request.match_info["id"])
     runner.cancel(row["job_id"])
     with store.transaction():
         store.execute("DELETE FROM simulations WHERE id = ?", (row["id"],))
@@ -329,7 +326,7 @@ async def delete_simulation(request: web.Request) -> web.Response:
 
 
 async def statuses(request: web.Request) -> web.Response:
-    store, _ = _ctx(request)
+    store, _ = ctx(request)
     body = await read_json(request)
     ids = body.get("simulation_ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
@@ -362,34 +359,6 @@ async def statuses(request: web.Request) -> web.Response:
             item["simulation"] = simulation_dict(row, _JobView(row))
         out.append(item)
     return json_response(out[: int(limit)] if isinstance(limit, int) and limit >= 0 else out)
-
-
-def _download(table: str) -> Any:
-    """Parquet (``<table>.parquet``), or its Arrow stream copy when the client accepts one
-    and the table has a copy (small tables; older results have none)."""
-    parquet = f"{table}.parquet"
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        store, _ = _ctx(request)
-        row = _sim_or_404(store, owner(request), request.match_info["id"])
-        if not row["storage_folder"]:
-            fail(404, f"result not yet available for simulation {row['id']}")
-        headers = {"Content-Type": "application/octet-stream", "Vary": "Accept"}
-        if ARROW_STREAM in request.headers.get("Accept", ""):
-            path = store.blob_path(row["storage_folder"], table + ARROW_SUFFIX)
-            with contextlib.suppress(FileNotFoundError):
-                body = path.read_bytes()  # small by construction
-                return web.Response(body=body, headers={**headers, "Content-Type": ARROW_STREAM})
-        path = store.blob_path(row["storage_folder"], parquet)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            fail(404, f"{parquet} missing for simulation {row['id']}")
-        if size <= SMALL_FILE:  # one read beats sendfile's setup for typical results
-            return web.Response(body=path.read_bytes(), headers=headers)
-        return web.FileResponse(path, headers=headers)
-
-    return handler
 
 
 def _payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
@@ -453,5 +422,3 @@ def setup(app: web.Application) -> None:
     r.add_post("/simulations/statuses", statuses)
     r.add_get("/simulations/{id}", get_simulation)
     r.add_delete("/simulations/{id}", delete_simulation)
-    r.add_get("/simulations/{id}/time_series/download", _download("time_series"))
-    r.add_get("/simulations/{id}/steps/download", _download("steps"))

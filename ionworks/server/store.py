@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["DataDirInUse", "Store", "new_id", "now_iso"]
+__all__ = ["ARROW_SUFFIX", "DataDirInUse", "Store", "new_id", "now_iso"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -76,6 +76,10 @@ def _lock_data_dir(data_dir: Path) -> IO[str]:
     handle.write(f"pid {os.getpid()}")
     handle.flush()
     return handle
+
+
+#: Suffix of the Arrow IPC stream copy stored next to a small result table's parquet file.
+ARROW_SUFFIX = ".arrows"
 
 
 def now_iso() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -295,54 +294,3 @@ def test_one_server_per_data_directory(server: Any) -> None:
     second = EmbeddedServer(server.config.data_dir, workers=1)
     with pytest.raises(RuntimeError, match="in use by another ionworks server"):
         second.start()
-
-
-async def test_get_result_after_a_wait_needs_only_the_two_downloads(api: AsyncIonworks) -> None:
-    response = await api.simulation.protocol(config())
-    record = await api.simulation.wait_for_completion(
-        response.simulation_id, timeout=120, poll_interval=0.1, verbose=False
-    )
-    before = api._transport.request_count
-    result = await api.simulation.get_result(response.simulation_id)
-    assert api._transport.request_count - before == 2  # metrics came with the wait
-    assert result.metrics == record["metrics"] and result.metrics
-    again = await api.simulation.get_result(response.simulation_id)  # not cached twice
-    assert again.metrics == record["metrics"]
-
-
-async def test_results_are_arrow_streams_when_accepted_parquet_otherwise(
-    api: AsyncIonworks, server: Any, server_url: str
-) -> None:
-    from ionworks.dataframes import ARROW_STREAM
-    from ionworks.server.routes_simulations import ARROW_SUFFIX
-
-    response = await api.simulation.protocol(config())
-    await api.simulation.wait_for_completion(response.simulation_id, timeout=120, verbose=False)
-    auth = {"Authorization": f"Bearer {KEY_A}"}
-    frames: dict[str, dict[str, pl.DataFrame]] = {}
-    for table in ("time_series", "steps"):
-        path = f"/simulations/{response.simulation_id}/{table}/download"
-        status, headers, arrow = await raw(
-            server_url, "GET", path, headers={**auth, "Accept": ARROW_STREAM}
-        )
-        assert status == 200 and headers["Content-Type"] == ARROW_STREAM
-        assert headers["Vary"] == "Accept" and arrow[:4] == b"\xff\xff\xff\xff"
-        status, headers, parquet = await raw(server_url, "GET", path, headers=auth)
-        assert status == 200 and headers["Content-Type"] == "application/octet-stream"
-        assert parquet[:4] == b"PAR1"  # what the official client and other readers expect
-        frames[table] = {"arrow": pl.read_ipc_stream(arrow), "parquet": pl.read_parquet(parquet)}
-        assert frames[table]["arrow"].equals(frames[table]["parquet"])
-    # the columns clients derive (wire.md §4.4) are stored, so both forms carry them
-    assert {"Step capacity [A.h]", "Capacity [A.h]"} <= set(
-        frames["time_series"]["parquet"].columns
-    )
-    assert "Delta capacity [A.h]" in frames["steps"]["parquet"].columns
-    result = await api.simulation.get_result(response.simulation_id)
-    assert result.time_series.equals(frames["time_series"]["parquet"])
-    assert result.steps.equals(frames["steps"]["parquet"])
-    # a result stored without Arrow copies (large, or from an older version) is parquet only
-    folder = Path(server.config.data_dir) / "blobs" / "simulations" / response.simulation_id
-    for table in ("time_series", "steps"):
-        (folder / f"{table}{ARROW_SUFFIX}").unlink()
-    again = await api.simulation.get_result(response.simulation_id)
-    assert again.time_series.equals(result.time_series) and again.steps.equals(result.steps)
