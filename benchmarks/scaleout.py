@@ -31,4 +31,16 @@ def bench_dask(n: int = 1000) -> None:
             workers=4, executor="dask", scheduler=cluster.scheduler_address
         ).run() as server:
             dask = _sweep(server, n)
-    report("sweep_dask_localcluster_vs_process_pool", dask, pool, 1.25, "s", n=n, param=D_N)
+    # The issue asks for both figures, not a ratio target; 1.25 is our own aim.
+    report(
+        "sweep_dask_localcluster_vs_process_pool",
+        dask,
+        pool,
+        1.25,
+        "s",
+        n=n,
+        param=D_N,
+        pool_s=pool,
+        dask_s=dask,
+        per_sim_ms={"pool": 1e3 * pool / n, "dask": 1e3 * dask / n},
+    )
