@@ -7,6 +7,7 @@ from typing import Any
 
 from .errors import Issue, Origin, UCPError
 from .model import Protocol, SafetyLimits, Step, Value
+from .samples import step_samples
 
 __all__ = ["KELVIN", "Builder", "number"]
 
@@ -233,35 +234,11 @@ class Builder:
     def _samples(self, step: Step) -> Any:
         import numpy as np
 
-        if step.waveform is not None:
-            data = np.column_stack([step.waveform.time, step.waveform.values])
-        else:
-            name = step.drive_cycle or ""
-            if name not in self.drive_cycles:
-                raise self._refuse(
-                    step,
-                    "drive cycle",
-                    f"missing drive cycle {name!r}; pass its samples in drive_cycles",
-                )
-            try:
-                data = np.array(self.drive_cycles[name], dtype=float)
-            except (TypeError, ValueError):
-                data = np.zeros((0, 0))
-        ok = (
-            data.ndim == 2
-            and data.shape[1] == 2
-            and data.shape[0] >= 2
-            and bool(np.isfinite(data).all())
-        )
-        if not ok or bool((np.diff(data[:, 0]) <= 0).any()):
-            raise self._refuse(
-                step,
-                "drive cycle",
-                f"drive cycle {step.drive_cycle or 'waveform'!r} must be an N x 2 array of finite "
-                "[time (s), value] rows with strictly increasing time (N >= 2)",
-            )
-        data[:, 0] -= data[0, 0]
-        return data
+        try:
+            rows = step_samples(step, self.drive_cycles)
+        except ValueError as exc:
+            raise self._refuse(step, "drive cycle", str(exc)) from None
+        return np.array(rows, dtype=float)
 
 
 def _summary(step: Step) -> str:

@@ -138,9 +138,17 @@ def test_e12_drive_cycle_samples() -> None:
     (step,) = _plan(E12, drive_cycles={"US06": samples}).experiment.steps
     assert step.is_drive_cycle
     assert step.input_value[:, 0].tolist() == [0.0, 1.0, 2.0]
+    # every form the exporters accept (ionworks.ucp.samples) works here too
+    for same in (
+        "time,value\n10,1\n11,2\n12,1.5\n",
+        {"Time [s]": [10, 11, 12], "Current [A]": [1, 2, 1.5]},
+        np.array(samples),
+    ):
+        (other,) = _plan(E12, drive_cycles={"US06": same}).experiment.steps
+        assert other.input_value.tolist() == step.input_value.tolist()
     with pytest.raises(ucp.UCPError, match="strictly increasing"):
         _plan(E12, drive_cycles={"US06": [[0, 1], [0, 2]]})
-    with pytest.raises(ucp.UCPError, match="N x 2"):
+    with pytest.raises(ucp.UCPError, match="invalid drive-cycle samples: list samples must be"):
         _plan(E12, drive_cycles={"US06": [1, 2, 3]})
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from attrs import define, field
 
 from ..model import Block, Item, Protocol, Step, Value, iter_values
-from ._samples import parse_samples, segments, validated
+from ..samples import parse_samples, segments, step_samples
 
 __all__ = [
     "ExportError",
@@ -313,19 +313,10 @@ class Plan:
 
     def samples(self, step: Step) -> list[tuple[float, float]]:
         """Drive-cycle or waveform samples ``(t from 0 s, value)``."""
-        if step.waveform is not None:
-            return validated(list(zip(step.waveform.time, step.waveform.values, strict=True)))
-        name = step.drive_cycle or ""
-        if name not in self.drive_cycles:
-            raise self.error(
-                step,
-                "drive cycle",
-                f"missing drive cycle {name!r}; pass its samples in drive_cycles",
-            )
         try:
-            return parse_samples(self.drive_cycles[name])
+            return step_samples(step, self.drive_cycles)
         except ValueError as exc:
-            raise self.error(step, "drive cycle", f"{name!r}: {exc}") from None
+            raise self.error(step, "drive cycle", str(exc)) from None
 
     def description(self) -> str:
         """Initial state and temperature as text for the file's comment field."""

@@ -1,4 +1,8 @@
-"""Drive-cycle samples: parsing the accepted forms and turning them into segments."""
+"""Drive-cycle samples: the accepted forms, validation, and zero-order-hold segments.
+
+Shared by the PyBaMM translation (:mod:`._builder`) and the vendor exporters (:mod:`.export`),
+so a drive cycle either side accepts, the other accepts too.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["parse_samples", "segments", "validated"]
+__all__ = ["parse_samples", "segments", "step_samples", "validated"]
 
 
 def _finite(raw: Any) -> float:
@@ -21,8 +25,13 @@ def _finite(raw: Any) -> float:
 
 
 def validated(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``rows`` shifted to start at t = 0, after checking them (≥ 2 finite rows, time
+    strictly increasing)."""
     if len(rows) < 2:
         raise ValueError("needs at least 2 samples")
+    for row in rows:
+        if not all(math.isfinite(x) for x in row):
+            raise ValueError(f"non-finite sample {row!r}")
     if any(b[0] <= a[0] for a, b in itertools.pairwise(rows)):
         raise ValueError("time must be strictly increasing")
     start = rows[0][0]
@@ -63,11 +72,14 @@ def _csv(text: str) -> list[tuple[float, float]]:
 
 
 def parse_samples(samples: Any) -> list[tuple[float, float]]:
-    """Samples from CSV text, ``[[t, v], ...]``, ``{"time": [...], "value": [...]}`` or a
-    column dict; validated (≥ 2 finite rows, strictly increasing time) and shifted to t=0."""
+    """Samples from CSV text, ``[[t, v], ...]`` (also an N x 2 numpy array),
+    ``{"time": [...], "value": [...]}`` or a column dict; validated (≥ 2 finite rows, strictly increasing time) and shifted to t=0."""
     try:
         if isinstance(samples, bytes):
             samples = samples.decode("utf-8")
+        tolist = getattr(samples, "tolist", None)  # numpy arrays
+        if callable(tolist) and not isinstance(samples, str):
+            samples = tolist()
         if isinstance(samples, str):
             rows = _csv(samples)
         elif isinstance(samples, Mapping):
@@ -95,3 +107,18 @@ def segments(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
         else:
             out.append((value, t1 - t0))
     return out
+
+
+def step_samples(step: Any, drive_cycles: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """``(t from 0 s, value)`` samples of a waveform or drive-cycle step (a drive cycle's
+    samples come from ``drive_cycles`` by name); ValueError says what is wrong."""
+    if step.waveform is not None:
+        rows = zip(step.waveform.time, step.waveform.values, strict=True)
+        return validated([(float(t), float(v)) for t, v in rows])
+    name = step.drive_cycle or ""
+    if name not in drive_cycles:
+        raise ValueError(f"missing drive cycle {name!r}; pass its samples in drive_cycles")
+    try:
+        return parse_samples(drive_cycles[name])
+    except ValueError as exc:
+        raise ValueError(f"{name!r}: {exc}") from None
