@@ -10,7 +10,6 @@ import numpy as np
 
 from benchmarks._common import D_N, KEY, ONE_C, ONE_C_3S, LocalServer, config, doe, report
 from ionworks import AsyncIonworks, Ionworks
-from ionworks.server.store import ARROW_SUFFIX
 
 
 def _values(n: int) -> list[float]:
@@ -30,8 +29,17 @@ async def _seed(url: str, n: int, protocol: str, model: str) -> list[str]:
         return ids
 
 
-async def _async_fetch_all(url: str, ids: list[str], limit: int = 16) -> int:
+def _cloud_like(client: AsyncIonworks) -> None:
+    """Ignore the local server's extensions (bundle, Arrow streams): the cloud's requests."""
+    client._server_capabilities = frozenset()
+
+
+async def _async_fetch_all(
+    url: str, ids: list[str], limit: int = 16, extensions: bool = True
+) -> int:
     async with AsyncIonworks(api_key=KEY, api_url=url) as client:
+        if not extensions:
+            _cloud_like(client)
         await client.simulation.wait_for_completion(
             ids, timeout=600, poll_interval=0.05, verbose=False
         )
@@ -44,8 +52,10 @@ async def _async_fetch_all(url: str, ids: list[str], limit: int = 16) -> int:
         return sum(await asyncio.gather(*(one(sid) for sid in ids)))
 
 
-def _sync_fetch_all(url: str, ids: list[str]) -> int:
+def _sync_fetch_all(url: str, ids: list[str], extensions: bool = True) -> int:
     with Ionworks(api_key=KEY, api_url=url) as client:
+        if not extensions:
+            _cloud_like(client._async)
         client.simulation.wait_for_completion(ids, timeout=600, poll_interval=0.05, verbose=False)
         return sum(client.simulation.get_result(sid).time_series.height for sid in ids)
 
@@ -66,15 +76,13 @@ def bench_batch(n: int = 1000) -> None:
         _sync_fetch_all(server.url, ids)
         ours_sync = time.perf_counter() - start
         official = run_official_batch(server.url, KEY, ids)
-        # The same fetches when the server has parquet only (as a server without Arrow
-        # stream copies, e.g. the cloud, answers): context for the figures above.
-        for copy in server.data_dir.glob(f"blobs/simulations/*/*{ARROW_SUFFIX}"):
-            copy.unlink()
+        # The same fetches the way the cloud is asked (two downloads and parquet, no bundle
+        # or Arrow streams): context for the figures above.
         start = time.perf_counter()
-        asyncio.run(_async_fetch_all(server.url, ids))
+        asyncio.run(_async_fetch_all(server.url, ids, extensions=False))
         parquet_async = time.perf_counter() - start
         start = time.perf_counter()
-        _sync_fetch_all(server.url, ids)
+        _sync_fetch_all(server.url, ids, extensions=False)
         parquet_sync = time.perf_counter() - start
     base = float(official["total_s"])
     extra: dict[str, Any] = {

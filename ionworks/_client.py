@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 import warnings
 from types import TracebackType
 from typing import Any
@@ -23,6 +25,11 @@ from ionworks.resources.simulation import AsyncSimulations
 from ionworks.resources.study import AsyncStudies
 
 __all__ = ["AsyncIonworks"]
+
+#: The local-server capability probe (``GET /healthz``): one attempt, this read timeout,
+#: asked again this many seconds after a failure.
+CAPABILITY_PROBE_TIMEOUT = 5.0
+CAPABILITY_RETRY_S = 30.0
 
 NO_BACKEND_HELP = (
     "No Ionworks API is configured and the embedded local server could not start. Set "
@@ -80,6 +87,7 @@ class AsyncIonworks:
         self._sole_project: str | None = None
         self._local_url: str | None = None
         self._server_capabilities: frozenset[str] | None = None
+        self._capabilities_retry_at = math.inf
         self._capabilities_lock = anyio.Lock()
         self._transport.retry_keyed_writes = self._is_local()
         self.simulation = AsyncSimulations(self)
@@ -128,25 +136,34 @@ class AsyncIonworks:
 
     async def _capabilities(self) -> frozenset[str]:
         """What the server offers beyond the cloud's API: our local server lists it on
-        ``/healthz`` (asked once; remote servers are not asked)."""
-        if self._server_capabilities is None:
-            if not self._is_local():
-                self._server_capabilities = frozenset()
-            else:
-                async with self._capabilities_lock:  # one /healthz for concurrent callers
-                    if self._server_capabilities is None:
-                        self._server_capabilities = await self._ask_capabilities()
+        ``/healthz``. Asked once per client, only of servers on this machine, with one
+        short attempt shared by concurrent callers; an unreachable server is asked again
+        after ``CAPABILITY_RETRY_S`` (meanwhile: none, i.e. the cloud's endpoints)."""
+        if not self._is_local():
+            return frozenset()
+        if self._server_capabilities is None or time.monotonic() >= self._capabilities_retry_at:
+            async with self._capabilities_lock:
+                if self._server_capabilities is None or (
+                    time.monotonic() >= self._capabilities_retry_at
+                ):
+                    await self._ask_capabilities()
         return self._server_capabilities or frozenset()
 
-    async def _ask_capabilities(self) -> frozenset[str] | None:
+    async def _ask_capabilities(self) -> None:
+        self._capabilities_retry_at = math.inf
         try:
-            data = await self._transport.request("GET", "/healthz")
+            data = await self._transport.request(
+                "GET", "/healthz", timeout=CAPABILITY_PROBE_TIMEOUT, retry=False
+            )
         except APIStatusError:  # a server without /healthz: the cloud's API only
-            return frozenset()
-        except IonworksError:  # unreachable for now: ask again next time
-            return None
+            data = None
+        except IonworksError:  # unreachable or slow right now
+            self._capabilities_retry_at = time.monotonic() + CAPABILITY_RETRY_S
+            data = None
         listed = data.get("capabilities") if isinstance(data, dict) else None
-        return frozenset(str(c) for c in (listed if isinstance(listed, list) else ()))
+        self._server_capabilities = frozenset(
+            str(c) for c in (listed if isinstance(listed, list) else ())
+        )
 
     def _is_local(self) -> bool:
         """The embedded server, or a server on this machine (``ionworks serve``)."""

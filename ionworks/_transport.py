@@ -179,8 +179,10 @@ class Transport:
         timeout: float | NotGiven | None = NOT_GIVEN,
         absolute_url: bool = False,
         authenticate: bool = True,
+        retry: bool = True,
     ) -> Any:
-        """Send one logical request (with retries) and decode the response.
+        """Send one logical request (with retries unless ``retry=False``) and decode the
+        response.
 
         POST/PATCH get a fresh ``Idempotency-Key`` unless one is given (``None`` disables it);
         the same key is reused on every retry so the server can deduplicate.
@@ -201,7 +203,7 @@ class Transport:
             req_headers["Idempotency-Key"] = idempotency_key
         query = _encode_params(params)
         read_timeout = self._config.timeout if isinstance(timeout, NotGiven) else timeout
-        if expect == "bytes" and isinstance(timeout, NotGiven):
+        if expect in ("bytes", "multipart") and isinstance(timeout, NotGiven):
             read_timeout = DOWNLOAD_READ_TIMEOUT
         retryable_method = self.retry_policy.method_is_retryable(
             method, bool(idempotency_key) and self.retry_keyed_writes
@@ -221,19 +223,19 @@ class Transport:
                     read_timeout,
                     authenticate,
                 )
-            except _Retryable as retry:
+            except _Retryable as failure:
                 delay = None
-                if retryable_method or retry.safe_for_any_method:
-                    delay = self.retry_policy.delay_for(attempt, retry.retry_after)
+                if retry and (retryable_method or failure.safe_for_any_method):
+                    delay = self.retry_policy.delay_for(attempt, failure.retry_after)
                 if delay is None:
-                    raise retry.error from retry.__cause__
+                    raise failure.error from failure.__cause__
                 log.debug(
                     "retrying %s %s in %.2fs (attempt %d): %s",
                     method,
                     url,
                     delay,
                     attempt + 1,
-                    retry.error,
+                    failure.error,
                 )
                 attempt += 1
                 await anyio.sleep(delay)

@@ -10,10 +10,10 @@ daemon and an ``atexit`` hook closes the client first.
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from concurrent.futures import Future
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
@@ -24,21 +24,23 @@ __all__ = ["PortalThread", "shutdown"]
 
 T = TypeVar("T")
 
+#: How long closing a client waits for calls still running in other threads.
+STOP_GRACE_S = 10.0
+
 
 async def _next(agen: AsyncIterator[T]) -> T:
     return await agen.__anext__()
 
 
-def _awaited(func: Callable[..., Awaitable[T]], *args: Any) -> Coroutine[Any, Any, T]:
-    """``func(*args)`` as a coroutine (wrapping other awaitables)."""
-    awaitable = func(*args)
-    if inspect.iscoroutine(awaitable):
-        return awaitable
-
-    async def wait() -> T:
-        return await awaitable
-
-    return wait()
+async def _scoped(
+    scopes: list[anyio.CancelScope], func: Callable[..., Awaitable[T]], *args: Any
+) -> T:
+    """``await func(*args)`` in a cancel scope published in ``scopes``; a cancelled call
+    raises ``CancelledError`` (the caller's future is cancelled)."""
+    with anyio.CancelScope() as scope:
+        scopes.append(scope)
+        return await func(*args)
+    raise asyncio.CancelledError  # reached only when the scope was cancelled
 
 
 class PortalThread:
@@ -48,6 +50,7 @@ class PortalThread:
         self._ready = threading.Event()
         self._portal: BlockingPortal | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._inflight: set[Future[Any]] = set()
         self._error: BaseException | None = None
         self._stopped = False
         self._lock = threading.Lock()
@@ -76,13 +79,27 @@ class PortalThread:
     def stopped(self) -> bool:
         return self._stopped
 
+    def on_loop_thread(self) -> bool:
+        return threading.get_ident() == self._thread.ident
+
     def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``func(*args)`` on the loop and wait for it. Ctrl-C cancels the call promptly."""
         if self._loop is None or self._stopped:
             raise RuntimeError("this client is closed; create a new one")
+        if self.on_loop_thread():
+            raise RuntimeError(
+                "a sync ionworks client cannot be called from its own event-loop thread "
+                "(inside a coroutine, use AsyncIonworks)"
+            )
         # A plain asyncio task (anyio works inside it): ~30 µs cheaper per call than the
-        # portal's task-group task. Cancelling the future cancels the task on the loop.
-        future: Future[T] = asyncio.run_coroutine_threadsafe(_awaited(func, *args), self._loop)
+        # portal's task-group task. The call runs in a cancel scope, so Ctrl-C cancels it
+        # the anyio way (shielded sections, e.g. closing the session, finish first).
+        scopes: list[anyio.CancelScope] = []
+        future: Future[T] = asyncio.run_coroutine_threadsafe(
+            _scoped(scopes, func, *args), self._loop
+        )
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
         try:
             # A bounded wait in a loop: an unbounded lock wait would defer Ctrl-C until the
             # call finished.
@@ -92,8 +109,11 @@ class PortalThread:
                 except FutureTimeout:
                     continue
         except BaseException:
-            if not future.done():
-                future.cancel()  # cancels the task on the loop (KeyboardInterrupt, SystemExit)
+            if not future.done():  # KeyboardInterrupt, SystemExit
+                if scopes:
+                    self._loop.call_soon_threadsafe(scopes[0].cancel)
+                else:
+                    future.cancel()  # not started yet: it never will
             raise
 
     def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
@@ -110,13 +130,28 @@ class PortalThread:
             if aclose is not None and not self._stopped:
                 self.call(aclose)
 
-    def stop(self) -> None:
-        """Stop the loop and join the thread (idempotent)."""
+    def stop(self, before: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Stop the loop and join the thread (idempotent). On the loop's own thread (a
+        finalizer run by garbage collection there) ``before()`` and the stop are scheduled
+        instead."""
         with self._lock:
             if self._stopped:
                 return
             self._stopped = True
         portal = self._portal
+        if self.on_loop_thread():
+            if portal is not None:
+
+                async def close_then_stop() -> None:
+                    with contextlib.suppress(Exception):
+                        if before is not None:
+                            await before()
+                    await portal.stop()
+
+                asyncio.get_running_loop().create_task(close_then_stop())
+            return
+        # Calls still running in other threads may finish (bounded) before the loop stops.
+        wait(list(self._inflight), timeout=STOP_GRACE_S)
         if portal is not None and self._thread.is_alive():
             try:
                 portal.call(portal.stop)
@@ -133,6 +168,9 @@ def shutdown(async_client: Any, portal: PortalThread) -> None:
     garbage-collected, or at interpreter exit, whichever comes first.
     """
     if portal.stopped:
+        return
+    if portal.on_loop_thread():
+        portal.stop(before=async_client.aclose)
         return
     try:
         portal.call(async_client.aclose)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import gc
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
+import anyio
+import pytest
 from aioresponses import aioresponses
 
 from ionworks import Ionworks
+from ionworks_sync._portal import _scoped
 from tests.conftest import API
 
 
@@ -52,3 +58,54 @@ def test_ctrl_c_interrupts_a_blocking_call_promptly() -> None:
     assert proc.returncode == 0, err
     assert "interrupted after" in out
     assert time.monotonic() - started < 3
+
+
+def test_calling_from_the_loop_thread_raises_instead_of_deadlocking() -> None:
+    client = Ionworks(api_key="k", api_url="http://127.0.0.1:9")
+    portal = client._portal
+
+    async def reenter() -> None:
+        portal.call(anyio.sleep, 0)
+
+    try:
+        with pytest.raises(RuntimeError, match="its own event-loop thread"):
+            portal.call(reenter)
+    finally:
+        client.close()
+
+
+def test_cancelling_a_call_respects_shielded_sections() -> None:
+    client = Ionworks(api_key="k", api_url="http://127.0.0.1:9")
+    portal = client._portal
+    done: list[str] = []
+
+    async def shielded() -> None:
+        with anyio.CancelScope(shield=True):
+            await anyio.sleep(0.3)
+            done.append("shielded part finished")
+        await anyio.sleep(30)
+
+    scopes: list[anyio.CancelScope] = []
+    future = asyncio.run_coroutine_threadsafe(_scoped(scopes, shielded), portal._loop)
+    time.sleep(0.1)
+    assert scopes  # the call runs in its scope; cancel it as Ctrl-C does
+    portal._loop.call_soon_threadsafe(scopes[0].cancel)
+    with pytest.raises(concurrent.futures.CancelledError):
+        future.result(timeout=5)
+    assert done == ["shielded part finished"]
+    client.close()
+
+
+def test_close_lets_a_call_in_another_thread_finish() -> None:
+    client = Ionworks(api_key="k", api_url="http://127.0.0.1:9")
+    results: list[object] = []
+
+    def slow_call() -> None:
+        results.append(client._portal.call(anyio.sleep, 0.5))
+
+    thread = threading.Thread(target=slow_call)
+    thread.start()
+    time.sleep(0.1)
+    client.close()  # waits (bounded) for the call instead of cancelling it
+    thread.join(5)
+    assert results == [None]

@@ -47,7 +47,7 @@ Column = Callable[[str], np.ndarray]
 def _floats(column: Column, cols: set[str], name: str, length: int) -> np.ndarray:
     if name not in cols:
         return np.zeros(length)  # a missing side counts as 0 (wire.md §4.4)
-    return np.asarray(column(name), dtype=np.float64)  # nulls become NaN
+    return np.asarray(column(name), dtype=np.float64)  # nulls become NaN (see _add_columns)
 
 
 def time_series_derived(column: Column, cols: set[str], length: int) -> dict[str, np.ndarray]:
@@ -69,7 +69,9 @@ def time_series_derived(column: Column, cols: set[str], length: int) -> dict[str
         step = np.asarray(column(STEP)) if STEP in cols else np.zeros(0)
         ends = np.flatnonzero(step[1:] != step[:-1])  # last rows of all steps but the final
         if len(ends):
-            offsets = np.concatenate(([0.0], np.cumsum(step_capacity[ends])))
+            # a missing end value adds nothing (as a null in a polars cum_sum)
+            end_values = np.nan_to_num(step_capacity[ends], nan=0.0)
+            offsets = np.concatenate(([0.0], np.cumsum(end_values)))
             rows = np.diff(np.concatenate(([0], ends + 1, [length])))
             out[CAPACITY] = step_capacity + np.repeat(offsets, rows)
         else:
@@ -99,7 +101,8 @@ def _add_columns(df: pl.DataFrame, derive: Derive) -> pl.DataFrame:
         return df.get_column(name).to_numpy()
 
     new = derive(column, set(df.columns), df.height)
-    return df.hstack([pl.Series(k, v) for k, v in new.items()]) if new else df
+    # nulls came in as NaN; they go back out as nulls (a missing value stays missing)
+    return df.hstack([pl.Series(k, v, nan_to_null=True) for k, v in new.items()]) if new else df
 
 
 def add_time_series_columns(df: pl.DataFrame) -> pl.DataFrame:

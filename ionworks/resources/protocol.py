@@ -10,6 +10,7 @@ from typing import Any
 from ionworks.errors import APIResponseValidationError
 from ionworks.models import ConvertResult
 from ionworks.resources._base import AsyncResource
+from ionworks.ucp.samples import as_plain
 
 __all__ = ["CONVERT_TARGETS", "AsyncProtocols"]
 
@@ -113,17 +114,9 @@ def _drive_cycles_json(drive_cycles: Mapping[str, Any]) -> dict[str, Any]:
     for name, samples in drive_cycles.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"drive cycle names must be non-empty strings, got {name!r}")
-        to_dict = getattr(samples, "to_dict", None)
-        tolist = getattr(samples, "tolist", None)
-        if hasattr(samples, "columns") and callable(to_dict):
-            try:
-                out[name] = to_dict(as_series=False)
-            except TypeError:
-                out[name] = to_dict(orient="list")
-        elif callable(tolist):
-            out[name] = tolist()
-        elif isinstance(samples, Mapping | Sequence | str):
-            out[name] = samples
+        plain = as_plain(samples)
+        if isinstance(plain, Mapping | Sequence | str):
+            out[name] = plain
         else:
             raise ValueError(
                 f"drive cycle {name!r}: expected a DataFrame, an array, a dict or CSV text"

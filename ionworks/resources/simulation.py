@@ -241,10 +241,14 @@ class AsyncSimulations(AsyncResource):
     async def get_result(self, simulation_id: str) -> SimulationResult:
         """Time series, steps (DataFrames) and metrics of a completed simulation."""
         metrics = self._completed_metrics.pop(simulation_id, None)
-        if "result-bundle" in await self._client._capabilities():
-            time_series, steps, metrics = await self._bundle(seg(simulation_id))
+        capabilities = await self._client._capabilities()
+        # Arrow streams are asked for only where the server offers them (ours); other
+        # servers see exactly the official client's requests.
+        accept = RESULT_ACCEPT if "arrow-stream" in capabilities else None
+        if "result-bundle" in capabilities:
+            time_series, steps, metrics = await self._bundle(seg(simulation_id), accept)
         else:
-            time_series, steps, metrics = await self._downloads(seg(simulation_id), metrics)
+            time_series, steps, metrics = await self._downloads(seg(simulation_id), metrics, accept)
         args = (time_series, steps, metrics, self._client.dataframe_backend)
         if is_quick_to_decode(time_series, steps):
             return build_result(*args)  # tens of µs: cheaper than a thread hop
@@ -253,7 +257,7 @@ class AsyncSimulations(AsyncResource):
         return await anyio.to_thread.run_sync(build_result, *args)
 
     async def _downloads(
-        self, sid: str, metrics: dict[str, Any] | None
+        self, sid: str, metrics: dict[str, Any] | None, accept: Mapping[str, str] | None
     ) -> tuple[bytes, bytes, dict[str, Any]]:
         """The API's way (wire.md §4.4): both downloads, plus the record unless the metrics
         came with a wait — concurrently."""
@@ -264,7 +268,7 @@ class AsyncSimulations(AsyncResource):
                 parts[name] = await self._get(path)
             else:
                 parts[name] = await self._transport.request(
-                    "GET", path, headers=RESULT_ACCEPT, expect="bytes"
+                    "GET", path, headers=accept, expect="bytes"
                 )
 
         async with task_group() as tg:
@@ -277,12 +281,12 @@ class AsyncSimulations(AsyncResource):
             metrics = (record.get("metrics") if isinstance(record, dict) else None) or {}
         return parts["time_series"], parts["steps"], metrics
 
-    async def _bundle(self, sid: str) -> tuple[bytes, bytes, dict[str, Any]]:
+    async def _bundle(
+        self, sid: str, accept: Mapping[str, str] | None
+    ) -> tuple[bytes, bytes, dict[str, Any]]:
         """Our local server's one-request form: ``GET /simulations/{id}/result``."""
         path = f"/simulations/{sid}/result"
-        parts = await self._transport.request(
-            "GET", path, headers=RESULT_ACCEPT, expect="multipart"
-        )
+        parts = await self._transport.request("GET", path, headers=accept, expect="multipart")
         try:
             metrics = json.loads(parts["metrics"][1]) or {}
             if not isinstance(metrics, dict):

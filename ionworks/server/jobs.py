@@ -46,6 +46,7 @@ class JobRunner:
         self.tasks = tasks
         self._wake = anyio.Event()
         self._running: set[str] = set()
+        self._storing = 0  # finished jobs whose results are being stored
         self._fans: dict[str, FanOut] = {}  # running ServerTask jobs
         self._tg: TaskGroup | None = None
 
@@ -109,7 +110,9 @@ class JobRunner:
                     await self._wake.wait()
 
     def _dispatch(self, tg: TaskGroup) -> None:
-        free = self.capacity - len(self._running)
+        # Results still being stored count against the capacity beyond one round of them,
+        # so a slow disk holds back new work instead of piling results up in memory.
+        free = self.capacity - len(self._running) - max(0, self._storing - self.capacity)
         if free <= 0:
             return
         rows = self.store.query(
@@ -142,9 +145,14 @@ class JobRunner:
             # stays "running" until then, and is re-run if the server stops before).
             self._release(job_id)
             if self._status(job_id) == "running":
-                stored = on_result(self.store, params, result)
-                if stored is not None:
-                    await stored
+                self._storing += 1
+                try:
+                    stored = on_result(self.store, params, result)
+                    if stored is not None:
+                        await stored
+                finally:
+                    self._storing -= 1
+                    self._wake.set()
                 self._finish(job_id, "completed", None)
         except JobCanceled:
             pass

@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from aiohttp import web
 
 from ionworks import _multipart as multipart
@@ -78,7 +79,11 @@ async def result_bundle(request: web.Request) -> web.Response:
     for table in ("time_series", "steps"):
         path, media_type = _table(store, row["storage_folder"], table, row["id"], arrow)
         try:
-            parts.append((table, media_type, path.read_bytes()))
+            if path.stat().st_size <= SMALL_FILE:
+                body = path.read_bytes()
+            else:  # large results: read off the event loop
+                body = await anyio.to_thread.run_sync(path.read_bytes)
+            parts.append((table, media_type, body))
         except FileNotFoundError:
             fail(404, f"result of simulation {row['id']} was deleted")
     boundary = secrets.token_hex(16)

@@ -387,13 +387,20 @@ async def _store_result(store: Store, params: dict[str, Any], result: dict[str, 
     for name, content in (result.get("arrow") or {}).items():
         blobs[f"{name}{ARROW_SUFFIX}"] = content
     # fsyncs take milliseconds: in a thread, so the loop keeps serving and dispatching
-    await anyio.to_thread.run_sync(store.write_blobs, folder, blobs)
+    try:
+        await anyio.to_thread.run_sync(store.write_blobs, folder, blobs)
+    except FileNotFoundError:  # the simulation was deleted while its files were written
+        if store.one("SELECT id FROM simulations WHERE id = ?", (sid,)) is not None:
+            raise
     metrics = _finite(dict(result.get("metrics") or {}))
+    # only while its job still runs: not after a delete or a cancel during the write
     updated = store.execute(
-        "UPDATE simulations SET storage_folder = ?, metrics = ?, updated_at = ? WHERE id = ?",
+        "UPDATE simulations SET storage_folder = ?, metrics = ?, updated_at = ? WHERE id = ? "
+        "AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = simulations.job_id "
+        "AND jobs.status = 'running')",
         (folder, json.dumps(metrics, default=str), now_iso(), sid),
     )
-    if not updated:  # deleted while its files were being written
+    if not updated:
         store.delete_blobs(folder)
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["parse_samples", "segments", "step_samples", "validated"]
+__all__ = ["as_plain", "parse_samples", "segments", "step_samples", "validated"]
 
 
 def _finite(raw: Any) -> float:
@@ -71,15 +71,28 @@ def _csv(text: str) -> list[tuple[float, float]]:
     return [(_finite(r[0]), _finite(r[1])) for r in rows]
 
 
+def as_plain(samples: Any) -> Any:
+    """DataFrames (polars, pandas) → column dicts, arrays → nested lists, bytes → text;
+    anything else unchanged."""
+    to_dict = getattr(samples, "to_dict", None)
+    if hasattr(samples, "columns") and callable(to_dict):
+        try:
+            return to_dict(as_series=False)  # polars
+        except TypeError:
+            return to_dict(orient="list")  # pandas
+    tolist = getattr(samples, "tolist", None)
+    if callable(tolist) and not isinstance(samples, str | bytes):
+        return tolist()
+    if isinstance(samples, bytes):
+        return samples.decode("utf-8")
+    return samples
+
+
 def parse_samples(samples: Any) -> list[tuple[float, float]]:
-    """Samples from CSV text, ``[[t, v], ...]`` (also an N x 2 numpy array),
-    ``{"time": [...], "value": [...]}`` or a column dict; validated (≥ 2 finite rows, strictly increasing time) and shifted to t=0."""
+    """Samples from CSV text, ``[[t, v], ...]`` (also an N x 2 array), ``{"time": [...],
+    "value": [...]}``, a column dict or a DataFrame (see :func:`as_plain`); validated (≥ 2 finite rows, strictly increasing time) and shifted to t=0."""
     try:
-        if isinstance(samples, bytes):
-            samples = samples.decode("utf-8")
-        tolist = getattr(samples, "tolist", None)  # numpy arrays
-        if callable(tolist) and not isinstance(samples, str):
-            samples = tolist()
+        samples = as_plain(samples)
         if isinstance(samples, str):
             rows = _csv(samples)
         elif isinstance(samples, Mapping):
@@ -87,6 +100,7 @@ def parse_samples(samples: Any) -> list[tuple[float, float]]:
         elif isinstance(samples, Sequence):
             rows = []
             for row in samples:
+                row = as_plain(row)  # e.g. numpy rows
                 if isinstance(row, str | bytes) or not isinstance(row, Sequence) or len(row) != 2:
                     raise ValueError("list samples must be [time, value] pairs")
                 rows.append((_finite(row[0]), _finite(row[1])))

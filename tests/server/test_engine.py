@@ -259,10 +259,16 @@ def test_step_table_time_series_and_metrics() -> None:
     assert series["Step count"].unique().sort().to_list() == [0, 1, 2]
     assert series.schema["Step count"] == pl.Int64
     assert series.columns[-2:] == ["Step capacity [A.h]", "Capacity [A.h]"]
-    # stored derived columns are what a client derives from a table without them
+    # stored derived columns are what a client derives from a table without them, and what
+    # the wire.md §4.4 formulas give written independently with polars expressions
     bare = series.drop(series.columns[-2:])
     assert add_time_series_columns(bare).equals(series)
     assert add_step_columns(steps.drop(steps.columns[-2:])).equals(steps)
+    step_capacity = pl.col("Discharge capacity [A.h]") - pl.col("Charge capacity [A.h]")
+    ends = bare.group_by("Step count", maintain_order=True).agg(step_capacity.last().alias("e"))
+    offsets = ends.with_columns((pl.col("e").cum_sum() - pl.col("e")).alias("offset"))
+    expected = bare.join(offsets, on="Step count").select(step_capacity + pl.col("offset"))
+    assert series["Capacity [A.h]"].to_list() == pytest.approx(expected.to_series().to_list())
     assert series["Capacity [A.h]"][-1] == pytest.approx(
         steps["Delta capacity [A.h]"].sum(), abs=1e-9
     )

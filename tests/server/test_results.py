@@ -71,8 +71,12 @@ async def test_results_are_arrow_streams_when_accepted_parquet_otherwise(
         frames["time_series"]["parquet"].columns
     )
     assert "Delta capacity [A.h]" in frames["steps"]["parquet"].columns
-    for client in (api, downloads_only(api)):
-        result = await client.simulation.get_result(sid)
+    for use_bundle in (True, False):
+        async with AsyncIonworks(api_key=KEY_A, api_url=server_url) as client:
+            assert "result-bundle" in await client._capabilities()
+            if not use_bundle:
+                downloads_only(client)
+            result = await client.simulation.get_result(sid)
         assert result.time_series.equals(frames["time_series"]["parquet"])
         assert result.steps.equals(frames["steps"]["parquet"])
     # a result stored without Arrow copies (large, or from an older version) is parquet only
@@ -118,3 +122,36 @@ async def test_bundle_parts_and_errors(api: AsyncIonworks, server_url: str) -> N
         await api.simulation.get_result("nope")
     status, _, body = await raw(server_url, f"/simulations/{sid}/result", {})
     assert status == 401
+
+
+@pytest.mark.parametrize("status", ["running", "canceled"])
+async def test_results_are_stored_only_while_the_job_runs(tmp_path: Path, status: str) -> None:
+    from ionworks.server.routes_simulations import _store_result
+    from ionworks.server.store import Store
+
+    store = Store(tmp_path)
+    try:
+        ts = "2026-01-01T00:00:00Z"
+        store.execute(
+            "INSERT INTO jobs(id, owner_id, job_type, status, params, created_at, updated_at, seq)"
+            " VALUES ('j1', 'o', 'simulation', ?, '{}', ?, ?, 1)",
+            (status, ts, ts),
+        )
+        store.execute(
+            "INSERT INTO simulations(id, owner_id, template_id, job_id, parameterized_model, "
+            "experiment_parameters, design_parameters, extra_variables, max_backward_jumps, "
+            "created_at, updated_at, seq) VALUES ('s1', 'o', 't', 'j1', '\"m\"', '{}', '{}', "
+            "'[]', 1, ?, ?, 1)",
+            (ts, ts),
+        )
+        result = {"time_series": b"ts", "steps": b"st", "metrics": {"x": 1.0}, "arrow": {}}
+        await _store_result(store, {"simulation_id": "s1"}, result)
+        row = store.one("SELECT storage_folder, metrics FROM simulations WHERE id = 's1'")
+        assert row is not None
+        stored = (tmp_path / "blobs" / "simulations" / "s1" / "steps.parquet").is_file()
+        if status == "running":
+            assert row["storage_folder"] == "simulations/s1" and stored
+        else:  # canceled while the files were written: nothing kept
+            assert row["storage_folder"] is None and not stored
+    finally:
+        store.close()
