@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import gc
 import os
@@ -18,7 +17,7 @@ import pytest
 from aioresponses import aioresponses
 
 from ionworks import Ionworks
-from ionworks_sync._portal import _scoped
+from ionworks_sync._portal import _Call
 from tests.conftest import API
 
 
@@ -85,13 +84,12 @@ def test_cancelling_a_call_respects_shielded_sections() -> None:
             done.append("shielded part finished")
         await anyio.sleep(30)
 
-    scopes: list[anyio.CancelScope] = []
-    future = asyncio.run_coroutine_threadsafe(_scoped(scopes, shielded), portal._loop)
+    call = _Call(shielded, ())
+    portal._loop.call_soon_threadsafe(call.start)
     time.sleep(0.1)
-    assert scopes  # the call runs in its scope; cancel it as Ctrl-C does
-    portal._loop.call_soon_threadsafe(scopes[0].cancel)
-    with pytest.raises(concurrent.futures.CancelledError):
-        future.result(timeout=5)
+    portal._loop.call_soon_threadsafe(call.cancel)  # what Ctrl-C in the caller does
+    assert call.done.acquire(timeout=5)
+    assert isinstance(call.error, concurrent.futures.CancelledError)
     assert done == ["shielded part finished"]
     client.close()
 
