@@ -107,3 +107,21 @@ def test_close_lets_a_call_in_another_thread_finish() -> None:
     client.close()  # waits (bounded) for the call instead of cancelling it
     thread.join(5)
     assert results == [None]
+
+
+def test_a_call_cancelled_before_it_starts_never_runs() -> None:
+    client = Ionworks(api_key="k", api_url="http://127.0.0.1:9")
+    loop = client._portal._loop
+    ran: list[bool] = []
+
+    async def body() -> None:
+        ran.append(True)
+
+    call = _Call(body, ())
+    loop.call_soon_threadsafe(call.start)
+    loop.call_soon_threadsafe(call.cancel)  # before the task's first step
+    assert call.done.acquire(timeout=5)
+    time.sleep(0.05)
+    assert isinstance(call.error, concurrent.futures.CancelledError) and not ran
+    assert not call.done.acquire(timeout=0.05)  # released exactly once
+    client.close()
