@@ -118,8 +118,12 @@ def test_a_call_cancelled_before_it_starts_never_runs() -> None:
         ran.append(True)
 
     call = _Call(body, ())
-    loop.call_soon_threadsafe(call.start)
-    loop.call_soon_threadsafe(call.cancel)  # before the task's first step
+
+    def start_then_cancel() -> None:  # in one loop turn: before the task's first step
+        call.start()
+        call.cancel()
+
+    loop.call_soon_threadsafe(start_then_cancel)
     assert call.done.acquire(timeout=5)
     time.sleep(0.05)
     assert isinstance(call.error, concurrent.futures.CancelledError) and not ran
