@@ -131,7 +131,7 @@ def bench_sync_overhead(n: int = 2000, rounds: int = 5) -> None:
     )
 
 
-def bench_decode(rows: int = 100_000, repeats: int = 15) -> None:
+def bench_decode(rows: int = 100_000, repeats: int = 31) -> None:
     """4. get_result decode of a 100k-row result vs raw pyarrow.parquet → polars (≤ 1.2×)."""
     data = parquet_bytes(rows)
     steps = parquet_bytes(3)
@@ -143,13 +143,15 @@ def bench_decode(rows: int = 100_000, repeats: int = 15) -> None:
         pl.from_arrow(pq.read_table(pa.BufferReader(data)))
         pl.from_arrow(pq.read_table(pa.BufferReader(steps)))
 
-    def best(func: Callable[[], None]) -> float:
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            func()
-            samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
+    def timed_once(func: Callable[[], None]) -> float:
+        start = time.perf_counter()
+        func()
+        return time.perf_counter() - start
 
     ours(), baseline()
-    report("get_result_decode_100k", best(ours) * 1e3, best(baseline) * 1e3, 1.2, "ms")
+    samples: dict[str, list[float]] = {"ours": [], "baseline": []}
+    for _ in range(repeats):  # alternating, so machine noise hits both alike
+        samples["ours"].append(timed_once(ours))
+        samples["baseline"].append(timed_once(baseline))
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    report("get_result_decode_100k", medians["ours"] * 1e3, medians["baseline"] * 1e3, 1.2, "ms")
