@@ -23,38 +23,46 @@ steps:
 """
 
 
+def _start_batch(client: Ionworks, name: str, count: int) -> list[str]:
+    """Submit a ``count``-point DFN temperature sweep; return its ids once a job runs."""
+    responses = client.simulation.protocol_batch(
+        {
+            "parameterized_model": "chen2020-dfn",
+            "protocol_experiment": {"protocol": PROTOCOL, "name": name},
+            "design_parameters_doe": {
+                "sampling": "grid",
+                "rows": [
+                    {
+                        "type": "range",
+                        "name": "Ambient temperature [K]",
+                        "min": 290,
+                        "max": 310,
+                        "count": count,
+                    }
+                ],
+            },
+        }
+    )
+    ids = [r.simulation_id for r in responses]
+    deadline = time.monotonic() + 60
+    while "running" not in {s["status"] for s in client.simulation.get_statuses(ids)}:
+        assert time.monotonic() < deadline, "no job started running"
+        time.sleep(0.05)
+    return ids
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def test_restart_requeues_interrupted_jobs(tmp_path: Path) -> None:
     key = "restart-key"
     first = EmbeddedServer(tmp_path, api_keys=[key], workers=1)
     url = first.start()
     with Ionworks(api_key=key, api_url=url) as client:
-        responses = client.simulation.protocol_batch(
-            {
-                "parameterized_model": "chen2020-dfn",
-                "protocol_experiment": {"protocol": PROTOCOL, "name": "restart"},
-                "design_parameters_doe": {
-                    "sampling": "grid",
-                    "rows": [
-                        {
-                            "type": "range",
-                            "name": "Ambient temperature [K]",
-                            "min": 290,
-                            "max": 310,
-                            "count": 6,
-                        }
-                    ],
-                },
-            }
-        )
-        ids = [r.simulation_id for r in responses]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            statuses = {s["status"] for s in client.simulation.get_statuses(ids)}
-            if "running" in statuses:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("no job started running")
+        ids = _start_batch(client, "restart", 6)
     first.stop()  # mid-batch: one job is running, others pending
 
     second = EmbeddedServer(tmp_path, api_keys=[key], workers=2)
@@ -107,37 +115,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 def test_kill_9_mid_batch_then_restart(tmp_path: Path) -> None:
     key = "kill-key"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _serve(tmp_path, port, key)
     try:
         _wait_healthy(url, proc)
         with Ionworks(api_key=key, api_url=url) as client:
-            responses = client.simulation.protocol_batch(
-                {
-                    "parameterized_model": "chen2020-dfn",
-                    "protocol_experiment": {"protocol": PROTOCOL, "name": "kill"},
-                    "design_parameters_doe": {
-                        "sampling": "grid",
-                        "rows": [
-                            {
-                                "type": "range",
-                                "name": "Ambient temperature [K]",
-                                "min": 290,
-                                "max": 310,
-                                "count": 5,
-                            }
-                        ],
-                    },
-                }
-            )
-            ids = [r.simulation_id for r in responses]
-            deadline = time.monotonic() + 60
-            while "running" not in {s["status"] for s in client.simulation.get_statuses(ids)}:
-                assert time.monotonic() < deadline, "no job started"
-                time.sleep(0.05)
+            ids = _start_batch(client, "kill", 5)
         os.kill(proc.pid, signal.SIGKILL)  # no cleanup at all
         proc.wait(10)
         proc = _serve(tmp_path, port, key)
@@ -165,9 +149,7 @@ def _worker_children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_serve_starts_its_workers_before_the_first_request(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     proc = _serve(tmp_path, port, "eager-key")
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", proc)
