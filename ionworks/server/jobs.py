@@ -23,8 +23,8 @@ __all__ = ["JobRunner"]
 
 log = logging.getLogger("ionworks.server")
 
-#: Stores a job's result (on the event loop; may return an awaitable for slow I/O).
-Handler = Callable[[Store, dict[str, Any], Any], Awaitable[None] | None]
+#: Stores a job's result (a coroutine on the event loop; slow I/O goes to a thread).
+Handler = Callable[[Store, dict[str, Any], Any], Awaitable[None]]
 
 
 class JobRunner:
@@ -147,9 +147,7 @@ class JobRunner:
             if self._status(job_id) == "running":
                 self._storing += 1
                 try:
-                    stored = on_result(self.store, params, result)
-                    if stored is not None:
-                        await stored
+                    await on_result(self.store, params, result)
                 finally:
                     self._storing -= 1
                     self._wake.set()

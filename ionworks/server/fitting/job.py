@@ -152,7 +152,7 @@ def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
+async def store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
     row = store.one("SELECT job_id FROM pipelines WHERE id = ?", (params["pipeline_id"],))
     if row is None:
         return
