@@ -141,13 +141,14 @@ class AsyncIonworks:
         after ``CAPABILITY_RETRY_S`` (meanwhile: none, i.e. the cloud's endpoints)."""
         if not self._is_local():
             return frozenset()
-        if self._server_capabilities is None or time.monotonic() >= self._capabilities_retry_at:
+        if self._capabilities_due():
             async with self._capabilities_lock:
-                if self._server_capabilities is None or (
-                    time.monotonic() >= self._capabilities_retry_at
-                ):
+                if self._capabilities_due():  # not asked meanwhile by another caller
                     await self._ask_capabilities()
         return self._server_capabilities or frozenset()
+
+    def _capabilities_due(self) -> bool:
+        return self._server_capabilities is None or time.monotonic() >= self._capabilities_retry_at
 
     async def _ask_capabilities(self) -> None:
         self._capabilities_retry_at = math.inf

@@ -270,8 +270,8 @@ class Transport:
                 headers=headers,
                 timeout=timeout,
             ) as resp:
-                status = resp.status
                 raw = await resp.read()
+                status = resp.status
                 content_type = resp.headers.get("Content-Type", "")
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ClientConnectorError as exc:

@@ -63,11 +63,11 @@ class _Call:
                 self.result = await self.func(*self.args)
             if scope.cancelled_caught:
                 self.error = CancelledError("the call was cancelled")
+        except asyncio.CancelledError:  # cancelled from outside (the loop shutting down)
+            self.error = CancelledError("the call was cancelled")
+            raise
         except BaseException as exc:
             self.error = exc
-            if isinstance(exc, asyncio.CancelledError):  # cancelled from outside (shutdown)
-                self.error = CancelledError("the call was cancelled")
-                raise
         finally:
             self.finished = True
             self.done.release()
