@@ -25,7 +25,7 @@ JOB = {
 }
 
 
-async def serve(on_ready: asyncio.Future[str] | None = None) -> None:
+async def serve() -> None:
     body = json.dumps(JOB).encode()
 
     async def job(request: web.Request) -> web.Response:

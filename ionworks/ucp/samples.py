@@ -25,13 +25,10 @@ def _finite(raw: Any) -> float:
 
 
 def validated(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """``rows`` shifted to start at t = 0, after checking them (≥ 2 finite rows, time
-    strictly increasing)."""
+    """``rows`` (finite numbers, see :func:`_finite`) shifted to start at t = 0, after
+    checking there are ≥ 2 and time strictly increases."""
     if len(rows) < 2:
         raise ValueError("needs at least 2 samples")
-    for row in rows:
-        if not all(math.isfinite(x) for x in row):
-            raise ValueError(f"non-finite sample {row!r}")
     if any(b[0] <= a[0] for a, b in itertools.pairwise(rows)):
         raise ValueError("time must be strictly increasing")
     start = rows[0][0]
@@ -128,7 +125,7 @@ def step_samples(step: Any, drive_cycles: Mapping[str, Any]) -> list[tuple[float
     samples come from ``drive_cycles`` by name); ValueError says what is wrong."""
     if step.waveform is not None:
         rows = zip(step.waveform.time, step.waveform.values, strict=True)
-        return validated([(float(t), float(v)) for t, v in rows])
+        return validated([(_finite(t), _finite(v)) for t, v in rows])
     name = step.drive_cycle or ""
     if name not in drive_cycles:
         raise ValueError(f"missing drive cycle {name!r}; pass its samples in drive_cycles")
