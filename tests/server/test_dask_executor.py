@@ -13,23 +13,12 @@ from ionworks import AsyncIonworks
 from ionworks.errors import IonworksError
 from ionworks.server.app import ServerConfig
 from ionworks.server.embedded import EmbeddedServer
-from tests.ucp.protocols import SEED_SINGLE
+from tests.ucp.protocols import LONG_CYCLING, SEED_SINGLE
 
 distributed = pytest.importorskip("distributed")
 
 KEY = "dask-key"
 D_N = "Negative particle diffusivity [m2.s-1]"
-LONG = """
-global:
-  initial_soc: 1
-  temperature: 25
-steps:
-  - "Cycle":
-      repeat: 200
-      steps:
-        - Discharge: {mode: C-rate, value: 1, ends: ["Voltage < 3.0"]}
-        - Charge: {mode: C-rate, value: 1, ends: ["Voltage > 4.1"]}
-"""
 
 
 def config(
@@ -97,7 +86,7 @@ async def test_simulations_run_on_the_cluster(dask_server: str) -> None:
 
 async def test_cancel_running_and_queued_jobs(dask_server: str) -> None:
     async with AsyncIonworks(api_key=KEY, api_url=dask_server) as api:
-        long = await api.simulation.protocol(config(LONG, model="chen2020-dfn"))
+        long = await api.simulation.protocol(config(LONG_CYCLING, model="chen2020-dfn"))
         with anyio.fail_after(60):
             while (await api.job.get(long.job_id)).status != "running":
                 await anyio.sleep(0.05)

@@ -14,7 +14,7 @@ import pytest
 from ionworks import AsyncIonworks
 from ionworks.errors import AuthenticationError, IonworksError, NotFoundError, ValidationError
 from tests.server.conftest import KEY_A, KEY_B
-from tests.ucp.protocols import SEED_INPUTS
+from tests.ucp.protocols import LONG_CYCLING, SEED_INPUTS
 from tests.ucp.protocols import SEED_SINGLE as SEED_1C
 
 
@@ -162,19 +162,8 @@ async def test_failed_simulation_reports_engine_error(api: AsyncIonworks) -> Non
         await api.simulation.get_result(response.simulation_id)
 
 
-LONG = """
-global: {initial_soc: 1, temperature: 25}
-steps:
-  - "Cycle":
-      repeat: 200
-      steps:
-        - Discharge: {mode: C-rate, value: 1, ends: ["Voltage < 3.0"]}
-        - Charge: {mode: C-rate, value: 1, ends: ["Voltage > 4.1"]}
-"""
-
-
 async def test_cancel_stops_a_running_simulation(api: AsyncIonworks) -> None:
-    response = await api.simulation.protocol(config(LONG, model="chen2020-dfn"))
+    response = await api.simulation.protocol(config(LONG_CYCLING, model="chen2020-dfn"))
     with anyio.fail_after(60):
         while (await api.job.get(response.job_id)).status != "running":
             await anyio.sleep(0.05)

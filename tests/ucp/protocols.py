@@ -208,6 +208,18 @@ steps:
       - Discharge: {mode: c rate, value: 1, ends: ["Voltage < 3.0"]}
 """
 
+# --- for tests that need a job still running (cancellation): 200 cycles of a DFN ------------
+
+LONG_CYCLING = """
+global: {initial_soc: 1, temperature: 25}
+steps:
+  - "Cycle":
+      repeat: 200
+      steps:
+        - Discharge: {mode: C-rate, value: 1, ends: ["Voltage < 3.0"]}
+        - Charge: {mode: C-rate, value: 1, ends: ["Voltage > 4.1"]}
+"""
+
 EXAMPLES = {
     "keyed": KEYED_FORM,
     "E1": E1,
