@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
 import pytest
 
 pytest.importorskip("pybamm")
@@ -44,3 +45,10 @@ async def api(server_url: str) -> AsyncIterator[AsyncIonworks]:
     """An async client of key A (its default project is resolved from the server)."""
     async with AsyncIonworks(api_key=KEY_A, api_url=server_url) as client:
         yield client
+
+
+async def job_reaches(api: AsyncIonworks, job_id: str, status: str, within: float) -> None:
+    """Poll the job every 50 ms until it has ``status``; fail after ``within`` seconds."""
+    with anyio.fail_after(within):
+        while (await api.job.get(job_id)).status != status:
+            await anyio.sleep(0.05)

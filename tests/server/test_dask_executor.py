@@ -13,6 +13,7 @@ from ionworks import AsyncIonworks
 from ionworks.errors import IonworksError
 from ionworks.server.app import ServerConfig
 from ionworks.server.embedded import EmbeddedServer
+from tests.server.conftest import job_reaches
 from tests.ucp.protocols import LONG_CYCLING, SEED_SINGLE
 
 distributed = pytest.importorskip("distributed")
@@ -87,20 +88,14 @@ async def test_simulations_run_on_the_cluster(dask_server: str) -> None:
 async def test_cancel_running_and_queued_jobs(dask_server: str) -> None:
     async with AsyncIonworks(api_key=KEY, api_url=dask_server) as api:
         long = await api.simulation.protocol(config(LONG_CYCLING, model="chen2020-dfn"))
-        with anyio.fail_after(60):
-            while (await api.job.get(long.job_id)).status != "running":
-                await anyio.sleep(0.05)
+        await job_reaches(api, long.job_id, "running", within=60)
         # the cluster has one thread: this one waits in Dask's queue behind the long job
         queued = await api.simulation.protocol(config())
-        with anyio.fail_after(10):
-            while (await api.job.get(queued.job_id)).status != "running":
-                await anyio.sleep(0.05)
+        await job_reaches(api, queued.job_id, "running", within=10)
         for response in (queued, long):
             start = anyio.current_time()
             await api.job.cancel(response.job_id)
-            with anyio.fail_after(5):
-                while (await api.job.get(response.job_id)).status != "canceled":
-                    await anyio.sleep(0.05)
+            await job_reaches(api, response.job_id, "canceled", within=5)
             assert anyio.current_time() - start < 5
             with pytest.raises(IonworksError, match="canceled"):
                 await api.simulation.wait_for_completion(

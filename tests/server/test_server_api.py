@@ -13,7 +13,7 @@ import pytest
 
 from ionworks import AsyncIonworks
 from ionworks.errors import AuthenticationError, IonworksError, NotFoundError, ValidationError
-from tests.server.conftest import KEY_A, KEY_B
+from tests.server.conftest import KEY_A, KEY_B, job_reaches
 from tests.ucp.protocols import LONG_CYCLING, SEED_INPUTS
 from tests.ucp.protocols import SEED_SINGLE as SEED_1C
 
@@ -164,14 +164,10 @@ async def test_failed_simulation_reports_engine_error(api: AsyncIonworks) -> Non
 
 async def test_cancel_stops_a_running_simulation(api: AsyncIonworks) -> None:
     response = await api.simulation.protocol(config(LONG_CYCLING, model="chen2020-dfn"))
-    with anyio.fail_after(60):
-        while (await api.job.get(response.job_id)).status != "running":
-            await anyio.sleep(0.05)
+    await job_reaches(api, response.job_id, "running", within=60)
     start = anyio.current_time()
     await api.job.cancel(response.job_id)
-    with anyio.fail_after(2):
-        while (await api.job.get(response.job_id)).status != "canceled":
-            await anyio.sleep(0.05)
+    await job_reaches(api, response.job_id, "canceled", within=2)
     assert anyio.current_time() - start < 2
     with pytest.raises(IonworksError, match="canceled"):
         await api.simulation.wait_for_completion(response.simulation_id, verbose=False)
