@@ -58,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ionworks.server.app import ServerConfig, create_app
     from ionworks.server.embedded import default_data_dir
+    from ionworks.server.limits import from_arguments
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     if args.executor == "dask" and not args.scheduler:
@@ -70,6 +71,8 @@ def _serve(args: argparse.Namespace) -> int:
         executor=args.executor,
         scheduler=args.scheduler,
         start_workers=True,  # a dedicated server: warm workers before the first request
+        limits=from_arguments(args),
+        public_url=args.public_url,
     )
 
     async def run() -> None:
@@ -233,6 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)",
     )
+    serve.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the origin clients reach this server at (behind a TLS proxy: https://host); "
+        "upload URLs are built from it (default: http://HOST:PORT)",
+    )
+    from ionworks.server.limits import add_arguments
+
+    add_arguments(serve)
     serve.set_defaults(func=_serve)
     demo = sub.add_parser("demo", help="run the 1C discharge on the embedded server")
     demo.add_argument("--model", default="chen2020-spme")

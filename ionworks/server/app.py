@@ -19,6 +19,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from ionworks.server.executor import Executor, ProcessExecutor, default_workers
 from ionworks.server.http import JSON, MAX_BODY, OWNER, HTTPError, error_body, json_response
 from ionworks.server.jobs import JobRunner
+from ionworks.server.limits import LIMITS, Limits
 from ionworks.server.store import Store
 
 __all__ = ["LOCAL_OWNER", "ServerConfig", "create_app"]
@@ -45,12 +46,17 @@ class ServerConfig:
         executor: Executor | str | None = None,
         scheduler: str | None = None,
         start_workers: bool = False,
+        limits: Limits | None = None,
+        public_url: str | None = None,
     ) -> None:
         """``executor``: an :class:`Executor`, ``"process"`` (default: a pool of ``workers``
         processes) or ``"dask"`` (jobs on the Dask cluster at ``scheduler``; ``workers`` is
         then how many jobs are sent to the cluster at once). ``start_workers``: start every
         worker process (and import PyBaMM in it) when the server starts, as ``ionworks serve``
-        does; otherwise workers start on first use (the embedded server in a script)."""
+        does; otherwise workers start on first use (the embedded server in a script).
+        ``limits``: the resource bounds (:class:`Limits` defaults). ``public_url``: the
+        origin clients reach this server at (upload URLs are built from it, never from a
+        request's ``Host`` header); the listening address if not set."""
         if isinstance(executor, str) and executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
         if executor == "dask" and not scheduler:
@@ -63,6 +69,8 @@ class ServerConfig:
         self.executor = executor
         self.scheduler = scheduler
         self.start_workers = start_workers
+        self.limits = limits or Limits()
+        self.public_url = public_url.rstrip("/") if public_url else None
 
 
 EXECUTORS = ("process", "dask")
@@ -201,6 +209,7 @@ def create_app(config: ServerConfig) -> web.Application:
         middlewares=[errors_middleware, auth_middleware, idempotency_middleware],
     )
     app[CONFIG] = config
+    app[LIMITS] = config.limits
     store = Store(config.data_dir)
     app[STORE] = store
     for key in config.api_keys:
