@@ -56,7 +56,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from ionworks.server.app import ServerConfig, create_app
+    from ionworks.server.app import ServerConfig, app_runner
     from ionworks.server.embedded import default_data_dir
     from ionworks.server.limits import from_arguments
 
@@ -76,7 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
 
     async def run() -> None:
-        runner = web.AppRunner(create_app(config), access_log=None)
+        runner = app_runner(config)
         await runner.setup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

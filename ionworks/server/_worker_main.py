@@ -17,6 +17,10 @@ from typing import Any
 
 
 def serve(conn: Connection) -> None:
+    """Answer ``(job_id, token, func, payload)`` messages with ``(job_id, token, pid, "ok",
+    result)`` or ``(job_id, token, pid, "error", message, traceback)``: the server matches
+    every reply to the dispatch it answers, and to this process (see executor.py)."""
+    pid = os.getpid()
     while True:
         try:
             message = conn.recv()
@@ -24,12 +28,15 @@ def serve(conn: Connection) -> None:
             return
         if message is None:
             return
-        func, payload = message
+        job_id, token, func, payload = message
         result: tuple[Any, ...]
         try:
-            result = ("ok", func(payload))
+            result = (job_id, token, pid, "ok", func(payload))
         except Exception as exc:  # report every job failure to the server
-            result = ("error", str(exc) or type(exc).__name__, traceback.format_exc(limit=5))
+            text = str(exc) or type(exc).__name__
+            result = (job_id, token, pid, "error", text, traceback.format_exc(limit=5))
+        if os.getpid() != pid:  # the job forked this process: the copy must not answer
+            os._exit(70)
         try:
             conn.send(result)
         except (BrokenPipeError, OSError):

@@ -17,12 +17,12 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from ionworks.server.executor import Executor, ProcessExecutor, default_workers
-from ionworks.server.http import JSON, MAX_BODY, OWNER, HTTPError, error_body, json_response
+from ionworks.server.http import JSON, OWNER, HTTPError, error_body, json_response
 from ionworks.server.jobs import JobRunner
 from ionworks.server.limits import LIMITS, Limits
 from ionworks.server.store import Store
 
-__all__ = ["LOCAL_OWNER", "ServerConfig", "create_app"]
+__all__ = ["LOCAL_OWNER", "ServerConfig", "app_runner", "create_app"]
 
 log = logging.getLogger("ionworks.server")
 
@@ -205,7 +205,7 @@ def create_app(config: ServerConfig) -> web.Application:
     """Build the application; the store, executor and job runner start with the app."""
     modules = route_modules()
     app = web.Application(
-        client_max_size=MAX_BODY,
+        client_max_size=config.limits.max_body_bytes,
         middlewares=[errors_middleware, auth_middleware, idempotency_middleware],
     )
     app[CONFIG] = config
@@ -247,6 +247,17 @@ def create_app(config: ServerConfig) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def app_runner(config: ServerConfig) -> web.AppRunner:
+    """The runner of :func:`create_app` as the CLI and the embedded server host it: a client
+    that has not sent a complete request within ``read_timeout_seconds`` of connecting (or of
+    its previous response) is disconnected, so idle or trickling connections do not pile up."""
+    return web.AppRunner(
+        create_app(config),
+        access_log=None,
+        keepalive_timeout=config.limits.read_timeout_seconds,
+    )
 
 
 def route_modules() -> list[ModuleType]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ionworks.server.limits import Limits
 from ionworks.server.store import DataDirInUse
 
 __all__ = ["EmbeddedServer", "default_data_dir", "shared_server"]
@@ -41,11 +42,16 @@ class EmbeddedServer:
         api_keys: list[str] | None = None,
         allow_anonymous: bool | None = None,
         workers: int | None = None,
+        limits: Limits | None = None,
     ) -> None:
         from ionworks.server.app import ServerConfig
 
         self.config = ServerConfig(
-            Path(data_dir), api_keys=api_keys, allow_anonymous=allow_anonymous, workers=workers
+            Path(data_dir),
+            api_keys=api_keys,
+            allow_anonymous=allow_anonymous,
+            workers=workers,
+            limits=limits,
         )
         self.host = host
         self.port = port
@@ -74,11 +80,11 @@ class EmbeddedServer:
             self._ready.set()
 
     async def _main(self) -> None:
-        from ionworks.server.app import create_app
+        from ionworks.server.app import app_runner
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        runner = web.AppRunner(create_app(self.config), access_log=None)
+        runner = app_runner(self.config)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port)

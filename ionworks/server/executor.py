@@ -9,7 +9,10 @@ The interface (:class:`Executor`) is what a Dask-based executor implements too.
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +24,8 @@ import anyio
 import anyio.to_thread
 
 __all__ = ["Executor", "JobCanceled", "ProcessExecutor", "WorkerError", "default_workers"]
+
+log = logging.getLogger("ionworks.server")
 
 
 class WorkerError(Exception):
@@ -70,12 +75,27 @@ class _Worker:
 
     def kill(self) -> None:
         if self.is_alive():
-            self.process.kill()
+            try:  # the whole process group: anything the worker forked goes too
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                self.process.kill()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - a kill that did not land
             pass
         self.conn.close()
+
+
+def _answers(reply: Any, job_id: str, token: str, pid: int) -> bool:
+    """Whether ``reply`` answers this dispatch (job id and token) from this very process."""
+    return (
+        isinstance(reply, tuple)
+        and len(reply) >= 5
+        and reply[0] == job_id
+        and reply[1] == token
+        and reply[2] == pid
+        and reply[3] in ("ok", "error")
+    )
 
 
 class ProcessExecutor:
@@ -127,13 +147,14 @@ class ProcessExecutor:
             worker = self._take()
             worker.job_id, worker.canceled = job_id, False
             self._by_job[job_id] = worker
+            token = secrets.token_hex(8)
             healthy = False
             try:
-                worker.conn.send((func, payload))
+                worker.conn.send((job_id, token, func, payload))
                 reply = await anyio.to_thread.run_sync(
                     worker.conn.recv, abandon_on_cancel=True, limiter=self._threads
                 )
-                healthy = True
+                healthy = _answers(reply, job_id, token, worker.process.pid)
             except (EOFError, OSError, BrokenPipeError) as exc:
                 if worker.canceled:
                     raise JobCanceled(job_id) from exc
@@ -145,9 +166,14 @@ class ProcessExecutor:
                     self._idle.append(worker)
                 else:
                     self._discard(worker)
-        if reply[0] == "ok":
-            return reply[1]
-        raise WorkerError(reply[1])
+        if not healthy:
+            log.error(
+                "worker %s gave a reply that does not match job %s", worker.process.pid, job_id
+            )
+            raise WorkerError("the worker process answered out of turn and was replaced")
+        if reply[3] == "ok":
+            return reply[4]
+        raise WorkerError(reply[4])
 
     def cancel(self, job_id: str) -> bool:
         """Stop a job: kill its worker if it runs, else make sure it never starts."""

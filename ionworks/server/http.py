@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import zlib
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
+import anyio
+import anyio.to_thread
 from aiohttp import web
 
 __all__ = ["MAX_BODY", "OWNER", "HTTPError", "fail", "json_response", "owner", "read_json"]
 
-MAX_BODY = 64 * 1024 * 1024  # decompressed request bodies
+MAX_BODY = 32 * 1024 * 1024  # decompressed request bodies (apps use Limits.max_body_bytes)
 OWNER = web.RequestKey("owner_id", str)
 JSON = "application/json"
 
@@ -53,8 +56,25 @@ def owner(request: web.Request) -> str:
     return request[OWNER]
 
 
+def _body_limit(request: web.Request) -> int:
+    from ionworks.server.limits import LIMITS
+
+    return request.app[LIMITS].max_body_bytes if LIMITS in request.app else MAX_BODY
+
+
 async def read_body(request: web.Request) -> bytes:
-    raw = await request.read()
+    """The request body, decompressed, at most the server's ``max_body_bytes`` (413 over)."""
+    from ionworks.server.limits import LIMITS
+
+    limit = _body_limit(request)
+    timeout = request.app[LIMITS].read_timeout_seconds if LIMITS in request.app else 60.0
+    try:
+        with anyio.fail_after(timeout):
+            raw = await request.read()  # aiohttp stops at client_max_size (the same limit)
+    except web.HTTPRequestEntityTooLarge:
+        fail(413, f"request body exceeds the limit of {limit} bytes (max_body_bytes)")
+    except TimeoutError:
+        fail(408, f"the request body did not arrive within {timeout:g} s (read_timeout_seconds)")
     encoding = request.headers.get("Content-Encoding", "").lower().strip()
     if encoding in ("", "identity") or raw[:2] != b"\x1f\x8b":
         # aiohttp's parser already inflates gzip request bodies (bounded by client_max_size)
@@ -63,11 +83,11 @@ async def read_body(request: web.Request) -> bytes:
         fail(415, f"unsupported Content-Encoding {encoding!r}; use gzip or none")
     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        out = decoder.decompress(raw, MAX_BODY + 1)
+        out = decoder.decompress(raw, limit + 1)
     except zlib.error as exc:
         fail(400, f"request body is not valid gzip: {exc}")
-    if len(out) > MAX_BODY or decoder.unconsumed_tail:
-        fail(413, f"decompressed request body exceeds {MAX_BODY} bytes")
+    if len(out) > limit or decoder.unconsumed_tail:
+        fail(413, f"decompressed request body exceeds the limit of {limit} bytes (max_body_bytes)")
     return out
 
 
@@ -79,25 +99,93 @@ def _reject_constant(name: str) -> Any:
     raise _NonFinite(name)
 
 
+INT64: Final = (-(2**63), 2**63 - 1)
+#: A ``\\uD800``–``\\uDFFF`` escape: only then can a parsed string hold a lone surrogate.
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: Bodies up to this size are parsed on the event loop; larger ones in a worker thread.
+_INLINE_PARSE: Final = 256 * 1024
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    text = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _check_tree(data: Any, max_depth: int, surrogates: bool) -> None:
+    """Depth, int64 and (if the body has surrogate escapes) UTF-8 checks of a parsed body."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict | list):
+            if len(path) >= max_depth:
+                fail(400, f"request body nests deeper than {max_depth} levels at {_where(path)}")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, value in items:
+                if surrogates and isinstance(key, str) and _SURROGATE.search(key):
+                    fail(
+                        400,
+                        f"request body has an invalid UTF-8 key (a lone surrogate) at {_where(path)}",
+                    )
+                stack.append((value, (*path, key)))
+        elif isinstance(node, int) and not isinstance(node, bool):
+            if not INT64[0] <= node <= INT64[1]:
+                fail(422, f"{_where(path)}: integer {node} is outside the 64-bit range")
+        elif surrogates and isinstance(node, str) and _SURROGATE.search(node):
+            fail(400, f"{_where(path)}: string is not valid UTF-8 (a lone surrogate escape)")
+
+
+def _parse_json(raw: bytes, max_depth: int) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(400, f"request body is not UTF-8: {exc}")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except _NonFinite as exc:
+        fail(422, f"request body contains {exc}; send null or a finite number instead")
+    except RecursionError:
+        fail(400, f"request body nests deeper than {max_depth} levels")
+    except ValueError as exc:
+        fail(400, f"request body is not valid JSON: {exc}")
+    _check_tree(data, max_depth, _SURROGATE_ESCAPE.search(raw) is not None)
+    return data
+
+
 async def read_json(request: web.Request, *, kind: type = dict) -> Any:
-    """The request's JSON body (gzip accepted); 400/422 with a clear message otherwise."""
+    """The request's JSON body (gzip accepted), checked against the server's limits (size,
+    nesting depth, 64-bit integers, valid UTF-8); 400/413/422 with a clear message."""
+    from ionworks.server.limits import LIMITS
+
     raw = await read_body(request)
+    depth = request.app[LIMITS].max_json_depth if LIMITS in request.app else 64
     if not raw:
         data: Any = {}
+    elif len(raw) <= _INLINE_PARSE:
+        data = _parse_json(raw, depth)
     else:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            fail(400, f"request body is not UTF-8: {exc}")
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except _NonFinite as exc:
-            fail(422, f"request body contains {exc}; send null or a finite number instead")
-        except ValueError as exc:
-            fail(400, f"request body is not valid JSON: {exc}")
+        data = await anyio.to_thread.run_sync(_parse_json, raw, depth)
     if not isinstance(data, kind):
         fail(422, f"request body must be a JSON {'object' if kind is dict else 'array'}")
     return data
+
+
+def protocol_text(request: web.Request, body: dict[str, Any], key: str = "protocol") -> str:
+    """``body[key]`` as UCP YAML text within the server's ``max_protocol_bytes`` (parse it off
+    the event loop: a large protocol takes seconds)."""
+    from ionworks.server.limits import limits
+
+    text = body.get(key)
+    if not isinstance(text, str) or not text:
+        fail(422, f"'{key}' must be a non-empty UCP YAML string")
+    limit = limits(request).max_protocol_bytes
+    size = len(text.encode("utf-8"))
+    if size > limit:
+        fail(
+            413,
+            f"'{key}' has {size} bytes; protocols are limited to {limit} bytes (max_protocol_bytes)",
+        )
+    return text
 
 
 def require_str(body: dict[str, Any], key: str, *, optional: bool = False) -> str | None:

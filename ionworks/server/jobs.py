@@ -19,12 +19,27 @@ from ionworks.server.executor import Executor, JobCanceled, WorkerError
 from ionworks.server.fanout import FanOut, ServerTask
 from ionworks.server.store import Store, new_id, now_iso
 
-__all__ = ["JobRunner"]
+__all__ = ["INSERT_JOB", "JobRunner", "job_row"]
 
 log = logging.getLogger("ionworks.server")
 
 #: Stores a job's result (a coroutine on the event loop; slow I/O goes to a thread).
 Handler = Callable[[Store, dict[str, Any], Any], Awaitable[None]]
+
+
+#: Inserts one pending job (parameters: :func:`job_row`).
+INSERT_JOB = (
+    "INSERT INTO jobs(id, owner_id, job_type, status, priority, params, created_at, "
+    "updated_at, seq) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)"
+)
+
+
+def job_row(
+    owner_id: str, job_type: str, params: dict[str, Any], seq: int, *, priority: int = 5
+) -> tuple[Any, ...]:
+    """The :data:`INSERT_JOB` parameters of a new pending job (its id first)."""
+    ts = now_iso()
+    return (new_id(), owner_id, job_type, priority, json.dumps(params), ts, ts, seq)
 
 
 class JobRunner:
@@ -60,22 +75,9 @@ class JobRunner:
     def enqueue(
         self, owner_id: str, job_type: str, params: dict[str, Any], *, priority: int = 5
     ) -> str:
-        job_id, ts = new_id(), now_iso()
-        self.store.execute(
-            "INSERT INTO jobs(id, owner_id, job_type, status, priority, params, created_at, "
-            "updated_at, seq) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-            (
-                job_id,
-                owner_id,
-                job_type,
-                priority,
-                json.dumps(params),
-                ts,
-                ts,
-                self.store.next_seq(),
-            ),
-        )
-        return job_id
+        row = job_row(owner_id, job_type, params, self.store.next_seq(), priority=priority)
+        self.store.execute(INSERT_JOB, row)
+        return str(row[0])
 
     def wake(self) -> None:
         self._wake.set()

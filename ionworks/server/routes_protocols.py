@@ -8,37 +8,37 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.http import fail, json_response, read_json
+from ionworks.server.http import fail, json_response, protocol_text, read_json
 
 __all__ = ["setup"]
 
 
 async def _protocol_text(request: web.Request) -> str:
-    body = await read_json(request)
-    protocol = body.get("protocol")
-    if not isinstance(protocol, str):
-        fail(422, "'protocol' must be a UCP YAML string")
-    return protocol
+    return protocol_text(request, await read_json(request))
 
 
 async def validate_protocol(request: web.Request) -> web.Response:
     from ionworks import ucp
 
-    return json_response(ucp.validate(await _protocol_text(request)))
+    text = await _protocol_text(request)
+    return json_response(await anyio.to_thread.run_sync(ucp.validate, text))
 
 
 async def input_references(request: web.Request) -> web.Response:
     from ionworks import ucp
 
-    return json_response(ucp.find_input_references(await _protocol_text(request)))
+    text = await _protocol_text(request)
+    return json_response(await anyio.to_thread.run_sync(ucp.find_input_references, text))
 
 
-def _convert(body: dict[str, Any]) -> dict[str, Any]:
+def _convert(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
     from ionworks.ucp.export import SDX_MESSAGE, TARGETS, ExportError, check_stem, export
 
     protocol = body.get("protocol")
     if not isinstance(protocol, str | dict):
         fail(422, "'protocol' must be a UCP YAML string or a UCP mapping")
+    if isinstance(protocol, str):
+        protocol_text(request, body)
     target = body.get("target")
     if target not in TARGETS:
         fail(422, f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
@@ -88,7 +88,7 @@ def _convert(body: dict[str, Any]) -> dict[str, Any]:
 async def convert_protocol(request: web.Request) -> web.Response:
     """``POST /protocols/convert`` (wire.md §9.3): the vendor file(s) as base64 in JSON."""
     body = await read_json(request)
-    return json_response(await anyio.to_thread.run_sync(_convert, body))
+    return json_response(await anyio.to_thread.run_sync(_convert, request, body))
 
 
 def setup(app: web.Application) -> None:

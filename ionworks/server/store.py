@@ -8,6 +8,7 @@ half-written row or file.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -15,7 +16,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -23,8 +24,9 @@ from typing import IO, Any
 __all__ = ["ARROW_SUFFIX", "DataDirInUse", "Store", "new_id", "now_iso"]
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-  key TEXT PRIMARY KEY, owner_id TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS key_owners (
+  key_hash TEXT PRIMARY KEY, owner_id TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS projects (
   id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
   is_default INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
@@ -113,11 +115,12 @@ class Store:
             timeout=30,
         )
         self._db.row_factory = sqlite3.Row
-        self._owners: dict[str, str] = {}
+        self._owners: dict[bytes, str] = {}  # sha256(key) of configured keys -> owner
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate_clear_keys()
         self._seq = int(
             self._db.execute(
                 "SELECT MAX(m) FROM (SELECT MAX(seq) m FROM jobs UNION SELECT MAX(seq) FROM simulations)"
@@ -150,6 +153,29 @@ class Store:
         else:
             self._db.execute("COMMIT")
 
+    def reserve_seq(self, count: int) -> int:
+        """Reserve ``count`` sequence numbers; returns the first."""
+        first = self._seq + 1
+        self._seq += count
+        return first
+
+    @contextmanager
+    def bulk_writer(self) -> Iterator[sqlite3.Connection]:
+        """A transaction on a connection of its own, for large writes in a worker thread (the
+        main connection belongs to the event loop's thread); committed on success."""
+        db = sqlite3.connect(self.data_dir / "ionworks.sqlite3", isolation_level=None, timeout=30)
+        try:
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, args).fetchall()
 
@@ -163,27 +189,51 @@ class Store:
     # --- keys and projects -------------------------------------------------------------------
 
     def owner_for_key(self, key: str) -> str | None:
-        """The owner of an API key (keys are never reassigned, so known ones are cached)."""
-        cached = self._owners.get(key)
-        if cached is not None:
-            return cached
-        row = self.one("SELECT owner_id FROM api_keys WHERE key = ?", (key,))
-        if row is None:
-            return None
-        self._owners[key] = str(row["owner_id"])
-        return self._owners[key]
+        """The owner of ``key`` if this server was started with it (:meth:`add_key`), else
+        None: a key is valid only while the running server is configured with it."""
+        return self._owners.get(hashlib.sha256(key.encode()).digest())
 
-    def add_key(self, key: str, owner_id: str | None = None) -> str:
-        existing = self.owner_for_key(key)
-        if existing:
-            return existing
-        owner = owner_id or f"org-{secrets.token_hex(6)}"
-        self.execute(
-            "INSERT INTO api_keys(key, owner_id, created_at) VALUES (?, ?, ?)",
-            (key, owner, now_iso()),
-        )
+    def add_key(self, key: str) -> str:
+        """Accept ``key`` while the store is open; returns its owner (the same one every time
+        the key is configured again). Only a salted scrypt hash of it is stored."""
+        digest = self._key_hash(key)
+        row = self.one("SELECT owner_id FROM key_owners WHERE key_hash = ?", (digest,))
+        if row is None:
+            owner = f"org-{secrets.token_hex(6)}"
+            self.execute(
+                "INSERT INTO key_owners(key_hash, owner_id, created_at) VALUES (?, ?, ?)",
+                (digest, owner, now_iso()),
+            )
+        else:
+            owner = str(row["owner_id"])
         self.default_project(owner)
+        self._owners[hashlib.sha256(key.encode()).digest()] = owner
         return owner
+
+    def _key_hash(self, key: str) -> str:
+        salt = bytes.fromhex(self._setting("key_salt", lambda: secrets.token_hex(16)))
+        return hashlib.scrypt(key.encode(), salt=salt, n=2**14, r=8, p=1).hex()
+
+    def _setting(self, name: str, default: Callable[[], str]) -> str:
+        row = self.one("SELECT value FROM settings WHERE name = ?", (name,))
+        if row is None:
+            self.execute(
+                "INSERT OR IGNORE INTO settings(name, value) VALUES (?, ?)", (name, default())
+            )
+            row = self.one("SELECT value FROM settings WHERE name = ?", (name,))
+        assert row is not None
+        return str(row["value"])
+
+    def _migrate_clear_keys(self) -> None:
+        """Data directories of 0.1 kept keys in clear text (``api_keys``): hash them, drop it."""
+        if self.one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'"):
+            for row in self.query("SELECT key, owner_id, created_at FROM api_keys"):
+                self.execute(
+                    "INSERT OR IGNORE INTO key_owners(key_hash, owner_id, created_at) "
+                    "VALUES (?, ?, ?)",
+                    (self._key_hash(str(row["key"])), row["owner_id"], row["created_at"]),
+                )
+            self.execute("DROP TABLE api_keys")
 
     def default_project(self, owner_id: str) -> dict[str, Any]:
         row = self.one("SELECT * FROM projects WHERE owner_id = ? AND is_default = 1", (owner_id,))

@@ -47,6 +47,7 @@ import attrs
 from . import quick
 from .errors import EngineError, UnknownModelError
 from .quick import QuickModel
+from .safe_pybamm import check_model_config, check_parameter_values
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -205,12 +206,14 @@ def _pybamm_spec(config: Mapping[str, Any]) -> ModelSpec:
     elif parameters is not None:
         if not isinstance(parameters, Mapping):
             raise EngineError("'parameters' must be a mapping of parameter name to value")
+        check_parameter_values(parameters, "parameterized_model.parameters")
         if parameters:
             spec = attrs.evolve(spec, parameters=_canonical_json(dict(parameters), "parameters"))
     options = config.get("options")
     if options:
         if not isinstance(options, Mapping):
             raise EngineError("'options' must be a mapping of PyBaMM model options")
+        check_model_config({"type": spec.model_type, "options": options}, "parameterized_model")
         spec = attrs.evolve(spec, options=_canonical_json(dict(options), "options"))
     return spec
 
@@ -281,6 +284,7 @@ def _cached_values(spec: ModelSpec) -> Any:
     values = pybamm.ParameterValues(spec.parameter_set or DEFAULT_PARAMETER_SET)
     overrides = json.loads(spec.parameters)
     if overrides:
+        check_parameter_values(overrides, "parameterized_model.parameters")  # again, here
         try:
             loaded = pybamm.ParameterValues.from_json(overrides)
             values.update({key: loaded[key] for key in overrides})
