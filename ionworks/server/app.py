@@ -257,6 +257,7 @@ def app_runner(config: ServerConfig) -> web.AppRunner:
         create_app(config),
         access_log=None,
         keepalive_timeout=config.limits.read_timeout_seconds,
+        lingering_time=2.0,  # after an early error response, read a stalled body this long
     )
 
 

@@ -34,17 +34,21 @@ def error_body(status: int, detail: Any, error_code: str | None = None) -> bytes
 class HTTPError(Exception):
     """Abort a request with ``status`` and a JSON body ``{"detail": ...}``."""
 
-    def __init__(self, status: int, detail: Any, error_code: str | None = None) -> None:
+    def __init__(
+        self, status: int, detail: Any, error_code: str | None = None, *, close: bool = False
+    ) -> None:
         super().__init__(str(detail))
         self.status = status
         self.detail = detail
         self.error_code = error_code
+        self.close = close  # end the connection after the response (e.g. a stalled body)
 
     def body(self) -> bytes:
         return error_body(self.status, self.detail, self.error_code)
 
     def response(self) -> web.Response:
-        return web.Response(status=self.status, body=self.body(), headers={"Content-Type": JSON})
+        headers = {"Content-Type": JSON, **({"Connection": "close"} if self.close else {})}
+        return web.Response(status=self.status, body=self.body(), headers=headers)
 
 
 def fail(status: int, detail: Any, error_code: str | None = None) -> NoReturn:
@@ -74,7 +78,8 @@ async def read_body(request: web.Request) -> bytes:
     except web.HTTPRequestEntityTooLarge:
         fail(413, f"request body exceeds the limit of {limit} bytes (max_body_bytes)")
     except TimeoutError:
-        fail(408, f"the request body did not arrive within {timeout:g} s (read_timeout_seconds)")
+        message = f"the request body did not arrive within {timeout:g} s (read_timeout_seconds)"
+        raise HTTPError(408, message, close=True) from None
     encoding = request.headers.get("Content-Encoding", "").lower().strip()
     if encoding in ("", "identity") or raw[:2] != b"\x1f\x8b":
         # aiohttp's parser already inflates gzip request bodies (bounded by client_max_size)
