@@ -1,32 +1,53 @@
 """Routes: cell measurements (wire.md §10); cell specifications/instances are in routes_cells.
 
 Upload flow: ``initiate-upload`` hands out single-use URLs on this server (``/uploads/{token}``,
-the unguessable token is the authorization); ``PUT`` streams the bytes to a temp file;
-``confirm-upload`` validates the parquet and moves the files into place, or discards
-everything (no record, no files) with a 422 naming the column and row.
+the unguessable token is the authorization), built from the server's ``public_url`` or else the
+address it listens on (never from a request's ``Host`` header); ``PUT`` streams the bytes to a
+partial file that becomes ``blobs/uploads/{token}`` once complete (a restart keeps it);
+``confirm-upload`` claims the upload in SQLite (a concurrent or later confirm gets a 409),
+checks the files and moves them into place, or discards everything (no record, no files) with
+a 422 naming the file, the column and row, or the limit.
+
+Bounds (:class:`~ionworks.server.limits.Limits`): a PUT body holds at most
+``max_upload_bytes`` after decompression (413); a key has at most ``max_open_uploads``
+unconfirmed uploads (429), each removed with its files ``upload_ttl_seconds`` after
+``initiate-upload`` (checked on each initiate and confirm, and at least every minute). An
+uploaded file is parquet, or CSV with a header row (stored as parquet). Before anything is
+decoded, its rows and columns (the parquet footer, or a streaming count of the CSV's line
+breaks and header fields) are checked against ``max_measurement_rows`` and
+``max_measurement_cells``, and each parquet column's decompressed size against
+``max_upload_bytes``. Decoding then runs in a thread, one column at a time, text columns
+dictionary-encoded so that their decoded size (at most ``max_upload_bytes`` in all) is known
+before it could be materialised. Error messages never show a server path.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import os
+import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import anyio.to_thread
 from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
-from ionworks.resources.cell_measurement import validate_time_series
+from ionworks.resources.cell_measurement import REQUIRED_COLUMNS, validate_time_series
 from ionworks.server.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.limits import LIMITS, Limits, limits
 from ionworks.server.routes_cells import _insert, _record, _row, list_window
 from ionworks.server.routes_models import _store, project_or_404
 from ionworks.server.store import Store, new_id, now_iso
 
-__all__ = ["measurement_dict", "measurement_frames", "setup"]
+__all__ = ["FOLDER", "measurement_dict", "measurement_frames", "setup", "upload_files"]
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS cell_measurements (
   id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL,
@@ -38,13 +59,30 @@ CREATE TABLE IF NOT EXISTS measurement_uploads (
   token TEXT PRIMARY KEY, measurement_id TEXT NOT NULL, owner_id TEXT NOT NULL,
   cell_instance_id TEXT NOT NULL, filename TEXT NOT NULL, meta TEXT NOT NULL,
   received INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS measurement_uploads_owner ON measurement_uploads(owner_id);
+CREATE INDEX IF NOT EXISTS measurement_uploads_created ON measurement_uploads(created);
+CREATE INDEX IF NOT EXISTS measurement_uploads_measurement
+  ON measurement_uploads(measurement_id);
 """
 
 FILES = ("time_series.parquet", "steps.parquet")
 FOLDER = "measurements/{}"
-UPLOAD_TTL = 24 * 3600.0
-MAX_UPLOAD = 4 * 1024**3
 PROTECTED = {"id", "cell_instance_id", "project_id", "measurement_type", "processing_status"}
+CHUNK: Final = 1 << 20
+
+# measurement_uploads.received: the state of one upload URL
+WAITING: Final = 0  # nothing received yet
+RECEIVED: Final = 1  # the whole body is in blobs/uploads/{token}
+RECEIVING: Final = 2  # a PUT is streaming the body
+CONFIRMING: Final = 3  # claimed by a confirm-upload
+
+SWEEP_SECONDS: Final = 60.0  # expired uploads are removed at least this often
+_SWEEPER: Final = web.AppKey("upload_sweeper", asyncio.Task[None])
+log = logging.getLogger("ionworks.server")
+
+PARQUET_MAGIC: Final = b"PAR1"
+#: Absolute paths in third-party error messages (never shown to clients).
+_SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+[^\s'\",;:)\]]*")
 
 
 def measurement_dict(row: sqlite3.Row) -> dict[str, Any]:
@@ -153,12 +191,108 @@ def _download(name: str) -> Any:
 # --- upload: initiate -> PUT /uploads/{token} -> confirm ----------------------------------------
 
 
-def _tmp(store: Store, token: str) -> Path:
-    return store.blob_dir / "uploads" / f".{token}.tmp"
+def _uploads_dir(store: Store) -> Path:
+    return store.blob_dir / "uploads"
+
+
+def _partial(store: Store, token: str) -> Path:
+    """Where a PUT streams to (a ``.*.tmp`` partial write: removed at start if interrupted)."""
+    return _uploads_dir(store) / f".{token}.tmp"
+
+
+def _complete(store: Store, token: str) -> Path:
+    """A fully received upload (renamed from its partial file after fsync)."""
+    return _uploads_dir(store) / token
+
+
+def _converted(store: Store, token: str) -> Path:
+    """The parquet copy of an uploaded CSV file, made by confirm-upload."""
+    return _uploads_dir(store) / f".{token}.parquet.tmp"
+
+
+def upload_files(store: Store, token: str) -> tuple[Path, ...]:
+    """Every file an upload URL may have on disk (for deleting them)."""
+    return _partial(store, token), _complete(store, token), _converted(store, token)
+
+
+def _remove_upload_files(store: Store, tokens: Iterable[str]) -> None:
+    for token in tokens:
+        for path in upload_files(store, token):
+            path.unlink(missing_ok=True)
+
+
+def _discard(store: Store, tokens: Sequence[str]) -> None:
+    """Forget these upload URLs: their rows, then their files."""
+    with store.transaction():
+        for token in tokens:
+            store.execute("DELETE FROM measurement_uploads WHERE token = ?", (token,))
+    _remove_upload_files(store, tokens)
+
+
+def sweep_uploads(store: Store, ttl: float, *, at_start: bool = False) -> None:
+    """Remove uploads older than ``ttl`` seconds (rows and files; not while a PUT or a confirm
+    is working on one). ``at_start`` (no request in flight): an interrupted PUT's URL can be
+    used again, an interrupted confirm's upload is spent (its URLs, files and any partly moved
+    measurement files are removed, unless its record was written), and files in
+    ``blobs/uploads/`` of unknown tokens are removed."""
+    if at_start:
+        for row in store.query(
+            "SELECT token FROM measurement_uploads WHERE received = ?", (RECEIVING,)
+        ):
+            _remove_upload_files(store, [row["token"]])
+        store.execute(
+            "UPDATE measurement_uploads SET received = ? WHERE received = ?", (WAITING, RECEIVING)
+        )
+        claimed = store.query(
+            "SELECT DISTINCT measurement_id FROM measurement_uploads WHERE received = ?",
+            (CONFIRMING,),
+        )
+        for row in claimed:
+            mid = row["measurement_id"]
+            tokens = store.query(
+                "SELECT token FROM measurement_uploads WHERE measurement_id = ?", (mid,)
+            )
+            _discard(store, [t["token"] for t in tokens])
+            if store.one("SELECT id FROM cell_measurements WHERE id = ?", (mid,)) is None:
+                store.delete_blobs(FOLDER.format(mid))
+    expired = store.query(
+        "SELECT token FROM measurement_uploads WHERE created <= ? AND received IN (?, ?)",
+        (time.time() - ttl, WAITING, RECEIVED),
+    )
+    if expired:
+        _discard(store, [row["token"] for row in expired])
+    folder = _uploads_dir(store)
+    if at_start and folder.is_dir():
+        known = {row["token"] for row in store.query("SELECT token FROM measurement_uploads")}
+        for path in folder.iterdir():
+            if not path.name.startswith(".") and path.name not in known:
+                path.unlink(missing_ok=True)
+
+
+def _origin(request: web.Request) -> str:
+    """The origin of upload URLs: the configured ``public_url``, else the address this
+    connection reached the server at (never the client-supplied ``Host`` header)."""
+    from ionworks.server.app import CONFIG, ServerConfig
+
+    config = request.app[CONFIG]
+    if isinstance(config, ServerConfig) and config.public_url:
+        return config.public_url
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(sockname, tuple) or len(sockname) < 2:
+        fail(
+            500,
+            "cannot build upload URLs: the server does not listen on a TCP address; "
+            "start it with a public_url (ionworks serve --public-url)",
+        )
+    host, port = str(sockname[0]), int(sockname[1])
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{request.scheme}://{host}:{port}"
 
 
 async def initiate_upload(request: web.Request) -> web.Response:
-    store, owner_id = _store(request), owner(request)
+    store, owner_id, bounds = _store(request), owner(request), limits(request)
     ci = _row(store, "cell_instances", owner_id, request.match_info["ci"])
     body = await read_json(request)
     meta = body.get("measurement")
@@ -167,14 +301,31 @@ async def initiate_upload(request: web.Request) -> web.Response:
     kind = body.get("measurement_type", "time_series")
     if kind != "time_series":
         fail(422, f"only time_series measurements can be uploaded, got {kind!r}")
-    mid, origin, uploads = new_id(), str(request.url.origin()), []
+    fields = json.dumps(_meta(meta))
+    origin = _origin(request)
+    sweep_uploads(store, bounds.upload_ttl_seconds)
+    open_ = store.one(
+        "SELECT COUNT(DISTINCT measurement_id) n, MIN(created) oldest FROM measurement_uploads "
+        "WHERE owner_id = ?",
+        (owner_id,),
+    )
+    if open_ is not None and open_["n"] >= bounds.max_open_uploads:
+        left = max(0.0, open_["oldest"] + bounds.upload_ttl_seconds - time.time())
+        fail(
+            429,
+            f"this API key has {open_['n']} unconfirmed uploads; the limit is "
+            f"{bounds.max_open_uploads} (max_open_uploads): confirm them with confirm-upload, "
+            f"or wait until they expire ({bounds.upload_ttl_seconds:g} s after initiate-upload, "
+            f"upload_ttl_seconds; the oldest expires in {left:.0f} s)",
+        )
+    mid, uploads, created = new_id(), [], time.time()
     with store.transaction():
         for filename in FILES:
             token = secrets.token_urlsafe(32)
             store.execute(
                 "INSERT INTO measurement_uploads(token, measurement_id, owner_id, cell_instance_id,"
                 " filename, meta, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (token, mid, owner_id, ci["id"], filename, json.dumps(_meta(meta)), time.time()),
+                (token, mid, owner_id, ci["id"], filename, fields, created),
             )
             path = f"/uploads/{token}"
             uploads.append(
@@ -183,63 +334,305 @@ async def initiate_upload(request: web.Request) -> web.Response:
     return json_response({"measurement_id": mid, "uploads": uploads})
 
 
+def _too_big(cap: int) -> str:
+    return (
+        f"upload exceeds max_upload_bytes ({cap:,} bytes, counted after decompression); "
+        "upload a smaller file"
+    )
+
+
 async def put_upload(request: web.Request) -> web.Response:
-    """Stream the body to a temp file; the token is single-use and expires after a day."""
-    store, token = _store(request), request.match_info["token"]
+    """Stream the body (after gzip decompression) to a partial file, then rename it; the token
+    is single-use and expires ``upload_ttl_seconds`` after initiate-upload."""
+    store, token, bounds = _store(request), request.match_info["token"], limits(request)
+    cap = bounds.max_upload_bytes
     claimed = store.execute(
-        "UPDATE measurement_uploads SET received = 2 WHERE token = ? AND received = 0 "
+        "UPDATE measurement_uploads SET received = ? WHERE token = ? AND received = ? "
         "AND created > ?",
-        (token, time.time() - UPLOAD_TTL),
+        (RECEIVING, token, WAITING, time.time() - bounds.upload_ttl_seconds),
     )
     if not claimed:
         fail(404, "unknown, expired or already used upload URL; call initiate-upload again")
-    tmp, size = _tmp(store, token), 0
-    tmp.parent.mkdir(parents=True, exist_ok=True)
+    partial, size = _partial(store, token), 0
     try:
-        async with await anyio.open_file(tmp, "wb") as fh:
-            async for chunk in request.content.iter_chunked(1 << 20):
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity") and (request.content_length or 0) > cap:
+            fail(413, _too_big(cap))
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        async with await anyio.open_file(partial, "wb") as fh:
+            # aiohttp inflates a gzip (deflate, br) body as it streams: ``size`` counts the
+            # decompressed bytes, so a compressed body has the same bound as a plain one
+            async for chunk in request.content.iter_chunked(CHUNK):
                 size += len(chunk)
-                if size > MAX_UPLOAD:
-                    fail(413, f"upload exceeds {MAX_UPLOAD} bytes")
+                if size > cap:
+                    fail(413, _too_big(cap))
                 await fh.write(chunk)
             await fh.flush()
             await anyio.to_thread.run_sync(os.fsync, fh.wrapped.fileno())
+        try:
+            os.replace(partial, _complete(store, token))
+        except FileNotFoundError:  # removed meanwhile: the upload was withdrawn
+            fail(404, "this upload URL was withdrawn while the body was received")
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        store.execute("UPDATE measurement_uploads SET received = 0 WHERE token = ?", (token,))
+        partial.unlink(missing_ok=True)
+        store.execute(
+            "UPDATE measurement_uploads SET received = ? WHERE token = ? AND received = ?",
+            (WAITING, token, RECEIVING),
+        )
         raise
-    store.execute("UPDATE measurement_uploads SET received = 1 WHERE token = ?", (token,))
+    done = store.execute(
+        "UPDATE measurement_uploads SET received = ? WHERE token = ? AND received = ?",
+        (RECEIVED, token, RECEIVING),
+    )
+    if not done:  # the upload was discarded meanwhile (its project deleted)
+        _complete(store, token).unlink(missing_ok=True)
+        fail(404, "this upload URL was withdrawn while the body was received")
     return json_response({"token": token, "size": size})
 
 
-def _check_files(files: dict[str, Path]) -> tuple[int, int | None]:
-    """(time-series rows, step rows or None); ``MeasurementValidationError`` if invalid."""
-    import polars as pl
+# --- checking uploaded files (in a worker thread) ------------------------------------------
 
-    frames = {}
-    for name, path in files.items():
-        try:
-            frames[name] = pl.read_parquet(path)
-        except Exception as exc:
+
+def _public(message: str) -> str:
+    """A third-party error message without server paths."""
+    return _SERVER_PATH.sub("<file>", message)
+
+
+def _check_shape(name: str, rows: int, columns: int, bounds: Limits) -> None:
+    if rows > bounds.max_measurement_rows:
+        raise MeasurementValidationError(
+            f"{name} has {rows:,} rows; the limit is {bounds.max_measurement_rows:,} "
+            "(max_measurement_rows)"
+        )
+    if rows * columns > bounds.max_measurement_cells:
+        raise MeasurementValidationError(
+            f"{name} has {rows:,} rows × {columns:,} columns = {rows * columns:,} values; the "
+            f"limit is {bounds.max_measurement_cells:,} (max_measurement_cells)"
+        )
+
+
+def _csv_shape(path: Path) -> tuple[int, int] | None:
+    """``(data rows, columns)`` of a CSV file from a streaming count of its line breaks and of
+    its header's separators (quoted ones count too: an upper bound); ``None`` unless the file
+    looks like CSV (no NUL byte at its start, a comma in its first line)."""
+    columns, lines, in_header, last = 1, 0, True, b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            if not lines and not last and b"\0" in chunk:
+                return None
+            if in_header:
+                end = chunk.find(b"\n")
+                columns += (chunk if end < 0 else chunk[:end]).count(b",")
+                in_header = end < 0
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    if columns == 1:
+        return None
+    lines += last not in (b"\n", b"")  # a last line without a line break
+    return max(0, lines - 1), columns
+
+
+def _csv_to_parquet(source: Path, target: Path) -> None:
+    """Decode a CSV file (types inferred over the whole file) into a parquet file."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    with open(source, "rb") as fh:
+        table = pa_csv.read_csv(fh)
+    with open(target, "wb") as out:
+        pq.write_table(table, out, compression="zstd")
+
+
+def _kind(arrow_type: Any) -> str | None:
+    """``"text"`` (variable-size values), ``"fixed"`` (fixed-size values) or ``None`` (a
+    type measurements do not hold: nested, fixed-size binary, extension …)."""
+    import pyarrow as pa
+
+    types = pa.types
+    if types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    text = (
+        "is_string", "is_large_string", "is_binary", "is_large_binary",
+        "is_string_view", "is_binary_view",
+    )  # fmt: skip
+    if any(getattr(types, check, lambda _: False)(arrow_type) for check in text):
+        return "text"
+    fixed = ("is_integer", "is_floating", "is_boolean", "is_temporal", "is_decimal", "is_null")
+    if any(getattr(types, check)(arrow_type) for check in fixed):
+        return "fixed"
+    return None
+
+
+def _check_parquet(name: str, path: Path, bounds: Limits, required: Sequence[str]) -> int:
+    """Check a parquet file against the bounds from its footer, then decode it one column at a
+    time (text columns dictionary-encoded) and validate the ``required`` columns as a time
+    series. Returns its row count."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    with open(path, "rb") as fh:
+        footer = pq.ParquetFile(fh)
+        meta, schema = footer.metadata, footer.schema_arrow
+        groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+        rows = max(meta.num_rows, sum(g.num_rows for g in groups))
+        _check_shape(name, rows, max(meta.num_columns, len(schema)), bounds)
+        names = list(schema.names)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
             raise MeasurementValidationError(
-                f"{name} is not a readable parquet file: {exc}"
-            ) from exc
-    validate_time_series(frames[FILES[0]])
-    steps = frames.get(FILES[1])
-    return frames[FILES[0]].height, None if steps is None else steps.height
+                f"{name} has duplicate column name(s) {', '.join(map(repr, twice))}"
+            )
+        if any(column not in names for column in required):  # names the missing columns
+            validate_time_series(pl.DataFrame(schema=names))
+        text: list[str] = []
+        for field in schema:
+            kind = _kind(field.type)
+            if kind is None:
+                raise MeasurementValidationError(
+                    f"{name} column {field.name!r} has type {field.type}; measurement columns "
+                    "hold numbers, booleans, dates/times or text"
+                )
+            if kind == "text":
+                text.append(field.name)
+        for j in range(meta.num_columns):
+            size = sum(g.column(j).total_uncompressed_size for g in groups)
+            if size > bounds.max_upload_bytes:
+                column = groups[0].column(j).path_in_schema
+                raise MeasurementValidationError(
+                    f"{name} column {column!r} holds {size:,} bytes once decompressed; the "
+                    f"limit is {bounds.max_upload_bytes:,} (max_upload_bytes)"
+                )
+        for column in required:
+            if column in text:
+                dtype = schema.field(column).type
+                raise MeasurementValidationError(
+                    f"time_series column {column!r} must be numeric, got {dtype}"
+                )
+        reader = pq.ParquetFile(fh, read_dictionary=text)
+        kept: dict[str, Any] = {}
+        text_bytes = 0
+        for column in names:
+            values = reader.read(columns=[column], use_threads=False).column(0)
+            if column in text:
+                for chunk in values.chunks:
+                    lengths = pc.binary_length(chunk.dictionary)
+                    text_bytes += pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
+                if text_bytes > bounds.max_upload_bytes:
+                    raise MeasurementValidationError(
+                        f"{name}'s text columns hold more than {bounds.max_upload_bytes:,} bytes "
+                        f"once decoded (max_upload_bytes; column {column!r})"
+                    )
+            elif column in required:
+                if pa.types.is_dictionary(values.type):
+                    values = values.cast(values.type.value_type)
+                kept[column] = values
+            del values
+    if required:
+        frame = pl.from_arrow(pa.table(kept))
+        assert isinstance(frame, pl.DataFrame)
+        validate_time_series(frame)
+    return int(rows)
+
+
+def _check_file(name: str, path: Path, converted: Path, bounds: Limits) -> tuple[Path, int]:
+    """``(the parquet file to store, its rows)``: the upload itself if it is parquet, else its
+    parquet copy if it is CSV. ``MeasurementValidationError`` (without server paths) if it
+    is neither, is over a limit, cannot be decoded or is not a valid time series."""
+    required = REQUIRED_COLUMNS if name == FILES[0] else ()
+    what = "parquet"
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(PARQUET_MAGIC))
+        if magic != PARQUET_MAGIC:
+            shape = _csv_shape(path)
+            if shape is None:
+                raise MeasurementValidationError(
+                    f"{name} is not a readable parquet file: it does not start with "
+                    f"{PARQUET_MAGIC.decode()} (nor is it CSV with a header row)"
+                )
+            what = "CSV"
+            _check_shape(name, *shape, bounds)
+            _csv_to_parquet(path, converted)
+            what, path = "parquet", converted
+        return path, _check_parquet(name, path, bounds, required)
+    except MeasurementValidationError:
+        raise
+    except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        detail = _public(str(exc)) or type(exc).__name__
+        raise MeasurementValidationError(
+            f"{name} is not a readable {what} file: {detail}"
+        ) from None
+
+
+def _check_files(
+    files: dict[str, tuple[Path, Path]], bounds: Limits
+) -> tuple[dict[str, Path], int, int | None]:
+    """(file name → parquet file to store, time-series rows, step rows or None) of the
+    uploaded ``files`` (name → (upload, where a CSV's parquet copy goes))."""
+    stored: dict[str, Path] = {}
+    rows: dict[str, int] = {}
+    for name, (path, converted) in files.items():
+        stored[name], rows[name] = _check_file(name, path, converted, bounds)
+    return stored, rows[FILES[0]], rows.get(FILES[1])
+
+
+def _claim(store: Store, owner_id: str, mid: str) -> list[sqlite3.Row]:
+    """Atomically take the measurement's upload URLs for one confirm-upload (409 if another
+    confirm has them or had them, or a body is still being received)."""
+    with store.transaction():
+        uploads = store.query(
+            "SELECT * FROM measurement_uploads WHERE measurement_id = ? AND owner_id = ?",
+            (mid, owner_id),
+        )
+        if not uploads:
+            done = store.one(
+                "SELECT id FROM cell_measurements WHERE id = ? AND owner_id = ?", (mid, owner_id)
+            )
+            if done is not None:
+                fail(409, f"measurement {mid} was already confirmed")
+            fail(
+                404,
+                f"no pending upload for measurement {mid} (unknown, expired or already used); "
+                "call initiate-upload first",
+            )
+        states = {u["filename"]: u["received"] for u in uploads}
+        if CONFIRMING in states.values():
+            fail(409, f"measurement {mid} is already being confirmed by another request")
+        busy = sorted(f for f, state in states.items() if state == RECEIVING)
+        if busy:
+            fail(
+                409,
+                f"{', '.join(busy)} of measurement {mid} is still being uploaded; confirm once "
+                "the PUT has finished",
+            )
+        claimed = store.execute(
+            "UPDATE measurement_uploads SET received = ? WHERE measurement_id = ? "
+            "AND owner_id = ? AND received IN (?, ?)",
+            (CONFIRMING, mid, owner_id, WAITING, RECEIVED),
+        )
+        if claimed != len(uploads):  # cannot happen inside the transaction; never guess
+            fail(409, f"measurement {mid} is already being confirmed by another request")
+    return uploads
 
 
 async def confirm_upload(request: web.Request) -> web.Response:
     """Validate and store the uploaded files; on any failure nothing is kept (the upload URLs
-    are spent either way)."""
+    are spent either way). The upload is claimed first, so a concurrent confirm of the same
+    measurement gets a 409 and never touches this one's files."""
     store, owner_id, mid = _store(request), owner(request), request.match_info["mid"]
-    uploads = store.query(
-        "SELECT * FROM measurement_uploads WHERE measurement_id = ? AND owner_id = ?",
-        (mid, owner_id),
-    )
-    if not uploads:
-        fail(404, f"no pending upload for measurement {mid}; call initiate-upload first")
-    files = {u["filename"]: _tmp(store, u["token"]) for u in uploads if u["received"] == 1}
+    bounds = limits(request)
+    sweep_uploads(store, bounds.upload_ttl_seconds)
+    uploads = _claim(store, owner_id, mid)
+    tokens = [u["token"] for u in uploads]
+    files = {
+        u["filename"]: (_complete(store, u["token"]), _converted(store, u["token"]))
+        for u in uploads
+        if u["received"] == RECEIVED
+    }
     folder = FOLDER.format(mid)
     try:
         body = await read_json(request)
@@ -248,14 +641,17 @@ async def confirm_upload(request: web.Request) -> web.Response:
         meta = {**json.loads(uploads[0]["meta"]), **_meta(body.get("measurement", {}))}
         if FILES[0] not in files:
             fail(422, f"{FILES[0]} was not uploaded; PUT it to its upload URL before confirming")
+        gone = sorted(name for name, (path, _) in files.items() if not path.is_file())
+        if gone:
+            fail(422, f"the uploaded {', '.join(gone)} is no longer on the server; upload again")
         try:
-            rows, steps = await anyio.to_thread.run_sync(_check_files, files)
+            stored, rows, steps = await anyio.to_thread.run_sync(_check_files, files, bounds)
         except MeasurementValidationError as exc:
             fail(422, f"invalid measurement data: {exc.message}")
         ci = _row(store, "cell_instances", owner_id, uploads[0]["cell_instance_id"])
         (store.blob_dir / folder).mkdir(parents=True, exist_ok=True)
-        for name, tmp in files.items():
-            os.replace(tmp, store.blob_path(folder, name))
+        for name, path in stored.items():
+            os.replace(path, store.blob_path(folder, name))
         sizes = {"row_count": rows, "steps_count": steps, "updated_at": now_iso()}
         name, pid = str(meta["name"]), ci["project_id"]
         kind = {"measurement_type": "time_series", "cell_instance_id": ci["id"]}
@@ -271,17 +667,44 @@ async def confirm_upload(request: web.Request) -> web.Response:
             **sizes,
         )
     except BaseException:
-        store.delete_blobs(folder)
+        store.delete_blobs(folder)  # this request holds the claim: the folder is its own
         raise
     finally:
-        for u in uploads:
-            _tmp(store, u["token"]).unlink(missing_ok=True)
-        store.execute("DELETE FROM measurement_uploads WHERE measurement_id = ?", (mid,))
+        _discard(store, tokens)
     record = measurement_dict(_row(store, "cell_measurements", owner_id, mid))
     return json_response({**record, "steps_created": steps or 0})
 
 
+async def _start_sweeping(app: web.Application) -> None:
+    """At start (after the store removed partial writes) and then every ``upload_ttl_seconds``
+    (at most a minute): remove expired uploads."""
+    from ionworks.server.app import STORE
+
+    store, ttl = app[STORE], app[LIMITS].upload_ttl_seconds
+    sweep_uploads(store, ttl, at_start=True)
+
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(min(ttl, SWEEP_SECONDS))
+            try:
+                sweep_uploads(store, ttl)
+            except Exception:  # e.g. "database is locked": log, try again later
+                log.exception("removing expired uploads failed")
+
+    app[_SWEEPER] = asyncio.get_running_loop().create_task(sweep_forever())
+
+
+async def _stop_sweeping(app: web.Application) -> None:
+    task = app.get(_SWEEPER)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def setup(app: web.Application) -> None:
+    app.on_startup.append(_start_sweeping)
+    app.on_shutdown.append(_stop_sweeping)  # before the store closes (on cleanup)
     r = app.router
     r.add_get("/cell_instances/{ci}/cell_measurements", list_by_instance)
     r.add_post("/cell_instances/{ci}/cell_measurements/initiate-upload", initiate_upload)

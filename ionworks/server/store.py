@@ -296,6 +296,10 @@ class Store:
         shutil.rmtree(self.blob_dir / folder, ignore_errors=True)
 
     def clean_temp_files(self) -> None:
+        """Remove partial writes: ``.*.tmp`` files are only ever written to and then renamed,
+        so one left at start is a write a stop interrupted. Complete files are kept, among
+        them fully received but unconfirmed uploads (``blobs/uploads/{token}``; those of
+        expired or unknown tokens are removed by ``routes_measurements.sweep_uploads``)."""
         for tmp in self.blob_dir.rglob(".*.tmp"):
             tmp.unlink(missing_ok=True)
 

@@ -61,8 +61,10 @@ async def test_upload_round_trip_100k_rows(api: AsyncIonworks, server: EmbeddedS
     # the pipeline hook resolves db:<id> to the stored files
     store = Store(server.config.data_dir, exclusive=False)
     try:
-        owner_a = store.owner_for_key(KEY_A)
-        assert owner_a is not None
+        # keys live only in the running server (hashed on disk): find the owner by the record
+        row = store.one("SELECT owner_id FROM cell_measurements WHERE id = ?", (m.id,))
+        assert row is not None
+        owner_a = str(row["owner_id"])
         ts_path, steps_path = measurement_frames(store, owner_a, m.id)
         assert pl.read_parquet(ts_path).equals(ts)
         assert steps_path is not None and pl.read_parquet(steps_path).equals(steps_frame())
