@@ -11,14 +11,9 @@ a 422 naming the file, the column and row, or the limit.
 Bounds (:class:`~ionworks.server.limits.Limits`): a PUT body holds at most
 ``max_upload_bytes`` after decompression (413); a key has at most ``max_open_uploads``
 unconfirmed uploads (429), each removed with its files ``upload_ttl_seconds`` after
-``initiate-upload`` (checked on each initiate and confirm, and at least every minute). An
-uploaded file is parquet, or CSV with a header row (stored as parquet). Before anything is
-decoded, its rows and columns (the parquet footer, or a streaming count of the CSV's line
-breaks and header fields) are checked against ``max_measurement_rows`` and
-``max_measurement_cells``, and each parquet column's decompressed size against
-``max_upload_bytes``. Decoding then runs in a thread, one column at a time, text columns
-dictionary-encoded so that their decoded size (at most ``max_upload_bytes`` in all) is known
-before it could be materialised. Error messages never show a server path.
+``initiate-upload`` (checked on each initiate and confirm, and at least every minute). The
+files are checked by :mod:`ionworks.server.measurement_files` (shape from metadata before any
+decoding, decoding off the event loop, no server paths in messages).
 """
 
 from __future__ import annotations
@@ -28,7 +23,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import secrets
 import sqlite3
 import time
@@ -40,9 +34,9 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
-from ionworks.resources.cell_measurement import REQUIRED_COLUMNS, validate_time_series
 from ionworks.server.http import fail, json_response, owner, read_json, require_str
-from ionworks.server.limits import LIMITS, Limits, limits
+from ionworks.server.limits import LIMITS, limits
+from ionworks.server.measurement_files import STEPS, TIME_SERIES, check_files
 from ionworks.server.routes_cells import _insert, _record, _row, list_window
 from ionworks.server.routes_models import _store, project_or_404
 from ionworks.server.store import Store, new_id, now_iso
@@ -65,7 +59,7 @@ CREATE INDEX IF NOT EXISTS measurement_uploads_measurement
   ON measurement_uploads(measurement_id);
 """
 
-FILES = ("time_series.parquet", "steps.parquet")
+FILES = (TIME_SERIES, STEPS)
 FOLDER = "measurements/{}"
 PROTECTED = {"id", "cell_instance_id", "project_id", "measurement_type", "processing_status"}
 CHUNK: Final = 1 << 20
@@ -79,10 +73,6 @@ CONFIRMING: Final = 3  # claimed by a confirm-upload
 SWEEP_SECONDS: Final = 60.0  # expired uploads are removed at least this often
 _SWEEPER: Final = web.AppKey("upload_sweeper", asyncio.Task[None])
 log = logging.getLogger("ionworks.server")
-
-PARQUET_MAGIC: Final = b"PAR1"
-#: Absolute paths in third-party error messages (never shown to clients).
-_SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+[^\s'\",;:)\]]*")
 
 
 def measurement_dict(row: sqlite3.Row) -> dict[str, Any]:
@@ -390,196 +380,6 @@ async def put_upload(request: web.Request) -> web.Response:
     return json_response({"token": token, "size": size})
 
 
-# --- checking uploaded files (in a worker thread) ------------------------------------------
-
-
-def _public(message: str) -> str:
-    """A third-party error message without server paths."""
-    return _SERVER_PATH.sub("<file>", message)
-
-
-def _check_shape(name: str, rows: int, columns: int, bounds: Limits) -> None:
-    if rows > bounds.max_measurement_rows:
-        raise MeasurementValidationError(
-            f"{name} has {rows:,} rows; the limit is {bounds.max_measurement_rows:,} "
-            "(max_measurement_rows)"
-        )
-    if rows * columns > bounds.max_measurement_cells:
-        raise MeasurementValidationError(
-            f"{name} has {rows:,} rows × {columns:,} columns = {rows * columns:,} values; the "
-            f"limit is {bounds.max_measurement_cells:,} (max_measurement_cells)"
-        )
-
-
-def _csv_shape(path: Path) -> tuple[int, int] | None:
-    """``(data rows, columns)`` of a CSV file from a streaming count of its line breaks and of
-    its header's separators (quoted ones count too: an upper bound); ``None`` unless the file
-    looks like CSV (no NUL byte at its start, a comma in its first line)."""
-    columns, lines, in_header, last = 1, 0, True, b""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            if not lines and not last and b"\0" in chunk:
-                return None
-            if in_header:
-                end = chunk.find(b"\n")
-                columns += (chunk if end < 0 else chunk[:end]).count(b",")
-                in_header = end < 0
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    if columns == 1:
-        return None
-    lines += last not in (b"\n", b"")  # a last line without a line break
-    return max(0, lines - 1), columns
-
-
-def _csv_to_parquet(source: Path, target: Path) -> None:
-    """Decode a CSV file (types inferred over the whole file) into a parquet file."""
-    import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pq
-
-    with open(source, "rb") as fh:
-        table = pa_csv.read_csv(fh)
-    with open(target, "wb") as out:
-        pq.write_table(table, out, compression="zstd")
-
-
-def _kind(arrow_type: Any) -> str | None:
-    """``"text"`` (variable-size values), ``"fixed"`` (fixed-size values) or ``None`` (a
-    type measurements do not hold: nested, fixed-size binary, extension …)."""
-    import pyarrow as pa
-
-    types = pa.types
-    if types.is_dictionary(arrow_type):
-        arrow_type = arrow_type.value_type
-    text = (
-        "is_string", "is_large_string", "is_binary", "is_large_binary",
-        "is_string_view", "is_binary_view",
-    )  # fmt: skip
-    if any(getattr(types, check, lambda _: False)(arrow_type) for check in text):
-        return "text"
-    fixed = ("is_integer", "is_floating", "is_boolean", "is_temporal", "is_decimal", "is_null")
-    if any(getattr(types, check)(arrow_type) for check in fixed):
-        return "fixed"
-    return None
-
-
-def _check_parquet(name: str, path: Path, bounds: Limits, required: Sequence[str]) -> int:
-    """Check a parquet file against the bounds from its footer, then decode it one column at a
-    time (text columns dictionary-encoded) and validate the ``required`` columns as a time
-    series. Returns its row count."""
-    import polars as pl
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    with open(path, "rb") as fh:
-        footer = pq.ParquetFile(fh)
-        meta, schema = footer.metadata, footer.schema_arrow
-        groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
-        rows = max(meta.num_rows, sum(g.num_rows for g in groups))
-        _check_shape(name, rows, max(meta.num_columns, len(schema)), bounds)
-        names = list(schema.names)
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise MeasurementValidationError(
-                f"{name} has duplicate column name(s) {', '.join(map(repr, twice))}"
-            )
-        if any(column not in names for column in required):  # names the missing columns
-            validate_time_series(pl.DataFrame(schema=names))
-        text: list[str] = []
-        for field in schema:
-            kind = _kind(field.type)
-            if kind is None:
-                raise MeasurementValidationError(
-                    f"{name} column {field.name!r} has type {field.type}; measurement columns "
-                    "hold numbers, booleans, dates/times or text"
-                )
-            if kind == "text":
-                text.append(field.name)
-        for j in range(meta.num_columns):
-            size = sum(g.column(j).total_uncompressed_size for g in groups)
-            if size > bounds.max_upload_bytes:
-                column = groups[0].column(j).path_in_schema
-                raise MeasurementValidationError(
-                    f"{name} column {column!r} holds {size:,} bytes once decompressed; the "
-                    f"limit is {bounds.max_upload_bytes:,} (max_upload_bytes)"
-                )
-        for column in required:
-            if column in text:
-                dtype = schema.field(column).type
-                raise MeasurementValidationError(
-                    f"time_series column {column!r} must be numeric, got {dtype}"
-                )
-        reader = pq.ParquetFile(fh, read_dictionary=text)
-        kept: dict[str, Any] = {}
-        text_bytes = 0
-        for column in names:
-            values = reader.read(columns=[column], use_threads=False).column(0)
-            if column in text:
-                for chunk in values.chunks:
-                    lengths = pc.binary_length(chunk.dictionary)
-                    text_bytes += pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
-                if text_bytes > bounds.max_upload_bytes:
-                    raise MeasurementValidationError(
-                        f"{name}'s text columns hold more than {bounds.max_upload_bytes:,} bytes "
-                        f"once decoded (max_upload_bytes; column {column!r})"
-                    )
-            elif column in required:
-                if pa.types.is_dictionary(values.type):
-                    values = values.cast(values.type.value_type)
-                kept[column] = values
-            del values
-    if required:
-        frame = pl.from_arrow(pa.table(kept))
-        assert isinstance(frame, pl.DataFrame)
-        validate_time_series(frame)
-    return int(rows)
-
-
-def _check_file(name: str, path: Path, converted: Path, bounds: Limits) -> tuple[Path, int]:
-    """``(the parquet file to store, its rows)``: the upload itself if it is parquet, else its
-    parquet copy if it is CSV. ``MeasurementValidationError`` (without server paths) if it
-    is neither, is over a limit, cannot be decoded or is not a valid time series."""
-    required = REQUIRED_COLUMNS if name == FILES[0] else ()
-    what = "parquet"
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(len(PARQUET_MAGIC))
-        if magic != PARQUET_MAGIC:
-            shape = _csv_shape(path)
-            if shape is None:
-                raise MeasurementValidationError(
-                    f"{name} is not a readable parquet file: it does not start with "
-                    f"{PARQUET_MAGIC.decode()} (nor is it CSV with a header row)"
-                )
-            what = "CSV"
-            _check_shape(name, *shape, bounds)
-            _csv_to_parquet(path, converted)
-            what, path = "parquet", converted
-        return path, _check_parquet(name, path, bounds, required)
-    except MeasurementValidationError:
-        raise
-    except BaseException as exc:  # pyo3's PanicException derives from BaseException
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        detail = _public(str(exc)) or type(exc).__name__
-        raise MeasurementValidationError(
-            f"{name} is not a readable {what} file: {detail}"
-        ) from None
-
-
-def _check_files(
-    files: dict[str, tuple[Path, Path]], bounds: Limits
-) -> tuple[dict[str, Path], int, int | None]:
-    """(file name → parquet file to store, time-series rows, step rows or None) of the
-    uploaded ``files`` (name → (upload, where a CSV's parquet copy goes))."""
-    stored: dict[str, Path] = {}
-    rows: dict[str, int] = {}
-    for name, (path, converted) in files.items():
-        stored[name], rows[name] = _check_file(name, path, converted, bounds)
-    return stored, rows[FILES[0]], rows.get(FILES[1])
-
-
 def _claim(store: Store, owner_id: str, mid: str) -> list[sqlite3.Row]:
     """Atomically take the measurement's upload URLs for one confirm-upload (409 if another
     confirm has them or had them, or a body is still being received)."""
@@ -645,7 +445,7 @@ async def confirm_upload(request: web.Request) -> web.Response:
         if gone:
             fail(422, f"the uploaded {', '.join(gone)} is no longer on the server; upload again")
         try:
-            stored, rows, steps = await anyio.to_thread.run_sync(_check_files, files, bounds)
+            stored, rows, steps = await anyio.to_thread.run_sync(check_files, files, bounds)
         except MeasurementValidationError as exc:
             fail(422, f"invalid measurement data: {exc.message}")
         ci = _row(store, "cell_instances", owner_id, uploads[0]["cell_instance_id"])
