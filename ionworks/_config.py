@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -110,8 +111,16 @@ def resolve_config(
     if backend is None:
         env_backend = _env(env, "IONWORKS_DATAFRAME_BACKEND")
         backend = env_backend if env_backend in DATAFRAME_BACKENDS else None
-    if timeout is not None and timeout <= 0:
-        raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(
+                f"timeout must be a finite number of seconds > 0, or None for no timeout; "
+                f"got {timeout!r}"
+            )
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+        raise TypeError(f"max_retries must be an int, got {max_retries!r}")
     if max_retries < 0:
         raise ValueError(f"max_retries must be >= 0, got {max_retries!r}")
     return ClientConfig(

@@ -54,33 +54,58 @@ def _json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, set | frozenset | tuple):
         return list(value)
-    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars (scalars → Python)
-    if callable(tolist):
-        return _strip_nonfinite(tolist())
-    item = getattr(value, "item", None)
-    if callable(item):
-        return _strip_nonfinite(item())
+    python = _as_python(value)
+    if python is not value:
+        return python
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _strip_nonfinite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strip_nonfinite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strip_nonfinite(v) for v in value]
+def _as_python(value: Any) -> Any:
+    """numpy arrays and scalars as Python lists and numbers (``value`` itself otherwise)."""
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars (scalars → Python)
+    if callable(tolist):
+        return tolist()
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
     return value
 
 
+def _non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """Where ``value`` holds the first NaN or infinity: ``(path, number)``, or ``None``."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if value is None or isinstance(value, str | bytes | int):
+        return None
+    if isinstance(value, Mapping):
+        children: Any = ((f"{path}[{k!r}]", v) for k, v in value.items())
+    elif isinstance(value, list | tuple | set | frozenset):
+        children = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        python = _as_python(value)
+        return None if python is value else _non_finite(python, path)
+    for child_path, child in children:
+        found = _non_finite(child, child_path)
+        if found is not None:
+            return found
+    return None
+
+
 def dumps(body: Any) -> bytes:
-    """Serialise a request body as strict JSON (NaN/inf are sent as ``null``)."""
+    """Serialise a request body as strict JSON. JSON has no NaN or infinity: a body holding
+    one is a ``ValueError`` naming the value and where it is (pipeline configs have their
+    NaN/inf replaced by ``null`` before, as the official client does: wire.md §6.2)."""
     try:
         text = json.dumps(body, default=_json_default, allow_nan=False, separators=(",", ":"))
     except ValueError:
-        text = json.dumps(
-            _strip_nonfinite(body), default=_json_default, allow_nan=False, separators=(",", ":")
-        )
+        found = _non_finite(body)
+        if found is None:
+            raise
+        path, value = found
+        raise ValueError(
+            f"cannot send {value!r} in the request body (at body{path}): JSON has no NaN or "
+            "infinity; pass a finite number, or None for a missing value"
+        ) from None
     return text.encode()
 
 
@@ -190,11 +215,10 @@ class Transport:
         method = method.upper()
         if isinstance(idempotency_key, NotGiven):
             idempotency_key = str(uuid.uuid4()) if method in ("POST", "PATCH") else None
-        url = path if absolute_url else f"{await self.base_url()}{path}"
         req_headers: dict[str, str] = dict(headers or {})
         body: bytes | None = data
         if not isinstance(json_body, NotGiven):
-            body = dumps(json_body)
+            body = dumps(json_body)  # a body JSON cannot carry fails here, before any request
             req_headers["Content-Type"] = "application/json"
             if len(body) >= GZIP_THRESHOLD:
                 body = gzip.compress(body, compresslevel=1)
@@ -202,6 +226,7 @@ class Transport:
         if idempotency_key:
             req_headers["Idempotency-Key"] = idempotency_key
         query = _encode_params(params)
+        url = path if absolute_url else f"{await self.base_url()}{path}"
         read_timeout = self._config.timeout if isinstance(timeout, NotGiven) else timeout
         if expect in ("bytes", "multipart") and isinstance(timeout, NotGiven):
             read_timeout = DOWNLOAD_READ_TIMEOUT

@@ -8,6 +8,7 @@ a ``yield``, so the iterators are safe to drive from the sync facade's portal.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -19,7 +20,15 @@ from attrs import frozen
 from ionworks._concurrency import task_group
 from ionworks.errors import JobFailedError
 
-__all__ = ["Outcome", "Progress", "WaitTimeout", "gather_limited", "poll_outcomes", "wait_all"]
+__all__ = [
+    "Outcome",
+    "Progress",
+    "WaitTimeout",
+    "gather_limited",
+    "id_list",
+    "poll_outcomes",
+    "wait_all",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -50,6 +59,46 @@ class WaitTimeout(TimeoutError):
         super().__init__(message)
         self.pending = pending
         self.results = results
+
+
+def id_list(value: object, name: str) -> list[str]:
+    """The ids of an argument that takes one id or several: a ``str`` is one id (never its
+    characters), a list or tuple holds ids; anything else is a ``TypeError`` naming ``name``.
+    Ids are non-empty strings."""
+    if isinstance(value, str):
+        items: list[object] = [value]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise TypeError(
+            f"{name} must be an id (str) or a list or tuple of ids, got {type(value).__name__}"
+        )
+    for index, item in enumerate(items):
+        where = name if isinstance(value, str) else f"{name}[{index}]"
+        if not isinstance(item, str):
+            raise TypeError(f"{where} must be an id (str), got {type(item).__name__}: {item!r}")
+        if not item:
+            raise ValueError(f"{where} is an empty string; expected an id")
+    return [str(item) for item in items]
+
+
+def check_wait_times(timeout: float | None, poll_interval: float) -> None:
+    """``timeout``: ``None`` or seconds >= 0 (``inf``: no limit); ``poll_interval``: finite
+    seconds >= 0. Otherwise a ``ValueError`` (``TypeError`` for what is not a number)."""
+    if timeout is not None:
+        _check_seconds("timeout", timeout, "a number of seconds >= 0 or None")
+    _check_seconds("poll_interval", poll_interval, "a finite number of seconds >= 0")
+    if math.isinf(poll_interval):
+        raise ValueError(
+            f"poll_interval must be a finite number of seconds >= 0, got {poll_interval!r}"
+        )
+
+
+def _check_seconds(name: str, value: object, expected: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 async def gather_limited(
@@ -118,8 +167,7 @@ async def poll_outcomes(
 
     The first status query is made immediately; later ones every ``poll_interval`` seconds.
     """
-    if poll_interval < 0:
-        raise ValueError(f"poll_interval must be >= 0, got {poll_interval!r}")
+    check_wait_times(timeout, poll_interval)
     pending = list(dict.fromkeys(ids))
     finished: dict[str, Any] = {}
     deadline = None if timeout is None else anyio.current_time() + timeout
@@ -227,9 +275,10 @@ async def wait_records(
     verbose: bool,
     raise_on_failure: bool,
     label: str,
+    argument: str = "record_id",
 ) -> Any:
     """``wait_for_completion`` for pipelines and simple pipelines (one id or many)."""
-    ids = [record_id] if isinstance(record_id, str) else list(record_id)
+    ids = id_list(record_id, argument)
     records = await wait_all(
         ids,
         record_fetcher(get),

@@ -42,20 +42,20 @@ def b64(data: bytes) -> str:
 @pytest.mark.parametrize(
     ("kwargs", "path", "params"),
     [
-        ({}, "/projects/p1/studies", []),
-        ({"name": "Dis"}, "/projects/p1/studies", [("name", "ilike.%Dis%")]),
+        ({}, "/projects/p1/studies", [("limit", "1000")]),
+        ({"name": "Dis"}, "/projects/p1/studies", [("limit", "1000"), ("name", "ilike.%Dis%")]),
         (
             {"name": "Dis", "name_exact": "Discharge"},
             "/projects/p1/studies",
-            [("name", "eq.Discharge")],
+            [("limit", "1000"), ("name", "eq.Discharge")],
         ),
         ({"limit": 10, "offset": 0}, "/projects/p1/studies", [("limit", "10"), ("offset", "0")]),
         (
             {"order_by": "name", "order": "asc"},
             "/projects/p1/studies",
-            [("order_by", "name"), ("order", "asc")],
+            [("limit", "1000"), ("order_by", "name"), ("order", "asc")],
         ),
-        ({"project_id": "other"}, "/projects/other/studies", []),
+        ({"project_id": "other"}, "/projects/other/studies", [("limit", "1000")]),
     ],
 )
 async def test_study_list_query(client, mock_api, kwargs, path, params) -> None:
@@ -209,7 +209,7 @@ async def test_jobs(client, mock_api) -> None:
         f"{API}/jobs/j1/cancel",
         payload=job_record(status="canceled", is_terminal=True, is_failed=True),
     )
-    mock_api.get(f"{API}/jobs/", payload=[job_record(), job_record(job_id="j2")])
+    mock_api.get(url_re("/jobs/"), payload=[job_record(), job_record(job_id="j2")])
     job = await client.job.get("j1")
     assert isinstance(job, Job) and job.priority == 5 and job.queue_position == 4
     cancelled = await client.job.cancel("j1")
@@ -220,10 +220,11 @@ async def test_jobs(client, mock_api) -> None:
     )
     assert last_request(mock_api, "POST", "/jobs/j1/cancel").json == {}
     assert [j.job_id for j in await client.job.list()] == ["j1", "j2"]
+    assert last_request(mock_api, "GET", "/jobs/").params == [("limit", "1000")]
 
 
 async def test_job_list_must_be_an_array(client, mock_api) -> None:
-    mock_api.get(f"{API}/jobs/", payload={"items": []})
+    mock_api.get(url_re("/jobs/"), payload={"items": []})
     with pytest.raises(APIResponseValidationError, match="array"):
         await client.job.list()
 
@@ -236,7 +237,7 @@ PM = {"id": "pm-1", "name": "Chen2020 SPMe"}
 @pytest.mark.parametrize(
     ("call", "params"),
     [
-        (lambda c: c.parameterized_model.list(), [("project_id", "p1")]),
+        (lambda c: c.parameterized_model.list(), [("project_id", "p1"), ("limit", "1000")]),
         (
             lambda c: c.parameterized_model.list("p2", 5, 0, cell_spec_id="cs", summary=True),
             [
@@ -249,7 +250,7 @@ PM = {"id": "pm-1", "name": "Chen2020 SPMe"}
         ),
         (
             lambda c: c.parameterized_model.list_by_project("p3", summary=False),
-            [("project_id", "p3")],
+            [("project_id", "p3"), ("limit", "1000")],
         ),
     ],
 )
@@ -369,13 +370,13 @@ async def test_item_methods(
 @pytest.mark.parametrize(
     ("call", "path", "params"),
     [
-        (lambda c: c.model.list(), "/models", [("project_id", "p1")]),
+        (lambda c: c.model.list(), "/models", [("project_id", "p1"), ("limit", "1000")]),
         (
             lambda c: c.model.list(5, project_id="p2", name_exact="SPM"),
             "/models",
             [("project_id", "p2"), ("limit", "5"), ("name", "eq.SPM")],
         ),
-        (lambda c: c.project.list(), "/projects", []),
+        (lambda c: c.project.list(), "/projects", [("limit", "1000")]),
         (
             lambda c: c.project.list(2, 4, name="cell", order="desc"),
             "/projects",
@@ -576,7 +577,10 @@ async def test_measurement_reads(client, mock_api) -> None:
         ("name", "ilike.%run%"),
     ]
     await m.list_by_project()
-    assert last_request(mock_api, "GET", "/cell_measurements").params == [("project_id", "p1")]
+    assert last_request(mock_api, "GET", "/cell_measurements").params == [
+        ("project_id", "p1"),
+        ("limit", "1000"),
+    ]
     ts = await m.time_series("m1")
     assert isinstance(ts, pl.DataFrame) and ts.to_dict(as_series=False) == TS
     assert (await m.steps("m1")).to_dict(as_series=False) == STEPS_TABLE

@@ -240,7 +240,10 @@ async def test_list_rejects_unknown_shape(client, mock_api) -> None:
     mock_api.get(url_re("/pipelines"), payload={"items": []})
     with pytest.raises(APIResponseValidationError, match="pipelines"):
         await client.pipeline.list(project_id="p2")
-    assert last_request(mock_api, "GET", "/pipelines").query == {"project_id": "p2"}
+    assert last_request(mock_api, "GET", "/pipelines").query == {
+        "project_id": "p2",
+        "limit": "1000",
+    }
 
 
 @pytest.mark.parametrize("resource", ["pipeline", "simple_pipeline"])

@@ -359,7 +359,7 @@ async def test_unexpected_submit_responses(client, mock_api, parse, batch) -> No
 
 async def test_list_without_arguments_is_a_plain_list(client, mock_api) -> None:
     mock_api.get(
-        f"{API}/simulations?project_id=p1",
+        f"{API}/simulations?project_id=p1&limit=1000",
         payload={"simulations": [{"id": "s1"}], "model_scalar_parameters": {}},
     )
     result = await client.simulation.list()
@@ -385,6 +385,7 @@ async def test_list_scoped_query(client, mock_api) -> None:
         "experiment_template_id": "T1",
         "state": "completed",
         "summary": "true",
+        "limit": "1000",  # every simulation, in pages of the server's maximum
     }
 
 

@@ -90,7 +90,11 @@ def test_pipeline(sync_client, mock_api) -> None:
         "options": {},
     }
     assert sync_client.pipeline.list(offset=3).total == 3
-    assert last_request(mock_api, "GET", "/pipelines").query == {"project_id": "p1", "skip": "3"}
+    assert last_request(mock_api, "GET", "/pipelines").query == {
+        "project_id": "p1",
+        "limit": "1000",
+        "skip": "3",
+    }
 
 
 def test_simple_pipeline(sync_client, mock_api) -> None:
@@ -117,7 +121,10 @@ def test_study(sync_client, mock_api) -> None:
     )
     mock_api.post(f"{API}/projects/p2/studies/st/simulations/s1", payload={"ok": True})
     assert [s.name for s in sync_client.study.list(name="Swe")] == ["Sweep"]
-    assert last_request(mock_api, "GET", "/projects/p1/studies").query == {"name": "ilike.%Swe%"}
+    assert last_request(mock_api, "GET", "/projects/p1/studies").query == {
+        "limit": "1000",
+        "name": "ilike.%Swe%",
+    }
     assert sync_client.study.assign_simulation("st", "s1", project_id="p2") == {"ok": True}
 
 
@@ -139,7 +146,7 @@ def test_job(sync_client, mock_api) -> None:
         f"{API}/jobs/j1/cancel",
         payload=job_record(status="canceled", is_terminal=True, is_failed=True),
     )
-    mock_api.get(f"{API}/jobs/", payload=[job_record()])
+    mock_api.get(url_re("/jobs/"), payload=[job_record()])
     assert sync_client.job.get("j1").status == "pending"
     assert sync_client.job.cancel("j1").is_failed
     assert len(sync_client.job.list()) == 1
@@ -184,6 +191,7 @@ def test_parameterized_model(sync_client, mock_api) -> None:
     assert sync_client.parameterized_model.list(summary=True)[0].name == "Chen"
     assert last_request(mock_api, "GET", "/parameterized_models").query == {
         "project_id": "p1",
+        "limit": "1000",
         "summary": "true",
     }
     assert sync_client.parameterized_model.get_variable_names("pm") == ["Voltage [V]"]
@@ -208,7 +216,7 @@ def test_project(sync_client, mock_api) -> None:
     project = sync_client.project.get("p1")
     assert project.organization_id == "o" and project.plan == "pro"
     assert sync_client.project.list(name_exact="Cells").total == 1
-    assert last_request(mock_api, "GET", "/projects").query == {"name": "eq.Cells"}
+    assert last_request(mock_api, "GET", "/projects").query == {"limit": "1000", "name": "eq.Cells"}
 
 
 # =========================================================================== facade behaviour

@@ -369,11 +369,13 @@ async def test_large_bodies_are_gzipped(client: AsyncIonworks, mock_api: aioresp
     assert "Content-Encoding" not in small_call.kwargs["headers"]
 
 
-async def test_nan_is_sent_as_null(client: AsyncIonworks, mock_api: aioresponses) -> None:
-    mock_api.post(f"{API}/x", payload={})
-    await client._transport.request("POST", "/x", json_body={"a": float("nan"), "b": [1.0]})
-    (call,) = calls(mock_api, "POST", f"{API}/x")
-    assert json.loads(call.kwargs["data"]) == {"a": None, "b": [1.0]}
+async def test_nan_is_refused_before_any_request(
+    client: AsyncIonworks, mock_api: aioresponses
+) -> None:
+    body = {"b": [1.0], "a": {"c": [2.0, float("nan")]}}
+    with pytest.raises(ValueError, match=r"cannot send nan .*at body\['a'\]\['c'\]\[1\]"):
+        await client._transport.request("POST", "/x", json_body=body)
+    assert not mock_api.requests
 
 
 async def test_query_params_encoding(client: AsyncIonworks, mock_api: aioresponses) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote
 
 from ionworks.errors import APIResponseValidationError
@@ -12,9 +12,13 @@ from ionworks.models import Page, structure
 if TYPE_CHECKING:
     from ionworks._client import AsyncIonworks
 
-__all__ = ["AsyncResource", "parse_page", "seg"]
+__all__ = ["PAGE_SIZE", "AsyncResource", "parse_page", "seg"]
 
 T = TypeVar("T")
+
+#: Items asked for per request when a list is read whole (no ``limit``): the local server's
+#: maximum page size (``Limits.max_page_size``).
+PAGE_SIZE: Final = 1000
 
 
 def seg(value: str) -> str:
@@ -98,3 +102,50 @@ class AsyncResource:
 
     async def _delete(self, path: str) -> None:
         await self._client._transport.request("DELETE", path)
+
+    async def _list(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        cls: type[T] | None,
+        *,
+        what: str,
+        key: str = "items",
+        offset_key: str = "offset",
+        array: bool = False,
+    ) -> Page[Any]:
+        """A list endpoint: one request when ``params`` has a ``limit``; otherwise every item,
+        read in pages of :data:`PAGE_SIZE` (from ``params[offset_key]``, default 0) until a
+        short page, the reported ``total``, or a page that repeats the previous one (a server
+        that ignores the offset). ``array``: the response must be a bare JSON array."""
+
+        async def fetch(query: Mapping[str, Any]) -> tuple[Page[Any], Any]:
+            data = await self._get(path, query)
+            if array and not isinstance(data, list):
+                raise APIResponseValidationError(
+                    f"Unexpected response for {path}: expected a JSON array, "
+                    f"got {type(data).__name__}"
+                )
+            return parse_page(data, cls, key=key, what=what), data
+
+        if params.get("limit") is not None:
+            return (await fetch(params))[0]
+        items: list[Any] = []
+        offset = int(params.get(offset_key) or 0)
+        total: int | None = None
+        previous: Any = None
+        while True:
+            query = {**params, "limit": PAGE_SIZE, offset_key: offset or params.get(offset_key)}
+            page, data = await fetch(query)
+            raw = data if isinstance(data, list) else data[key]
+            if raw and previous is not None and raw[0] == previous:
+                break  # the same page again: the server does not page by offset
+            previous = raw[0] if raw else None
+            items.extend(page.items)
+            offset += len(page.items)
+            reported = data.get("total") if isinstance(data, Mapping) else None
+            if isinstance(reported, int) and not isinstance(reported, bool):
+                total = reported
+            if len(page.items) != PAGE_SIZE or (total is not None and offset >= total):
+                break
+        return Page(items=items, total=len(items) if total is None else total)

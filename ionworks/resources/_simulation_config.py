@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,11 @@ def _check_numeric_map(name: str, value: Any) -> dict[str, float | str]:
             raise ValueError(
                 f"Invalid simulation config: {name}[{key!r}] must be a number or string, "
                 f"got {item!r}"
+            )
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(
+                f"Invalid simulation config: {name}[{key!r}] must be a finite number, got "
+                f"{item!r} (JSON has no NaN or infinity)"
             )
         out[key] = float(item) if isinstance(item, int) else item
     return out

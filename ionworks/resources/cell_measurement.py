@@ -131,15 +131,15 @@ class AsyncCellMeasurements(AsyncResource):
         order_by: str | None = None,
         order: str | None = None,
     ) -> Page[Measurement]:
-        """Measurements of one cell instance."""
+        """Measurements of one cell instance (without ``limit``: all of them)."""
         params = {
             "limit": limit,
             "offset": offset,
             "measurement_type": measurement_type,
             **filter_params(name=name, name_exact=name_exact, order_by=order_by, order=order),
         }
-        data = await self._get(f"/cell_instances/{seg(cell_instance_id)}/cell_measurements", params)
-        return parse_page(data, Measurement, what="measurement list")
+        path = f"/cell_instances/{seg(cell_instance_id)}/cell_measurements"
+        return await self._list(path, params, Measurement, what="measurement list")
 
     async def list_by_project(
         self,
@@ -151,7 +151,8 @@ class AsyncCellMeasurements(AsyncResource):
         order_by: str | None = None,
         order: str | None = None,
     ) -> Page[Measurement]:
-        """Measurements of a project (default: the client's project)."""
+        """Measurements of a project (default: the client's project; without ``limit``: all
+        of them)."""
         params = {
             "project_id": await self._project_id(project_id),
             "limit": limit,
@@ -159,8 +160,7 @@ class AsyncCellMeasurements(AsyncResource):
             "measurement_type": measurement_type,
             **filter_params(order_by=order_by, order=order),
         }
-        data = await self._get("/cell_measurements", params)
-        return parse_page(data, Measurement, what="measurement list")
+        return await self._list("/cell_measurements", params, Measurement, what="measurement list")
 
     async def _download(self, measurement_id: str, kind: str) -> Any:
         path = f"/cell_measurements/{seg(measurement_id)}/{kind}/download"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from ionworks.errors import APIResponseValidationError
 from ionworks.models import Job, structure
 from ionworks.resources._base import AsyncResource, seg
 
@@ -23,14 +22,12 @@ class AsyncJobs(AsyncResource):
         """Cancel a job: queued work never starts; running work is stopped where possible."""
         return structure(await self._post(f"/jobs/{seg(job_id)}/cancel", {}), Job, what="job")
 
-    async def list(self) -> builtins.list[Job]:
-        """Every job this key can see."""
-        data = await self._get("/jobs/")
-        if not isinstance(data, list):
-            raise APIResponseValidationError(
-                f"Unexpected response for /jobs/: expected a JSON array, got {type(data).__name__}"
-            )
-        return [structure(item, Job, what="job") for item in data]
+    async def list(self, limit: int | None = None, offset: int | None = None) -> builtins.list[Job]:
+        """Jobs this key can see, newest first: every one (read in pages of 1,000), or at most
+        ``limit`` from ``offset``."""
+        params = {"limit": limit, "offset": offset}
+        page = await self._list("/jobs/", params, Job, what="job", array=True)
+        return page.items
 
     async def get_metadata(self, job_id: str) -> dict[str, Any]:
         """Free-form metadata of a job (e.g. fit traces)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ionworks.models import Model, Page, structure
-from ionworks.resources._base import AsyncResource, filter_params, parse_page, seg
+from ionworks.resources._base import AsyncResource, filter_params, seg
 
 __all__ = ["AsyncModels", "model_config"]
 
@@ -46,14 +46,14 @@ class AsyncModels(AsyncResource):
         order_by: str | None = None,
         order: str | None = None,
     ) -> Page[Model]:
-        """Models of the project."""
+        """Models of the project (without ``limit``: all of them)."""
         params = {
             "project_id": await self._project_id(project_id),
             "limit": limit,
             "offset": offset,
             **filter_params(name=name, name_exact=name_exact, order_by=order_by, order=order),
         }
-        return parse_page(await self._get("/models", params), Model, what="model list")
+        return await self._list("/models", params, Model, what="model list")
 
     async def create(self, data: dict[str, Any]) -> Model:
         """Create from ``{name, config, description?}``; ``config`` may be a PyBaMM model."""

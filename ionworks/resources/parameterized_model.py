@@ -7,7 +7,7 @@ from typing import Any
 
 from ionworks.errors import APIResponseValidationError
 from ionworks.models import Page, ParameterizedModel, structure
-from ionworks.resources._base import AsyncResource, parse_page, seg
+from ionworks.resources._base import AsyncResource, seg
 
 __all__ = ["AsyncParameterizedModels"]
 
@@ -48,7 +48,8 @@ class AsyncParameterizedModels(AsyncResource):
         cell_spec_id: str | None = None,
         summary: bool | None = None,
     ) -> Page[ParameterizedModel]:
-        """Parameterized models of a project (built-ins such as "Chen2020 SPMe" included)."""
+        """Parameterized models of a project (built-ins such as "Chen2020 SPMe" included;
+        without ``limit``: all of them)."""
         params = {
             "project_id": await self._project_id(project_id),
             "cell_spec_id": cell_spec_id,
@@ -56,8 +57,9 @@ class AsyncParameterizedModels(AsyncResource):
             "offset": offset,
             "summary": True if summary else None,
         }
-        data = await self._get("/parameterized_models", params)
-        return parse_page(data, ParameterizedModel, what="parameterized model list")
+        return await self._list(
+            "/parameterized_models", params, ParameterizedModel, what="parameterized model list"
+        )
 
     async def list_by_project(
         self,

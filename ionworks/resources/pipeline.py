@@ -11,7 +11,7 @@ from ionworks._waiting import wait_records
 from ionworks.data_refs import prepare_outbound
 from ionworks.errors import APIResponseValidationError, IonworksError, PermissionDeniedError
 from ionworks.models import Page, Pipeline, PipelineElement, PipelineResult, structure
-from ionworks.resources._base import AsyncResource, parse_page, seg
+from ionworks.resources._base import AsyncResource, seg
 
 __all__ = ["AsyncPipelines", "split_config"]
 
@@ -122,15 +122,17 @@ class AsyncPipelines(AsyncResource):
         **filters: str,
     ) -> Page[Pipeline]:
         """Pipelines of a project, newest first. Filters (``status="in.(completed,failed)"``,
-        ``name="ilike.%fit%"``, ``created_at_gt=…``, ``order_by``, ``order``) pass through."""
+        ``name="ilike.%fit%"``, ``created_at_gt=…``, ``order_by``, ``order``) pass through.
+        Without ``limit``, every matching pipeline (read in pages of 1,000)."""
         params: dict[str, Any] = {
             "project_id": await self._project_id(project_id),
             "limit": limit,
             "skip": offset,
             **filters,
         }
-        data = await self._get("/pipelines", params)
-        return parse_page(data, Pipeline, key="pipelines", what="pipeline list")
+        return await self._list(
+            "/pipelines", params, Pipeline, key="pipelines", offset_key="skip", what="pipeline list"
+        )
 
     async def update(
         self, pipeline_id: str, name: str | None = None, description: str | None = None
@@ -204,5 +206,6 @@ class AsyncPipelines(AsyncResource):
             verbose=verbose,
             raise_on_failure=raise_on_failure,
             label="Pipeline",
+            argument="pipeline_id",
         )
         return result

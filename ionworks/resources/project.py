@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ionworks.models import Page, Project, structure
-from ionworks.resources._base import AsyncResource, filter_params, parse_page, seg
+from ionworks.resources._base import AsyncResource, filter_params, seg
 
 __all__ = ["AsyncProjects"]
 
@@ -27,13 +27,13 @@ class AsyncProjects(AsyncResource):
         order_by: str | None = None,
         order: str | None = None,
     ) -> Page[Project]:
-        """Projects, filtered like the other lists."""
+        """Projects, filtered like the other lists (without ``limit``: all of them)."""
         params = {
             "limit": limit,
             "offset": offset,
             **filter_params(name=name, name_exact=name_exact, order_by=order_by, order=order),
         }
-        return parse_page(await self._get("/projects", params), Project, what="project list")
+        return await self._list("/projects", params, Project, what="project list")
 
     async def create(self, data: dict[str, Any]) -> Project:
         """Create a project from ``{name, description?}``."""

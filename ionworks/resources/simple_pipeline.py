@@ -9,7 +9,7 @@ from typing import Any, overload
 from ionworks._waiting import wait_records
 from ionworks.data_refs import prepare_outbound
 from ionworks.models import Page, SimplePipeline, structure
-from ionworks.resources._base import AsyncResource, parse_page, seg
+from ionworks.resources._base import AsyncResource, seg
 from ionworks.resources.pipeline import check_elements, split_config
 
 __all__ = ["AsyncSimplePipelines"]
@@ -63,7 +63,7 @@ class AsyncSimplePipelines(AsyncResource):
     async def list(
         self,
         project_id: str | None = None,
-        limit: int = 10,
+        limit: int | None = 10,
         offset: int = 0,
         name: str | None = None,
         description: str | None = None,
@@ -78,7 +78,9 @@ class AsyncSimplePipelines(AsyncResource):
         order_by: str = "created_at",
         order: str = "desc",
     ) -> Page[SimplePipeline]:
-        """A page (``items``, ``count``, ``total``) of simple pipelines.
+        """A page (``items``, ``count``, ``total``) of simple pipelines: the newest 10 by
+        default (the official client's default), ``limit=None`` for every one (read in pages
+        of 1,000).
 
         String filters take an exact value or supabase operators: ``ilike.%foo%``,
         ``in.(completed,failed)``, ``gt.2026-05-01``.
@@ -102,8 +104,9 @@ class AsyncSimplePipelines(AsyncResource):
             "order_by": order_by,
             "order": order,
         }
-        data = await self._get("/simple_pipelines", params)
-        return parse_page(data, SimplePipeline, what="simple pipeline list")
+        return await self._list(
+            "/simple_pipelines", params, SimplePipeline, what="simple pipeline list"
+        )
 
     async def update(
         self,
@@ -166,5 +169,6 @@ class AsyncSimplePipelines(AsyncResource):
             verbose=verbose,
             raise_on_failure=raise_on_failure,
             label="SimplePipeline",
+            argument="simple_pipeline_id",
         )
         return result

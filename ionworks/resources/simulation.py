@@ -14,10 +14,10 @@ import anyio.to_thread
 from ionworks import doe as _doe
 from ionworks._concurrency import task_group
 from ionworks._config import resolve_project_id
-from ionworks._waiting import Outcome, gather_limited, poll_outcomes, wait_all
+from ionworks._waiting import Outcome, gather_limited, id_list, poll_outcomes, wait_all
 from ionworks.errors import APIResponseValidationError, JobFailedError, NotFoundError
 from ionworks.models import Page, SimulationResponse, SimulationResult, structure
-from ionworks.resources._base import AsyncResource, parse_page, seg
+from ionworks.resources._base import AsyncResource, seg
 from ionworks.resources._results import RESULT_ACCEPT, build_result, is_quick_to_decode
 from ionworks.resources._simulation_config import (
     expected_count,
@@ -187,8 +187,9 @@ class AsyncSimulations(AsyncResource):
         """List simulations, newest first.
 
         With no scope argument, lists the default project's simulations (or every simulation
-        this key can see when no project is configured). Returns a plain list, or a
-        :class:`Page` with ``.total`` when ``limit`` or ``offset`` is given.
+        this key can see when no project is configured). Without ``limit``, every matching
+        simulation is returned (read in pages of 1,000); with it, at most ``limit``. Returns a
+        plain list, or a :class:`Page` with ``.total`` when ``limit`` or ``offset`` is given.
         """
         if parameterized_model_id and study_id:
             raise ValueError("pass parameterized_model_id or study_id, not both")
@@ -203,8 +204,9 @@ class AsyncSimulations(AsyncResource):
             "limit": limit,
             "offset": offset,
         }
-        data = await self._get("/simulations", params)
-        page = parse_page(data, None, key="simulations", what="simulation list")
+        page = await self._list(
+            "/simulations", params, None, key="simulations", what="simulation list"
+        )
         if limit is None and offset is None:
             return page.items
         return page
@@ -220,9 +222,12 @@ class AsyncSimulations(AsyncResource):
         """Delete a simulation and its stored results."""
         await self._delete(f"/simulations/{seg(simulation_id)}")
 
-    async def get_statuses(self, simulation_ids: Sequence[str]) -> builtins.list[dict[str, Any]]:
-        """Statuses of many simulations: one request per 1,000 ids, chunks sent concurrently."""
-        ids = list(simulation_ids)
+    async def get_statuses(
+        self, simulation_ids: str | Sequence[str]
+    ) -> builtins.list[dict[str, Any]]:
+        """Statuses of simulations (one id, or a list or tuple of ids): one request per 1,000
+        ids, chunks sent concurrently."""
+        ids = id_list(simulation_ids, "simulation_ids")
         chunks = [ids[i : i + STATUS_CHUNK] for i in range(0, len(ids), STATUS_CHUNK)]
 
         async def one(chunk: builtins.list[str]) -> builtins.list[dict[str, Any]]:
@@ -363,7 +368,7 @@ class AsyncSimulations(AsyncResource):
         records in ``.results``.
         """
         single = isinstance(simulation_id, str)
-        ids = [simulation_id] if isinstance(simulation_id, str) else list(simulation_id)
+        ids = id_list(simulation_id, "simulation_id")
         records = await wait_all(
             ids,
             self._fetch_outcomes,
@@ -377,14 +382,15 @@ class AsyncSimulations(AsyncResource):
 
     async def as_completed(
         self,
-        simulation_ids: Sequence[str],
+        simulation_ids: str | Sequence[str],
         timeout: float | None = None,
         poll_interval: float = 2,
         raise_on_failure: bool = True,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield each simulation's record as soon as it finishes (completion order)."""
+        """Yield each simulation's record as soon as it finishes (completion order);
+        ``simulation_ids`` is one id or a list or tuple of ids."""
         outcomes = poll_outcomes(
-            list(simulation_ids),
+            id_list(simulation_ids, "simulation_ids"),
             self._fetch_outcomes,
             timeout=timeout,
             poll_interval=poll_interval,

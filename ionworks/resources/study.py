@@ -6,7 +6,7 @@ from typing import Any
 
 from ionworks.errors import APIResponseValidationError
 from ionworks.models import Page, Study, structure
-from ionworks.resources._base import AsyncResource, filter_params, parse_page, seg
+from ionworks.resources._base import AsyncResource, filter_params, seg
 
 __all__ = ["AsyncStudies"]
 
@@ -28,14 +28,14 @@ class AsyncStudies(AsyncResource):
         order_by: str | None = None,
         order: str | None = None,
     ) -> Page[Study]:
-        """Studies of the project; ``name`` matches a substring, ``name_exact`` the whole name."""
+        """Studies of the project; ``name`` matches a substring, ``name_exact`` the whole name.
+        Without ``limit``: all of them."""
         params = {
             "limit": limit,
             "offset": offset,
             **filter_params(name=name, name_exact=name_exact, order_by=order_by, order=order),
         }
-        data = await self._get(await self._base(project_id), params)
-        return parse_page(data, Study, what="study list")
+        return await self._list(await self._base(project_id), params, Study, what="study list")
 
     async def get(self, study_id: str, project_id: str | None = None) -> Study:
         """One study."""
@@ -95,16 +95,21 @@ class AsyncStudies(AsyncResource):
         limit: int | None = None,
         offset: int | None = None,
     ) -> dict[str, Any]:
-        """Measurements in a study: ``{"items": [...], "count": n, "total": m}``."""
+        """Measurements in a study: ``{"items": [...], "count": n, "total": m}`` (without
+        ``limit``: all of them)."""
         path = f"{await self._base(project_id)}/{seg(study_id)}/measurements"
-        data = await self._get(path, {"limit": limit, "offset": offset})
-        if isinstance(data, list):
-            return {"items": data, "count": len(data), "total": len(data)}
-        if not isinstance(data, dict):
-            raise APIResponseValidationError(
-                f"Unexpected response for study measurements: {type(data).__name__}"
-            )
-        return data
+        params = {"limit": limit, "offset": offset}
+        if limit is not None:
+            data = await self._get(path, params)
+            if isinstance(data, list):
+                return {"items": data, "count": len(data), "total": len(data)}
+            if not isinstance(data, dict):
+                raise APIResponseValidationError(
+                    f"Unexpected response for study measurements: {type(data).__name__}"
+                )
+            return data
+        page = await self._list(path, params, None, what="study measurements")
+        return {"items": page.items, "count": page.count, "total": page.total}
 
     async def remove_measurement(
         self, study_id: str, measurement_id: str, project_id: str | None = None

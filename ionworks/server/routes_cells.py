@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ionworks.server.http import fail, int_param, json_response, owner, read_json, require_str
-from ionworks.server.routes_models import _match, _store, page, project_or_404
+from ionworks.server.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.routes_models import _match, _store, page, page_params, project_or_404
 from ionworks.server.store import Store, new_id, now_iso
 
 __all__ = ["default_instance", "list_window", "setup"]
@@ -35,7 +35,9 @@ def list_window(
     request: web.Request, items: list[dict[str, Any]], sortable: tuple[str, ...]
 ) -> dict[str, Any]:
     """Filter (``name`` eq./ilike., ``created_at_gt`` …), sort (``order_by``/``order``) and page
-    (``limit``/``offset``) ``items`` (given newest first) into ``{items, count, total}``."""
+    (``limit``/``offset``, at most the server's ``max_page_size``) ``items`` (given newest
+    first) into ``{items, count, total}``."""
+    limit, offset = page_params(request)
     q = request.query
     if q.get("name"):
         items = [i for i in items if _match(i.get("name"), q["name"])]
@@ -58,9 +60,7 @@ def list_window(
         )
     elif order == "asc":
         items = items[::-1]
-    limit = int_param(request, "limit", None, hi=1000)
-    offset = int_param(request, "offset", 0, hi=10**9) or 0
-    return page(items[offset : None if limit is None else offset + limit], len(items))
+    return page(items[offset : offset + limit], len(items))
 
 
 # --- cell specifications and instances -------------------------------------------------------------
@@ -153,6 +153,7 @@ async def get_instance(request: web.Request) -> web.Response:
 async def list_instances(request: web.Request) -> web.Response:
     """``/cell_specifications/{spec}/cell_instances`` or ``/cell_instances?project_id=…``
     (``is_default=true``: only the project's default instance, created if missing)."""
+    page_params(request)  # a bad page is refused before any work
     store, owner_id = _store(request), owner(request)
     where, args = ["owner_id = ?"], [owner_id]
     if "spec" in request.match_info:

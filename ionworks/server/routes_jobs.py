@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ionworks.server.http import fail, json_response, owner
+from ionworks.server.routes_models import page_params
 from ionworks.server.store import Store, job_dict
 
 __all__ = ["setup"]
@@ -26,9 +27,13 @@ def _job_or_404(store: Store, owner_id: str, job_id: str) -> dict[str, Any]:
 
 
 async def list_jobs(request: web.Request) -> web.Response:
+    """The owner's jobs, newest first: a bare array (wire.md §5) of at most ``limit`` jobs
+    (default and maximum: the server's ``max_page_size``) from ``offset``."""
+    limit, offset = page_params(request)
     store, _ = _ctx(request)
     rows = store.query(
-        "SELECT * FROM jobs WHERE owner_id = ? ORDER BY seq DESC LIMIT 1000", (owner(request),)
+        "SELECT * FROM jobs WHERE owner_id = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+        (owner(request), limit, offset),
     )
     return json_response([job_dict(r) for r in rows])
 

@@ -8,7 +8,8 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.http import fail, int_param, json_response, owner, read_json, require_str
+from ionworks.server.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.limits import limits
 from ionworks.server.store import Store, new_id, now_iso, project_dict
 
 __all__ = ["setup"]
@@ -37,7 +38,43 @@ def page(items: list[Any], total: int) -> dict[str, Any]:
     return {"items": items, "count": len(items), "total": total}
 
 
+MAX_OFFSET = 10**9
+
+
+def page_params(request: web.Request, *, offset_name: str = "offset") -> tuple[int, int]:
+    """The request's ``limit`` and offset (``offset_name``). Every list endpoint pages: the
+    default and the maximum ``limit`` are the server's ``max_page_size``; more is a 422 that
+    names the maximum."""
+    maximum = limits(request).max_page_size
+    limit = _count_param(request, "limit", maximum)
+    if limit > maximum:
+        fail(
+            422,
+            f"query parameter 'limit' must be at most {maximum} (the server's max_page_size), "
+            f"got {request.query['limit']}; page through longer lists with '{offset_name}'",
+        )
+    offset = _count_param(request, offset_name, 0)
+    if offset > MAX_OFFSET:
+        fail(
+            422,
+            f"query parameter '{offset_name}' must be at most {MAX_OFFSET}, "
+            f"got {request.query[offset_name]}",
+        )
+    return limit, offset
+
+
+def _count_param(request: web.Request, name: str, default: int) -> int:
+    """A whole-number query parameter (digits only: no sign, spaces or ``_``)."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        fail(422, f"query parameter '{name}' must be a whole number >= 0, got {raw!r}")
+    return int(raw) if len(raw) <= 18 else 10**18
+
+
 async def list_projects(request: web.Request) -> web.Response:
+    limit, offset = page_params(request)
     store, owner_id = _store(request), owner(request)
     store.default_project(owner_id)
     rows = store.query("SELECT * FROM projects WHERE owner_id = ? ORDER BY created_at", (owner_id,))
@@ -45,10 +82,7 @@ async def list_projects(request: web.Request) -> web.Response:
     name = request.query.get("name")
     if name:
         items = [p for p in items if _match(p["name"], name)]
-    limit = int_param(request, "limit", None, hi=1000)
-    offset = int_param(request, "offset", 0) or 0
-    window = items[offset : None if limit is None else offset + limit]
-    return json_response(page(window, len(items)))
+    return json_response(page(items[offset : offset + limit], len(items)))
 
 
 def _match(value: str | None, pattern: str) -> bool:
@@ -98,12 +132,88 @@ async def update_project(request: web.Request) -> web.Response:
     return json_response(project_or_404(store, owner(request), pid))
 
 
+#: The project's rows, as ``(table, SQL condition)`` (parameters: project id, owner id),
+#: deleted children first. Study and measurement memberships go with their rows (ON DELETE
+#: CASCADE); unconfirmed uploads are those of the project's cell instances.
+_PROJECT_ROWS = (
+    ("jobs", "id IN (SELECT job_id FROM simulations WHERE project_id = ? AND owner_id = ?)"),
+    ("jobs", "id IN (SELECT job_id FROM pipelines WHERE project_id = ? AND owner_id = ?)"),
+    ("simulations", "project_id = ? AND owner_id = ?"),
+    ("pipelines", "project_id = ? AND owner_id = ?"),
+    ("studies", "project_id = ? AND owner_id = ?"),
+    ("cell_measurements", "project_id = ? AND owner_id = ?"),
+    (
+        "measurement_uploads",
+        "cell_instance_id IN (SELECT id FROM cell_instances WHERE project_id = ? AND owner_id = ?)",
+    ),
+    ("cell_instances", "project_id = ? AND owner_id = ?"),
+    ("cell_specifications", "project_id = ? AND owner_id = ?"),
+)
+
+
 async def delete_project(request: web.Request) -> web.Response:
-    store, pid = _store(request), request.match_info["pid"]
-    project = project_or_404(store, owner(request), pid)
+    """Delete a project and everything in it: its studies, simulations (their jobs and result
+    files), pipelines and simple pipelines (their jobs), cell specifications and instances,
+    measurements (their files) and unconfirmed uploads (their files).
+
+    The project's running jobs are canceled through the job runner first; then every row goes
+    in one SQLite transaction, and the files are deleted after it commits. Simulations of
+    other projects that were in one of its studies only leave the study. Protocol templates are
+    shared by every project of the key (found again by content), so they are kept, no longer
+    tied to this project. The default project cannot be deleted (409): a key always has one.
+    """
+    from ionworks.server.app import RUNNER
+    from ionworks.server.routes_measurements import FOLDER as MEASUREMENTS
+    from ionworks.server.routes_measurements import upload_files
+    from ionworks.server.routes_simulations import FOLDER as SIMULATIONS
+
+    store, owner_id, pid = _store(request), owner(request), request.match_info["pid"]
+    project = project_or_404(store, owner_id, pid)
     if project["is_default"]:
         fail(409, "the default project cannot be deleted")
-    store.execute("DELETE FROM projects WHERE id = ?", (pid,))
+    ids = (pid, owner_id)
+    running = store.query(
+        f"SELECT id FROM jobs WHERE status = 'running' AND ({_PROJECT_ROWS[0][1]} OR "
+        f"{_PROJECT_ROWS[1][1]})",
+        ids * 2,
+    )
+    runner = request.app[RUNNER]
+    for job in running:
+        runner.cancel(job["id"])
+    folders = [
+        SIMULATIONS.format(row["id"])
+        for row in store.query(
+            "SELECT id FROM simulations WHERE project_id = ? AND owner_id = ?", ids
+        )
+    ]
+    folders += [
+        MEASUREMENTS.format(row["id"])
+        for row in store.query(
+            "SELECT id FROM cell_measurements WHERE project_id = ? AND owner_id = ?", ids
+        )
+    ]
+    uploads = store.query(f"SELECT token FROM measurement_uploads WHERE {_PROJECT_ROWS[6][1]}", ids)
+    with store.transaction():
+        store.execute(
+            "UPDATE simulations SET study_id = NULL WHERE study_id IN "
+            "(SELECT id FROM studies WHERE project_id = ? AND owner_id = ?)",
+            ids,
+        )
+        for table, condition in _PROJECT_ROWS:
+            store.execute(f"DELETE FROM {table} WHERE {condition}", ids)
+        store.execute(
+            "UPDATE templates SET project_id = NULL WHERE project_id = ? AND owner_id = ?", ids
+        )
+        store.execute("DELETE FROM projects WHERE id = ? AND owner_id = ?", ids)
+
+    def remove_files() -> None:
+        for folder in folders:
+            store.delete_blobs(folder)
+        for row in uploads:
+            for path in upload_files(store, row["token"]):
+                path.unlink(missing_ok=True)
+
+    await anyio.to_thread.run_sync(remove_files)
     return web.Response(status=204)
 
 
@@ -138,12 +248,9 @@ async def list_parameterized_models(request: web.Request) -> web.Response:
     project_id = request.query.get("project_id")
     if project_id:
         project_or_404(_store(request), owner(request), project_id)
+    limit, offset = page_params(request)
     items = [_pm_dict(m) for m in BUILTIN_MODELS.values()]
-    limit = int_param(request, "limit", None, hi=1000)
-    offset = int_param(request, "offset", 0) or 0
-    return json_response(
-        page(items[offset : None if limit is None else offset + limit], len(items))
-    )
+    return json_response(page(items[offset : offset + limit], len(items)))
 
 
 async def get_parameterized_model(request: web.Request) -> web.Response:
@@ -180,6 +287,7 @@ async def get_variable_names(request: web.Request) -> web.Response:
 
 
 async def list_models(request: web.Request) -> web.Response:
+    limit, offset = page_params(request)
     items = [
         {
             "id": key,
@@ -189,7 +297,7 @@ async def list_models(request: web.Request) -> web.Response:
         }
         for key, name in MODEL_TYPES.items()
     ]
-    return json_response(page(items, len(items)))
+    return json_response(page(items[offset : offset + limit], len(items)))
 
 
 async def get_model(request: web.Request) -> web.Response:

@@ -12,13 +12,16 @@ measurement's parquet paths, so the worker never touches another owner's data.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, Final
 
+import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.http import fail, int_param, json_response, owner, read_json
+from ionworks.server.engine.errors import EngineError
+from ionworks.server.http import fail, json_response, owner, read_json
 from ionworks.server.store import Store, new_id, now_iso
 
 __all__ = ["SCHEMA", "job_tasks", "setup"]
@@ -188,41 +191,123 @@ def _respond(request: web.Request, kind: str, pid: str) -> web.Response:
     return json_response(record(row, _job(store, row)))
 
 
+async def _checked(request: web.Request, config: Any) -> None:
+    """Models against the PyBaMM allow-list, fit sizes against the limits (off the loop:
+    a model check may import PyBaMM)."""
+    from ionworks.server.fitting.checks import check_pipeline
+    from ionworks.server.limits import limits
+
+    elements = _elements_or_422(config)
+    try:
+        await anyio.to_thread.run_sync(check_pipeline, elements, limits(request))
+    except (ValueError, EngineError) as exc:  # EngineError: a model outside the allow-list
+        fail(422, str(exc))
+
+
 async def create_pipeline(request: web.Request) -> web.Response:
     body = await read_json(request)
     config = {k: body[k] for k in ("elements", "output_file") if k in body}
+    await _checked(request, config)
     return _respond(request, PIPELINE, _create(request, PIPELINE, body, config))
 
 
 async def create_simple(request: web.Request) -> web.Response:
     body = await read_json(request)
+    await _checked(request, body.get("config"))
     return _respond(request, SIMPLE, _create(request, SIMPLE, body, body.get("config")))
+
+
+Predicate = Callable[[Any], bool]
+COMPARE: Final = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+RANGE_PARAMS: Final = tuple(
+    f"{column}{suffix}" for column in ("created_at", "updated_at") for suffix in RANGE_FILTERS
+)
+LIST_PARAMS: Final = ("project_id", "limit", "offset", "order_by", "order")
 
 
 def matches(value: Any, pattern: str) -> bool:
     """Supabase-style filter: ``eq.`` ``neq.`` ``ilike.`` ``like.`` ``in.(a,b)`` ``gt.``
     ``gte.`` ``lt.`` ``lte.``; a plain value is an exact match."""
-    text = "" if value is None else str(value)
-    op, _, arg = pattern.partition(".")
-    if not _:
-        return text == pattern
-    if op == "eq":
-        return text == arg
-    if op == "neq":
-        return text != arg
-    if op in ("ilike", "like"):
-        import fnmatch
+    return _predicate(pattern)(value)
 
-        glob = arg.replace("*", "%").replace("%", "*")
-        if op == "ilike":
-            return fnmatch.fnmatchcase(text.lower(), glob.lower())
-        return fnmatch.fnmatchcase(text, glob)
+
+def _as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _predicate(pattern: str) -> Predicate:
+    """The test of one filter value (see :func:`matches`); ``ValueError`` for a LIKE pattern
+    that ends with its escape character."""
+    op, dot, arg = pattern.partition(".")
+    if not dot:
+        return lambda value: _as_text(value) == pattern
+    if op == "eq":
+        return lambda value: _as_text(value) == arg
+    if op == "neq":
+        return lambda value: _as_text(value) != arg
+    if op in ("ilike", "like"):
+        like = _like(arg, ignore_case=op == "ilike")
+        return lambda value: like(_as_text(value))
     if op == "in":
-        return text in [v.strip().strip('"') for v in arg.strip("()").split(",")]
-    if op in ("gt", "gte", "lt", "lte"):
-        return value is not None and _compare(text, {"gt": ">", "gte": ">=", "lt": "<",
-                                                     "lte": "<="}[op], arg)  # fmt: skip
-    return text == pattern
+        options = {v.strip().strip('"') for v in arg.strip("()").split(",")}
+        return lambda value: _as_text(value) in options
+    if op in COMPARE:
+        symbol = COMPARE[op]
+        return lambda value: value is not None and _compare(_as_text(value), symbol, arg)
+    return lambda value: _as_text(value) == pattern
+
+
+def _like(pattern: str, *, ignore_case: bool) -> Callable[[str], bool]:
+    """PostgREST's ``like``/``ilike``, i.e. SQL ``LIKE`` with ``*`` as an alias of ``%``:
+    ``*`` and ``%`` match any run of characters, ``_`` exactly one character, ``\\`` makes
+    the next character literal; every other character (``[``, ``]``, ``?`` …) matches itself.
+
+    The pattern is split at its runs into fixed-width segments, each found once, left to
+    right (leftmost is optimal for fixed widths): no backtracking, whatever the pattern.
+    """
+    segments: list[list[str | None]] = [[]]  # None: "_", any one character
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, None)
+            if escaped is None:
+                raise ValueError(
+                    f"LIKE pattern {pattern!r} ends with the escape character '\\'; "
+                    "write '\\\\' for a literal backslash"
+                )
+            segments[-1].append(escaped)
+        elif char in "*%":
+            segments.append([])
+        else:
+            segments[-1].append(None if char == "_" else char)
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    regexes = [
+        re.compile("".join("." if c is None else re.escape(c) for c in segment), flags)
+        for segment in segments
+    ]
+    last_width = len(segments[-1])
+
+    def like(text: str) -> bool:
+        if len(regexes) == 1:
+            return regexes[0].fullmatch(text) is not None
+        found = regexes[0].match(text)
+        if found is None:
+            return False
+        position = found.end()
+        for middle in regexes[1:-1]:
+            found = middle.search(text, position)
+            if found is None:
+                return False
+            position = found.end()
+        start = len(text) - last_width
+        return start >= position and regexes[-1].fullmatch(text, start) is not None
+
+    return like
+
+
+def _range(symbol: str, bound: str) -> Predicate:
+    """``created_at_gt=…`` and the like: a plain value, compared as text (ISO timestamps)."""
+    return lambda value: _compare(_as_text(value), symbol, bound)
 
 
 def _compare(value: str, op: str, bound: str) -> bool:
@@ -231,19 +316,48 @@ def _compare(value: str, op: str, bound: str) -> bool:
     }[op]  # fmt: skip
 
 
-def _selected(request: web.Request, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _selected(request: web.Request, kind: str) -> Predicate:
+    """The test of the request's filters on a record. Checked before any work: a parameter
+    that is no filter column (or list parameter) is a 422 listing the allowed ones, as is a
+    malformed LIKE pattern."""
     query = request.query
-    for item in items:
-        if any(query.get(c) and not matches(item.get(c), query[c]) for c in FILTER_COLUMNS) or any(
-            query.get(c + suffix) and not _compare(str(item.get(c) or ""), op, query[c + suffix])
-            for c in ("created_at", "updated_at")
-            for suffix, op in RANGE_FILTERS.items()
-        ):
-            continue
-        yield item
+    allowed = {*FILTER_COLUMNS, *RANGE_PARAMS, *LIST_PARAMS}
+    if kind == PIPELINE:
+        allowed.add("skip")  # the official client's name of the offset (wire.md §6.3)
+    unknown = [name for name in query if name not in allowed]
+    if unknown:
+        fail(
+            422,
+            f"unknown filter column {unknown[0]!r} for {KIND_LABEL[kind]}s; filter on "
+            f"{', '.join(FILTER_COLUMNS)} (ranges: {', '.join(RANGE_PARAMS)}); the other "
+            f"parameters are {', '.join(sorted(allowed - {*FILTER_COLUMNS, *RANGE_PARAMS}))}",
+        )
+    tests: list[tuple[str, Predicate]] = []
+    for column in FILTER_COLUMNS:
+        if query.get(column):
+            try:
+                tests.append((column, _predicate(query[column])))
+            except ValueError as exc:
+                fail(422, f"filter {column}: {exc}")
+    for column, suffix in ((c, s) for c in ("created_at", "updated_at") for s in RANGE_FILTERS):
+        bound = query.get(column + suffix)
+        if bound:
+            tests.append((column, _range(RANGE_FILTERS[suffix], bound)))
+    return lambda item: all(test(item.get(column)) for column, test in tests)
 
 
 async def _list(request: web.Request, kind: str) -> tuple[list[dict[str, Any]], int]:
+    from ionworks.server.routes_models import page_params
+
+    offset_name = "skip" if kind == PIPELINE and "offset" not in request.query else "offset"
+    limit, offset = page_params(request, offset_name=offset_name)
+    keep = _selected(request, kind)
+    order_by = request.query.get("order_by") or "created_at"
+    if order_by not in ORDER_COLUMNS:
+        fail(422, f"order_by must be one of {', '.join(ORDER_COLUMNS)}, got {order_by!r}")
+    order = request.query.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        fail(422, f"order must be 'asc' or 'desc', got {order!r}")
     store, _ = _ctx(request)
     owner_id = owner(request)
     where, args = "owner_id = ? AND kind = ?", [owner_id, kind]
@@ -252,18 +366,9 @@ async def _list(request: web.Request, kind: str) -> tuple[list[dict[str, Any]], 
         args.append(request.query["project_id"])
     rows = store.query(f"SELECT * FROM pipelines WHERE {where} ORDER BY seq", args)
     jobs = {r["job_id"]: _job(store, r) for r in rows}
-    items = list(_selected(request, [record(r, jobs[r["job_id"]]) for r in rows]))
-    order_by = request.query.get("order_by") or "created_at"
-    if order_by not in ORDER_COLUMNS:
-        fail(422, f"order_by must be one of {', '.join(ORDER_COLUMNS)}, got {order_by!r}")
-    order = request.query.get("order") or "desc"
-    if order not in ("asc", "desc"):
-        fail(422, f"order must be 'asc' or 'desc', got {order!r}")
+    items = [item for item in (record(r, jobs[r["job_id"]]) for r in rows) if keep(item)]
     items.sort(key=lambda i: str(i.get(order_by) or ""), reverse=order == "desc")
-    limit = int_param(request, "limit", None if kind == PIPELINE else 10, lo=1, hi=1000)
-    offset_name = "skip" if kind == PIPELINE and "offset" not in request.query else "offset"
-    offset = int_param(request, offset_name, 0, hi=10**9) or 0
-    return items[offset : None if limit is None else offset + limit], len(items)
+    return items[offset : offset + limit], len(items)
 
 
 async def list_pipelines(request: web.Request) -> web.Response:

@@ -12,7 +12,8 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks import doe as doe_module
-from ionworks.server.http import fail, int_param, json_response, owner, read_json, require_str
+from ionworks.server.http import fail, json_response, owner, protocol_text, read_json, require_str
+from ionworks.server.routes_models import page_params
 from ionworks.server.store import ARROW_SUFFIX, Store, new_id, now_iso
 
 __all__ = ["ctx", "job_tasks", "setup", "sim_or_404", "simulation_dict"]
@@ -102,11 +103,11 @@ async def parse_to_template(request: web.Request) -> web.Response:
     pe = body.get("protocol_experiment")
     if not isinstance(pe, dict):
         fail(422, "'protocol_experiment' must be an object with 'protocol' and 'name'")
-    protocol = require_str(pe, "protocol")
+    protocol = protocol_text(request, pe)
     name = pe.get("name") or "Protocol"
     if not isinstance(name, str):
         fail(422, "'protocol_experiment.name' must be a string")
-    result = ucp.validate(protocol)
+    result = await anyio.to_thread.run_sync(ucp.validate, protocol)
     if not result["valid"]:
         fail(422, f"invalid protocol: {result['error']}")
     project_id = body.get("project_id")
@@ -130,33 +131,58 @@ async def parse_to_template(request: web.Request) -> web.Response:
 
 
 def _numbers(value: Any, what: str) -> dict[str, Any]:
+    """An object of name -> finite number (numeric strings such as ``"0.6"`` are kept as
+    they are: UCP reads them)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         fail(422, f"'{what}' must be an object of name -> number")
     for key, item in value.items():
-        if isinstance(item, bool) or not isinstance(item, int | float | str):
+        number: Any = item
+        if isinstance(item, str):
+            try:
+                number = float(item)
+            except ValueError:
+                number = None
+        if isinstance(item, bool) or not isinstance(number, int | float):
             fail(422, f"'{what}[{key!r}]' must be a number, got {item!r}")
+        if not math.isfinite(number):
+            fail(422, f"'{what}[{key!r}]' must be a finite number, got {item!r}")
     return dict(value)
 
 
-def _combinations(body: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+#: Output variables one simulation may add to its time series.
+MAX_EXTRA_VARIABLES = 100
+#: Parameter values one DOE expansion may produce (rows × simulations).
+MAX_DOE_VALUES = 1_000_000
+
+
+def _too_many(count: int, cap: int, what: str) -> None:
+    if count > cap:
+        fail(
+            422,
+            f"this request would create {count} simulations ({what}); one batch creates at "
+            f"most {cap} (the server's max_batch_simulations). Split it into several batches.",
+        )
+
+
+def _combinations(body: dict[str, Any], cap: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every (experiment parameters, design parameters) point of a batch request, counted
+    against ``cap`` before anything is expanded (runs in a worker thread)."""
     sets = body.get("experiment_parameter_sets") or [{}]
     if not isinstance(sets, list) or not sets:
         fail(422, "'experiment_parameter_sets' must be a non-empty list")
-    base_sets = [_numbers(s, "experiment_parameter_sets[]") for s in sets]
     conditions = body.get("conditions")
     doe = body.get("design_parameters_doe")
     if conditions is not None and doe is not None:
         fail(422, "'conditions' and 'design_parameters_doe' are mutually exclusive")
+    if conditions is None:
+        _too_many(len(sets), cap, f"{len(sets)} experiment_parameter_sets")
+    base_sets = [_numbers(s, f"experiment_parameter_sets[{i}]") for i, s in enumerate(sets)]
     if conditions is not None:
         if not isinstance(conditions, list) or not conditions:
             fail(422, "'conditions' must be a non-empty list")
-        if len(conditions) > doe_module.MAX_SIMULATIONS:
-            fail(
-                422,
-                f"{len(conditions)} conditions exceed the limit of {doe_module.MAX_SIMULATIONS}",
-            )
+        _too_many(len(conditions), cap, f"{len(conditions)} conditions")
         combos = []
         for i, cond in enumerate(conditions):
             if not isinstance(cond, dict):
@@ -170,21 +196,67 @@ def _combinations(body: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, 
     designs: list[dict[str, Any]] = [{}]
     if doe is not None:
         try:
-            total = doe_module.count_simulations(doe) * len(base_sets)
-            if total > doe_module.MAX_SIMULATIONS:
-                fail(
-                    422,
-                    f"this request would create {total} simulations; the limit is {doe_module.MAX_SIMULATIONS}",
-                )
-            designs = doe_module.expand_doe(doe)
+            points = doe_module.count_simulations(doe)
         except ValueError as exc:
             fail(422, f"invalid design_parameters_doe: {exc}")
+        _too_many(
+            points * len(base_sets),
+            cap,
+            f"{points} design points × {len(base_sets)} experiment_parameter_sets",
+        )
+        rows = len(doe["rows"])
+        if rows * points > MAX_DOE_VALUES:
+            fail(
+                422,
+                f"design_parameters_doe would produce {rows} rows × {points} points = "
+                f"{rows * points} values; the limit is {MAX_DOE_VALUES}",
+            )
+        designs = doe_module.expand_doe(doe)
     return [(dict(s), dict(d)) for s in base_sets for d in designs]
+
+
+def _insert_batch(
+    store: Store,
+    owner_id: str,
+    template_id: str,
+    project_id: Any,
+    study_id: Any,
+    fields: tuple[str, str, int],
+    combos: list[tuple[dict[str, Any], dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """One simulation row and one job row per point, in one transaction on a connection of
+    its own (runs in a worker thread)."""
+    from ionworks.server.jobs import INSERT_JOB, job_row
+
+    model, extra, jumps = fields
+    seq = store.reserve_seq(2 * len(combos))
+    ts = now_iso()
+    jobs, sims, out = [], [], []
+    for i, (params, design) in enumerate(combos):
+        sid = new_id()
+        job = job_row(owner_id, "simulation", {"simulation_id": sid}, seq + 2 * i)
+        jobs.append(job)
+        sims.append(
+            (sid, owner_id, project_id, template_id, job[0], model, json.dumps(params),
+             json.dumps(design), extra, jumps, study_id, ts, ts, seq + 2 * i + 1)
+        )  # fmt: skip
+        out.append({"simulation_id": sid, "job_id": job[0], "already_existed": False})
+    with store.bulk_writer() as db:
+        db.executemany(INSERT_JOB, jobs)
+        db.executemany(
+            "INSERT INTO simulations(id, owner_id, project_id, template_id, job_id, "
+            "parameterized_model, experiment_parameters, design_parameters, extra_variables, "
+            "max_backward_jumps, study_id, created_at, updated_at, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            sims,
+        )
+    return out
 
 
 async def create_batch(request: web.Request) -> web.Response:
     from ionworks import ucp
     from ionworks.server.engine.catalog import EngineError, model_from_spec
+    from ionworks.server.limits import limits
 
     store, runner = ctx(request)
     owner_id = owner(request)
@@ -192,16 +264,17 @@ async def create_batch(request: web.Request) -> web.Response:
     model = body.get("parameterized_model")
     if model is None:
         fail(422, "'parameterized_model' is required")
-    try:
-        model_from_spec(model)
+    try:  # off the loop: a parameter or options check may import PyBaMM
+        await anyio.to_thread.run_sync(model_from_spec, model)
     except EngineError as exc:
         fail(422, f"invalid parameterized_model: {exc}")
     tid = require_str(body, "experiment_template_id")
     template = store.one("SELECT * FROM templates WHERE id = ? AND owner_id = ?", (tid, owner_id))
     if template is None:
         fail(404, f"protocol (experiment template) {tid} not found")
-    combos = _combinations(body)
-    refs = ucp.find_input_references(template["protocol"])
+    cap = limits(request).max_batch_simulations
+    combos = await anyio.to_thread.run_sync(_combinations, body, cap)
+    refs = await anyio.to_thread.run_sync(ucp.find_input_references, template["protocol"])
     for params, _ in combos:
         missing = [r for r in refs if r not in params]
         if missing:
@@ -212,6 +285,8 @@ async def create_batch(request: web.Request) -> web.Response:
     extra = body.get("extra_variables") or []
     if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
         fail(422, "'extra_variables' must be a list of strings")
+    if len(extra) > MAX_EXTRA_VARIABLES:
+        fail(422, f"'extra_variables' has {len(extra)} names; the limit is {MAX_EXTRA_VARIABLES}")
     jumps = body.get("max_backward_jumps", 1000)
     if not isinstance(jumps, int) or isinstance(jumps, bool) or jumps < 0:
         fail(422, "'max_backward_jumps' must be a non-negative integer")
@@ -228,40 +303,18 @@ async def create_batch(request: web.Request) -> web.Response:
         is None
     ):
         fail(404, f"study {study_id} not found")
-    out = []
-    ts = now_iso()
-    with store.transaction():
-        for params, design in combos:
-            sid = new_id()
-            job_id = runner.enqueue(owner_id, "simulation", {"simulation_id": sid})
-            store.execute(
-                "INSERT INTO simulations(id, owner_id, project_id, template_id, job_id, "
-                "parameterized_model, experiment_parameters, design_parameters, extra_variables, "
-                "max_backward_jumps, study_id, created_at, updated_at, seq) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    sid,
-                    owner_id,
-                    project_id,
-                    tid,
-                    job_id,
-                    json.dumps(model),
-                    json.dumps(params),
-                    json.dumps(design),
-                    json.dumps(extra),
-                    jumps,
-                    study_id,
-                    ts,
-                    ts,
-                    store.next_seq(),
-                ),
-            )
-            out.append({"simulation_id": sid, "job_id": job_id, "already_existed": False})
+    fields = (json.dumps(model), json.dumps(extra), jumps)
+    out = await anyio.to_thread.run_sync(
+        _insert_batch, store, owner_id, str(tid), project_id, study_id, fields, combos
+    )
     runner.wake()
     return json_response(out)
 
 
 async def list_simulations(request: web.Request) -> web.Response:
+    """A page of the owner's simulations, newest first: at most ``limit`` (default and
+    maximum: the server's ``max_page_size``) from ``offset``, with the ``total``."""
+    limit, offset = page_params(request)
     store, _ = ctx(request)
     where, args = ["s.owner_id = ?"], [owner(request)]
     for param, column in (
@@ -288,8 +341,6 @@ async def list_simulations(request: web.Request) -> web.Response:
         statuses = STATE_FILTER[state]
         where.append(f"j.status IN ({','.join('?' * len(statuses))})")
         args.extend(statuses)
-    limit = int_param(request, "limit", None, hi=10_000)
-    offset = int_param(request, "offset", 0, hi=10**9) or 0
     sql_where = " AND ".join(where)
     total = store.one(
         f"SELECT COUNT(*) n FROM simulations s JOIN jobs j ON j.id = s.job_id WHERE {sql_where}",
@@ -298,7 +349,7 @@ async def list_simulations(request: web.Request) -> web.Response:
     rows = store.query(
         f"SELECT s.* FROM simulations s JOIN jobs j ON j.id = s.job_id WHERE {sql_where} "
         f"ORDER BY s.seq DESC LIMIT ? OFFSET ?",
-        [*args, -1 if limit is None else limit, offset],
+        [*args, limit, offset],
     )
     jobs = _jobs_for(store, rows)
     items = [simulation_dict(r, jobs.get(r["job_id"])) for r in rows]

@@ -16,7 +16,7 @@ from aiohttp import web
 from ionworks.server.http import fail, json_response, owner, read_json, require_str
 from ionworks.server.routes_cells import _row, list_window
 from ionworks.server.routes_measurements import measurement_dict
-from ionworks.server.routes_models import _store, project_or_404
+from ionworks.server.routes_models import _store, page_params, project_or_404
 from ionworks.server.store import Store, new_id, now_iso
 
 __all__ = ["setup"]
@@ -88,6 +88,7 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_studies(request: web.Request) -> web.Response:
+    page_params(request)  # a bad page is refused before any work
     store, owner_id, pid = _store(request), owner(request), request.match_info["pid"]
     project_or_404(store, owner_id, pid)
     rows = store.query(
@@ -192,6 +193,7 @@ async def remove_simulation(request: web.Request) -> web.Response:
 
 
 async def list_measurements(request: web.Request) -> web.Response:
+    page_params(request)  # a bad page is refused before any work
     store, study = _store(request), _study(request)
     rows = store.query(
         "SELECT m.* FROM cell_measurements m JOIN study_measurements sm ON sm.measurement_id = m.id"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 
 pytest.importorskip("pybamm")
@@ -26,3 +27,12 @@ def fault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS
 def fault_url(fault_server: EmbeddedServer) -> str:
     assert fault_server.url is not None
     return fault_server.url
+
+
+@pytest.fixture
+async def http(fault_url: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """A raw HTTP session of key A on the module's server."""
+    async with aiohttp.ClientSession(
+        base_url=fault_url, headers={"X-API-Key": KEY_A}, timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
+        yield session

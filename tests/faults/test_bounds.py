@@ -34,14 +34,6 @@ SMALL = Limits(
 )
 
 
-@pytest.fixture
-async def http(fault_url: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=fault_url, headers={"X-API-Key": KEY_A}, timeout=aiohttp.ClientTimeout(total=60)
-    ) as session:
-        yield session
-
-
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     """A server with small limits (1 MiB bodies, 4 kB protocols, 1 s read timeout, DE

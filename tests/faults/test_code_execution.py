@@ -28,7 +28,6 @@ from ionworks.server.engine.safe_pybamm import (
 from ionworks.server.executor import ProcessExecutor, WorkerError
 from ionworks.server.fitting.model import build_model
 from tests.faults import worker_tricks
-from tests.faults.conftest import KEY_A
 
 FORK = {"type": "fork", "module": "os"}
 POPEN = {"$type": "subprocess.Popen", "args": ["true"]}
@@ -106,14 +105,6 @@ def test_parameter_values_take_numbers_or_expressions(value: Any) -> None:
 
 
 # --- through the server: 422 before anything is stored ------------------------------------
-
-
-@pytest.fixture
-async def http(fault_url: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=fault_url, headers={"X-API-Key": KEY_A}, timeout=aiohttp.ClientTimeout(total=60)
-    ) as session:
-        yield session
 
 
 async def _count(http: aiohttp.ClientSession, path: str) -> int:

@@ -74,7 +74,7 @@ async def _run_batch(tmp_path: Path, n: int, seed: int) -> dict[str, Any]:
             figures = proxy.figures()
         # Count on the server directly (no proxy in between).
         async with AsyncIonworks(api_key=KEY, api_url=url) as direct:
-            page = await direct.simulation.list(limit=10_000)
+            page = await direct.simulation.list(offset=0)  # every page, with the total
             on_server = [s["id"] for s in page.items]  # type: ignore[union-attr]
             total = page.total  # type: ignore[union-attr]
     finally:

@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,6 @@ ALIAS_BOMB = "\n".join(
 )
 DEEP_FLOW = "steps: " + "[" * 5000 + "]" * 5000
 DEEP_BLOCK = "steps:\n" + "".join(f"{'  ' * i}- k{i}:\n" for i in range(200)) + "  " * 200 + "x"
-
-
-@pytest.fixture
-async def http(fault_url: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=fault_url, headers={"X-API-Key": KEY_A}, timeout=aiohttp.ClientTimeout(total=60)
-    ) as session:
-        yield session
 
 
 async def _call(
