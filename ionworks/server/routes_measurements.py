@@ -26,7 +26,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,7 +34,7 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
-from ionworks.server.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.http import HTTPError, fail, json_response, owner, read_json, require_str
 from ionworks.server.limits import LIMITS, limits
 from ionworks.server.measurement_files import STEPS, TIME_SERIES, check_files
 from ionworks.server.routes_cells import _insert, _record, _row, list_window
@@ -352,7 +352,7 @@ async def put_upload(request: web.Request) -> web.Response:
         async with await anyio.open_file(partial, "wb") as fh:
             # aiohttp inflates a gzip (deflate, br) body as it streams: ``size`` counts the
             # decompressed bytes, so a compressed body has the same bound as a plain one
-            async for chunk in request.content.iter_chunked(CHUNK):
+            async for chunk in _chunks(request, bounds.read_timeout_seconds):
                 size += len(chunk)
                 if size > cap:
                     fail(413, _too_big(cap))
@@ -378,6 +378,22 @@ async def put_upload(request: web.Request) -> web.Response:
         _complete(store, token).unlink(missing_ok=True)
         fail(404, "this upload URL was withdrawn while the body was received")
     return json_response({"token": token, "size": size})
+
+
+async def _chunks(request: web.Request, idle: float) -> AsyncIterator[bytes]:
+    """The body in chunks; a client that sends nothing for ``idle`` seconds gets a 408 and
+    its connection is closed (a trickling upload must not hold the URL and a socket forever)."""
+    stream = request.content.iter_chunked(CHUNK)
+    while True:
+        try:
+            with anyio.fail_after(idle):
+                chunk = await anext(stream, None)
+        except TimeoutError:
+            message = f"the upload stalled for {idle:g} s (read_timeout_seconds)"
+            raise HTTPError(408, message, close=True) from None
+        if chunk is None:
+            return
+        yield chunk
 
 
 def _claim(store: Store, owner_id: str, mid: str) -> list[sqlite3.Row]:

@@ -350,3 +350,30 @@ def test_clear_text_keys_of_old_data_directories_are_migrated(tmp_path: Path) ->
     finally:
         store.close()
     assert KEY_A.encode() not in (tmp_path / "ionworks.sqlite3").read_bytes()
+
+
+async def test_a_stalled_upload_is_dropped_and_its_url_stays_usable(
+    small_server: EmbeddedServer, small: aiohttp.ClientSession
+) -> None:
+    async with small.get("/projects") as resp:
+        project = next(p for p in (await resp.json())["items"] if p["is_default"])
+    query = {"project_id": project["id"], "is_default": "true"}
+    async with small.get("/cell_instances", params=query) as resp:
+        instance = (await resp.json())["items"][0]["id"]
+    async with small.post(
+        f"/cell_instances/{instance}/cell_measurements/initiate-upload",
+        json={"measurement": {"name": "stalled"}},
+    ) as resp:
+        url = (await resp.json())["uploads"][0]["signed_url"]
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    sock = socket.create_connection(_address(small_server))
+    try:
+        sock.sendall(
+            f"PUT /{path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode()
+            + b"PAR1 and then nothing"
+        )
+        assert await anyio.to_thread.run_sync(_closed_within, sock, 6.0)
+    finally:
+        sock.close()
+    async with aiohttp.ClientSession() as session, session.put(url, data=b"x" * 10) as resp:
+        assert resp.status == 200, await resp.text()  # the URL was not spent
