@@ -2,35 +2,73 @@
 
 ``AsyncIonworks`` is the asyncio-first client; ``Ionworks`` is the blocking client generated
 from it (``ionworks_sync``), with the same methods, arguments and defaults.
+
+The names below are loaded on first use (module ``__getattr__``), so ``import ionworks`` stays
+light: no aiohttp, numpy, polars, pyarrow or PyBaMM until a client or a result needs them.
+This module is also where the layers meet: it registers the embedded local server as the
+client's zero-config backend (:mod:`ionworks._local`) without the client importing the server.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import TYPE_CHECKING, Any
+
+from ionworks._local import set_local_server_provider
+from ionworks._version import __version__
 
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
-from ionworks._client import AsyncIonworks
-from ionworks._version import __version__
-from ionworks._waiting import WaitTimeout
-from ionworks.dataframes import get_dataframe_backend, set_dataframe_backend
-from ionworks.errors import IonworksError
-from ionworks.models import (
-    ConvertResult,
-    Job,
-    Measurement,
-    Model,
-    Page,
-    ParameterizedModel,
-    Pipeline,
-    PipelineResult,
-    Project,
-    SimplePipeline,
-    SimulationResponse,
-    SimulationResult,
-    Study,
-)
-from ionworks_sync import Ionworks
+if TYPE_CHECKING:
+    from ionworks._client import AsyncIonworks
+    from ionworks._waiting import WaitTimeout
+    from ionworks.dataframes import get_dataframe_backend, set_dataframe_backend
+    from ionworks.errors import IonworksError
+    from ionworks.models import (
+        ConvertResult,
+        Job,
+        Measurement,
+        Model,
+        Page,
+        ParameterizedModel,
+        Pipeline,
+        PipelineResult,
+        Project,
+        SimplePipeline,
+        SimulationResponse,
+        SimulationResult,
+        Study,
+    )
+    from ionworks_sync import Ionworks
+
+#: Public name → the module that defines it.
+_LAZY = {
+    "AsyncIonworks": "ionworks._client",
+    "Ionworks": "ionworks_sync",
+    "IonworksError": "ionworks.errors",
+    "WaitTimeout": "ionworks._waiting",
+    "get_dataframe_backend": "ionworks.dataframes",
+    "set_dataframe_backend": "ionworks.dataframes",
+    **dict.fromkeys(
+        (
+            "ConvertResult",
+            "Job",
+            "Measurement",
+            "Model",
+            "Page",
+            "ParameterizedModel",
+            "Pipeline",
+            "PipelineResult",
+            "Project",
+            "SimplePipeline",
+            "SimulationResponse",
+            "SimulationResult",
+            "Study",
+        ),
+        "ionworks.models",
+    ),
+}
 
 __all__ = [
     "AsyncIonworks",
@@ -54,3 +92,25 @@ __all__ = [
     "get_dataframe_backend",
     "set_dataframe_backend",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ionworks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+def _embedded_server() -> tuple[str, str]:
+    from ionworks.server.embedded import shared_server
+
+    return shared_server()
+
+
+set_local_server_provider(_embedded_server)

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 
 from ionworks._config import ClientConfig, require_project_id, resolve_config
+from ionworks._local import local_server
 from ionworks._transport import Transport
 from ionworks.errors import APIStatusError, IonworksError
 from ionworks.resources.cell_measurement import AsyncCellMeasurements
@@ -108,11 +109,7 @@ class AsyncIonworks:
         import anyio.to_thread
 
         try:
-            from ionworks.server.embedded import shared_server
-        except ImportError as exc:  # pragma: no cover - aiohttp.web always ships with aiohttp
-            raise IonworksError(NO_BACKEND_HELP) from exc
-        try:
-            url, key = await anyio.to_thread.run_sync(shared_server)
+            url, key = await anyio.to_thread.run_sync(local_server)
         except RuntimeError as exc:
             raise IonworksError(f"{NO_BACKEND_HELP} ({exc})") from exc
         self._transport.set_credentials(api_key=key)

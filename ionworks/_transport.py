@@ -15,7 +15,6 @@ from typing import Any, Literal
 import aiohttp
 import anyio
 
-from ionworks import _multipart as multipart
 from ionworks._config import ClientConfig
 from ionworks._retry import RetryPolicy, parse_retry_after
 from ionworks._version import __version__
@@ -26,6 +25,7 @@ from ionworks.errors import (
     IonworksError,
     error_from_response,
 )
+from ionworks.wire import multipart
 
 __all__ = ["GZIP_THRESHOLD", "NOT_GIVEN", "NotGiven", "Transport", "dumps"]
 

@@ -14,22 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 __all__ = [
-    "ARROW_STREAM",
-    "ARROW_STREAM_MAGIC",
     "DataFrame",
     "from_arrow",
     "get_dataframe_backend",
-    "read_parquet",
     "set_dataframe_backend",
     "to_arrow",
-    "write_arrow_stream",
+    "write_parquet",
 ]
-
-#: Media type of an Arrow IPC stream: the local server's fast alternative to parquet for
-#: results (requested with ``Accept``; decoding it costs ~1/10 of a small parquet file).
-ARROW_STREAM = "application/vnd.apache.arrow.stream"
-#: The first bytes of an Arrow IPC stream (a continuation marker); parquet starts with PAR1.
-ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"
 
 DataFrame = Any  # polars.DataFrame or pandas.DataFrame, depending on the backend
 _BACKENDS = ("polars", "pandas")
@@ -64,11 +55,6 @@ def from_arrow(table: pa.Table, backend: str | None = None) -> DataFrame:
     return pl.from_arrow(table, rechunk=False)
 
 
-def read_parquet(data: bytes) -> pa.Table:
-    """Read parquet bytes into an Arrow table without an intermediate copy of the buffer."""
-    return pq.ParquetFile(pa.BufferReader(data)).read()  # lighter than pq.read_table
-
-
 def to_arrow(frame: Any) -> pa.Table:
     """Arrow table from a polars/pandas DataFrame, an Arrow table or a column dict."""
     if isinstance(frame, pa.Table):
@@ -96,13 +82,3 @@ def write_parquet(frame: Any) -> bytes:
     buf = io.BytesIO()
     pq.write_table(to_arrow(frame), buf, compression="zstd")
     return buf.getvalue()
-
-
-def write_arrow_stream(table: pa.Table) -> bytes:
-    """Arrow IPC stream bytes (LZ4 frames: about the size of zstd parquet for result tables,
-    read in tens of microseconds)."""
-    sink = io.BytesIO()
-    options = pa.ipc.IpcWriteOptions(compression="lz4")
-    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
-        writer.write_table(table)
-    return sink.getvalue()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ionworks import _multipart as multipart
+from ionworks.wire import multipart
 
 CT = "multipart/mixed; boundary=b0und"
 

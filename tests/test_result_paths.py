@@ -12,7 +12,7 @@ import pytest
 from aioresponses import aioresponses
 
 from ionworks import AsyncIonworks
-from ionworks._multipart import build
+from ionworks.wire.multipart import build
 from tests.conftest import API, FAST_RETRIES
 from tests.helpers import parquet_bytes, requests_to
 

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 import attrs
 
+from ionworks.wire.pipeline import LEGACY_ALIASES
+
 from ._base import DATA_PREFIXES, Schema, check_mapping, check_str, fail, wire
 from .calculations import Calculation
 from .data_fit import DataFit
@@ -26,14 +28,6 @@ ELEMENT_TYPES: Final[Mapping[type[Schema], str]] = {
     DataFit: "data_fit",
     Calculation: "calculation",
     Validation: "validation",
-}
-#: Legacy labels the server also accepts in raw dict elements.
-LEGACY_ALIASES: Final[Mapping[str, str]] = {
-    "Direct Entry": "entry",
-    "Data Fit": "data_fit",
-    "datafit": "data_fit",
-    "Calculation": "calculation",
-    "Validation": "validation",
 }
 RUNNING: Final = frozenset({"data_fit", "validation"})
 

@@ -6,6 +6,19 @@ thread (used by tests and by clients with no API configured).
 
 from __future__ import annotations
 
-from ionworks.server.embedded import EmbeddedServer, default_data_dir, shared_server
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ionworks.server.embedded import EmbeddedServer, default_data_dir, shared_server
 
 __all__ = ["EmbeddedServer", "default_data_dir", "shared_server"]
+
+
+def __getattr__(name: str) -> Any:
+    """The names above, loaded on first use: worker processes, which import this package for
+    their job functions, never load aiohttp's web server."""
+    if name not in __all__:
+        raise AttributeError(f"module 'ionworks.server' has no attribute {name!r}")
+    from ionworks.server import embedded
+
+    return getattr(embedded, name)

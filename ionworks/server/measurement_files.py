@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from ionworks.errors import MeasurementValidationError
-from ionworks.resources.cell_measurement import REQUIRED_COLUMNS, validate_time_series
 from ionworks.server.limits import Limits
+from ionworks.wire.measurements import REQUIRED_COLUMNS, validate_time_series
 
 __all__ = ["PARQUET_MAGIC", "STEPS", "TIME_SERIES", "check_files", "public_message"]
 

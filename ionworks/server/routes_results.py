@@ -19,11 +19,11 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks import _multipart as multipart
-from ionworks.dataframes import ARROW_STREAM
 from ionworks.server.http import fail, owner
 from ionworks.server.routes_simulations import ctx, sim_or_404
 from ionworks.server.store import ARROW_SUFFIX, Store
+from ionworks.wire import multipart
+from ionworks.wire.arrow import ARROW_STREAM
 
 __all__ = ["CAPABILITIES", "setup"]
 

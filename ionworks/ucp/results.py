@@ -21,7 +21,9 @@ from typing import Any
 
 from attrs import define
 
-from .to_pybamm import PyBaMMPlan, import_pybamm
+from ionworks.wire.pybamm import import_pybamm
+
+from .to_pybamm import PyBaMMPlan
 
 __all__ = ["metrics", "step_table", "time_series_table"]
 

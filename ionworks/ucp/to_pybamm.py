@@ -36,29 +36,22 @@ constant current, charging in Resistance mode, missing drive cycles, unresolved 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from attrs import define, field
 
+from ionworks.wire.pybamm import import_pybamm
+
 from ._builder import KELVIN, Builder, number
 from .errors import Origin, UCPError
 from .model import Protocol, Step
 
-__all__ = ["PyBaMMPlan", "StepLabel", "import_pybamm", "to_pybamm"]
+__all__ = ["PyBaMMPlan", "StepLabel", "to_pybamm"]
 
 DEFAULT_TEMPERATURE_C = 25.0
 DEFAULT_PERIOD_S = 60.0
 _PROTOCOL = Origin("protocol", "protocol")
-
-
-def import_pybamm() -> Any:
-    """Import PyBaMM with telemetry disabled (CI and servers have no stdin)."""
-    os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
-    import pybamm
-
-    return pybamm
 
 
 @define(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from multiprocessing.connection import Connection
@@ -25,3 +26,11 @@ def fork_then_answer(payload: Any) -> Any:
     return from here, only the original may answer."""
     os.fork()
     return echo(payload)
+
+
+def loaded_modules(payload: list[str]) -> list[str]:
+    """The ionworks and aiohttp modules loaded in this worker after importing the modules of
+    job functions named in ``payload`` (a test's own list)."""
+    for name in payload:
+        importlib.import_module(name)
+    return sorted(m for m in sys.modules if m.split(".")[0] in ("ionworks", "aiohttp"))

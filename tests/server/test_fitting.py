@@ -33,7 +33,7 @@ TRUE_D_N = 3.3e-14
 
 @functools.cache
 def _synthetic(points: int) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     pybamm = import_pybamm()
     t = np.linspace(0.0, 3300.0, points)

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from ionworks import AsyncIonworks
-from ionworks.dataframes import ARROW_STREAM
 from ionworks.errors import NotFoundError
 from ionworks.server.store import ARROW_SUFFIX
+from ionworks.wire.arrow import ARROW_STREAM
 from tests.server.conftest import KEY_A
 from tests.ucp.protocols import SEED_SINGLE
 

@@ -6,7 +6,7 @@ so a DOE sweep re-solves one built simulation:
 
 - electrode and separator thicknesses become inputs with
   :class:`pybamm.SymbolicUniform1DSubMesh` on **all three** x-domains (setting only some
-  gives silently wrong SPMe results; see spec/pybamm-performance.md §4);
+  gives silently wrong SPMe results; see docs/spec/pybamm-performance.md §4);
 - other parameters that shape the mesh (particle radii), and the parameters that steer
   the experiment itself (nominal capacity, current function, temperatures) are *fixed*:
   their values are baked into the build, and a request with other values rebuilds the
@@ -145,7 +145,7 @@ def pybamm_error(error: BaseException, during: str) -> EngineError:
 
 def _geometric_names(model: Any) -> set[str]:
     """Names of the parameters that appear in the model's geometry (mesh bounds)."""
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     pybamm = import_pybamm()
     names: set[str] = set()
@@ -204,7 +204,7 @@ def _simulation(
     mode: str,
     outputs: tuple[str, ...] = (),
 ) -> tuple[Any, Any, bool]:
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     pybamm = import_pybamm()
     model = build_model(spec)
@@ -290,7 +290,7 @@ def build_entry(
     ``initial_soc``/``inputs`` arguments used to build for the first solve; ``outputs``
     are the extra variables the results will read (besides :data:`PUBLISHED`).
     """
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     pybamm = import_pybamm()
     names = tuple(sorted(design))

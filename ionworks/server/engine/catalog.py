@@ -219,7 +219,7 @@ def _pybamm_spec(config: Mapping[str, Any]) -> ModelSpec:
 
 
 def _available_sets() -> list[str]:
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     return sorted(import_pybamm().parameter_sets.keys())
 
@@ -276,7 +276,7 @@ def parameter_values(spec: Any) -> Any:
 
 @functools.lru_cache(maxsize=32)
 def _cached_values(spec: ModelSpec) -> Any:
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     pybamm = import_pybamm()
     if spec.quick is not None:
@@ -295,7 +295,7 @@ def _cached_values(spec: ModelSpec) -> Any:
 
 def build_model(spec: Any) -> Any:
     """A new (unbuilt) PyBaMM model for ``spec``."""
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     spec = model_from_spec(spec)
     if spec.quick is not None:

@@ -124,7 +124,7 @@ def _exp_for(value: Any) -> Callable[[Any], Any]:
         return math.exp
     module = type(value).__module__
     if module.startswith("pybamm"):
-        from ionworks.ucp.to_pybamm import import_pybamm
+        from ionworks.wire.pybamm import import_pybamm
 
         return import_pybamm().exp  # type: ignore[no-any-return]
     import numpy as np
@@ -251,7 +251,7 @@ def _zero_entropic_change(ocv: Any, temperature: Any) -> Any:
 
 def parameter_values(quick: QuickModel) -> Any:
     """PyBaMM parameter values of the quick model (a new object)."""
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     pybamm = import_pybamm()
     values = pybamm.ParameterValues("ECM_Example")
@@ -283,7 +283,7 @@ def build_model() -> Any:
     lithium-ion temperature names ``Volume-averaged cell temperature [K]`` / ``[C]`` (the
     cell temperature), so protocol end conditions and results work as for other models.
     """
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     pybamm = import_pybamm()
     model = pybamm.equivalent_circuit.Thevenin()

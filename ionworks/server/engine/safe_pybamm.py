@@ -65,7 +65,7 @@ def _unsafe(where: str, message: str) -> UnsafeConfig:
 
 
 def _pybamm() -> ModuleType:
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     module: ModuleType = import_pybamm()
     return module

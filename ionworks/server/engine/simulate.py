@@ -3,7 +3,7 @@
 :func:`run_simulation` takes a :class:`SimulationRequest` (the raw ``parameterized_model``,
 the UCP YAML, experiment and design parameters) and returns a :class:`SimulationOutput`:
 zstd parquet bytes of the time series and of the step table (column conventions of
-:mod:`ionworks.ucp.results`, spec/wire.md §4.4) plus the metrics. Every failure the client
+:mod:`ionworks.ucp.results`, docs/spec/wire.md §4.4) plus the metrics. Every failure the client
 should see — an unknown model, chemistry, parameter or variable, an invalid protocol, a
 PyBaMM build or solver error — is raised as :class:`EngineError` with the original text.
 
@@ -33,8 +33,8 @@ from typing import Any
 import attrs
 
 from ionworks import ucp
-from ionworks.dataframes import write_arrow_stream
-from ionworks.resources._results import Derive, steps_derived, time_series_derived
+from ionworks.wire.arrow import write_arrow_stream
+from ionworks.wire.derived import Derive, steps_derived, time_series_derived
 
 from .builder import CACHE_SIZE, Entry, Key, SimulationCache, build_entry, pybamm_error
 from .catalog import ModelSpec, model_from_spec, parameter_values
@@ -94,7 +94,7 @@ def warm_up() -> None:
     import pyarrow.parquet  # noqa: F401
 
     import ionworks.ucp.results  # noqa: F401
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     import_pybamm()
 
@@ -300,7 +300,7 @@ class _Messages(logging.Handler):
 
 @contextlib.contextmanager
 def _capture() -> Iterator[_Messages]:
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     logger = import_pybamm().logger
     handler = _Messages()
@@ -317,7 +317,7 @@ def _capture() -> Iterator[_Messages]:
 
 
 def _solve(entry: Entry, kwargs: dict[str, Any], messages: _Messages) -> Any:
-    from ionworks.ucp.to_pybamm import import_pybamm
+    from ionworks.wire.pybamm import import_pybamm
 
     pybamm = import_pybamm()
     try:

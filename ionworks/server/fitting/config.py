@@ -18,7 +18,7 @@ from typing import Any, Final
 import attrs
 
 # the one table of legacy display labels → canonical element types, shared with the builders
-from ionworks.schema.pipeline import LEGACY_ALIASES
+from ionworks.wire.pipeline import LEGACY_ALIASES
 
 __all__ = [
     "CANONICAL_TYPES",

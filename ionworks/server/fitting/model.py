@@ -16,7 +16,6 @@ time, and every evaluation (or a whole population, as one batch solve) only re-s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -24,22 +23,16 @@ import attrs
 import numpy as np
 
 from ionworks.server.engine.safe_pybamm import check_model_config, model_class_of
+from ionworks.wire.pybamm import import_pybamm
 
 from .data import Measured
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_SET", "ModelState", "Simulator", "import_pybamm"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_SET", "ModelState", "Simulator"]
 
 DEFAULT_SET: Final = "Chen2020"
 DEFAULT_MODEL: Final = "SPM"
 #: Keys of an entry's ``values`` that select the model instead of setting parameters.
 MODEL_KEYS: Final = ("model", "parameter_set", "parameterized_model")
-
-
-def import_pybamm() -> Any:
-    os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
-    import pybamm
-
-    return pybamm
 
 
 @attrs.define

@@ -1,0 +1,31 @@
+"""Result codecs: Arrow IPC streams and parquet bytes (pyarrow only)."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["ARROW_STREAM", "ARROW_STREAM_MAGIC", "read_parquet", "write_arrow_stream"]
+
+#: Media type of an Arrow IPC stream: the local server's fast alternative to parquet for
+#: results (requested with ``Accept``; decoding it costs ~1/10 of a small parquet file).
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: The first bytes of an Arrow IPC stream (a continuation marker); parquet starts with PAR1.
+ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"
+
+
+def read_parquet(data: bytes) -> pa.Table:
+    """Read parquet bytes into an Arrow table without an intermediate copy of the buffer."""
+    return pq.ParquetFile(pa.BufferReader(data)).read()  # lighter than pq.read_table
+
+
+def write_arrow_stream(table: pa.Table) -> bytes:
+    """Arrow IPC stream bytes (LZ4 frames: about the size of zstd parquet for result tables,
+    read in tens of microseconds)."""
+    sink = io.BytesIO()
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
