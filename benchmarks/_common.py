@@ -145,8 +145,8 @@ class LocalServer:
     @contextlib.contextmanager
     def run_embedded(self) -> Iterator[LocalServer]:
         """The server on a thread of this process (shares the GIL with the client)."""
-        from ionworks.server.app import ServerConfig
-        from ionworks.server.embedded import EmbeddedServer
+        from ionworks.server.config import ServerConfig
+        from ionworks.server.hosting import EmbeddedServer
 
         with tempfile.TemporaryDirectory(prefix="ionworks-bench-") as tmp:
             self.data_dir = Path(tmp)

@@ -108,7 +108,7 @@ def __dir__() -> list[str]:
 
 
 def _embedded_server() -> tuple[str, str]:
-    from ionworks.server.embedded import shared_server
+    from ionworks.server.hosting import shared_server
 
     return shared_server()
 

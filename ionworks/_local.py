@@ -2,7 +2,7 @@
 
 The client asks :func:`local_server` for ``(url, api_key)`` when no API is configured. The
 provider behind it is registered by the package's top level (``ionworks/__init__.py`` wires
-the embedded server of :mod:`ionworks.server.embedded`), so the client layer never imports
+the embedded server of :mod:`ionworks.server.hosting`), so the client layer never imports
 the server and a different host (a test, a notebook extension) can register its own.
 """
 

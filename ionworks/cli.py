@@ -56,8 +56,8 @@ def _validate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from ionworks.server.app import ServerConfig, app_runner
-    from ionworks.server.embedded import default_data_dir
+    from ionworks.server.config import ServerConfig
+    from ionworks.server.hosting import app_runner, default_data_dir
     from ionworks.server.limits import from_arguments
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +18,7 @@ from aioresponses import aioresponses
 
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
-from ionworks import AsyncIonworks
+from ionworks import AsyncIonworks, Ionworks
 from ionworks._retry import RetryPolicy
 
 API = "http://api.test"
@@ -68,3 +71,88 @@ async def client() -> AsyncIterator[AsyncIonworks]:
 def mock_api() -> Iterator[aioresponses]:
     with aioresponses() as m:
         yield m
+
+
+# --------------------------------------------------------------------------- both clients
+
+
+class SyncAsAsync:
+    """The blocking client behind the async client's interface, so that one test body drives
+    ``AsyncIonworks`` and ``Ionworks`` alike: where the async twin has a coroutine method, the
+    sync method is called when the result is awaited (it blocks the test's loop; the sync
+    client runs its own loop in its portal thread); where it has an async generator, the sync
+    generator is consumed as an async iterator. Resources are wrapped once each, so identities
+    (``measurement is cell_measurement``) are the sync client's own."""
+
+    def __init__(self, target: Any, wrapped: dict[int, SyncAsAsync] | None = None) -> None:
+        self._target = target
+        self._wrapped: dict[int, SyncAsAsync] = {} if wrapped is None else wrapped
+
+    def __repr__(self) -> str:
+        return f"<SyncAsAsync {self._target!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        twin = getattr(self._target._async, name)
+        if inspect.isasyncgenfunction(twin):
+
+            @functools.wraps(value)
+            async def iterate(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                for item in value(*args, **kwargs):
+                    yield item
+
+            return iterate
+        if inspect.iscoroutinefunction(twin):
+
+            @functools.wraps(value)
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                return value(*args, **kwargs)
+
+            return call
+        if hasattr(value, "_async") and hasattr(value, "_portal"):  # a sync resource
+            if id(value) not in self._wrapped:
+                self._wrapped[id(value)] = SyncAsAsync(value, self._wrapped)
+            return self._wrapped[id(value)]
+        return value
+
+
+def async_of(client: Any) -> AsyncIonworks:
+    """The ``AsyncIonworks`` that does the work, behind either kind of client."""
+    return client if isinstance(client, AsyncIonworks) else client._target._async
+
+
+@pytest.fixture(params=["async", "sync"])
+def client_kind(request: pytest.FixtureRequest) -> str:
+    """Which client a test that uses ``any_client``/``new_client`` runs on (both, in turn)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def new_client(client_kind: str) -> Callable[..., AbstractAsyncContextManager[Any]]:
+    """``async with new_client(**kwargs) as c``: an ``AsyncIonworks(**kwargs)``, or an
+    ``Ionworks(**kwargs)`` behind :class:`SyncAsAsync`; closed on exit."""
+
+    @contextlib.asynccontextmanager
+    async def make(**kwargs: Any) -> AsyncIterator[Any]:
+        if client_kind == "async":
+            async with AsyncIonworks(**kwargs) as client:
+                yield client
+        else:
+            sync = Ionworks(**kwargs)
+            try:
+                yield SyncAsAsync(sync)
+            finally:
+                sync.close()
+
+    return make
+
+
+@pytest.fixture
+async def any_client(
+    new_client: Callable[..., AbstractAsyncContextManager[Any]],
+) -> AsyncIterator[Any]:
+    """The ``client`` fixture's settings, on ``AsyncIonworks`` and then on ``Ionworks``."""
+    async with new_client(api_key="key-1", api_url=API, project_id="p1") as c:
+        async_of(c)._transport.retry_policy = FAST_RETRIES
+        async_of(c)._transport.retry_keyed_writes = True
+        yield c

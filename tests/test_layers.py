@@ -55,10 +55,13 @@ def test_ucp_loads_no_http_or_client_code() -> None:
 
 async def test_a_worker_process_loads_no_client_or_http_code() -> None:
     pytest.importorskip("pybamm")
-    from ionworks.server.executor import ProcessExecutor
+    from ionworks.server.execution.executor import ProcessExecutor
     from tests.faults import worker_tricks
 
-    job_modules = ["ionworks.server.worker", "ionworks.server.fitting.job"]  # what workers run
+    job_modules = [
+        "ionworks.server.execution.worker",
+        "ionworks.server.fitting.job",
+    ]  # what workers run
 
     executor = ProcessExecutor(1, initializer="ionworks.server.engine.simulate:warm_up")
     try:

@@ -8,9 +8,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ionworks import AsyncIonworks, Pipeline, PipelineResult, SimplePipeline
+from ionworks import Pipeline, PipelineResult, SimplePipeline
 from ionworks.errors import (
     APIResponseValidationError,
+    IonworksError,
     MeasurementValidationError,
     PermissionDeniedError,
 )
@@ -21,6 +22,7 @@ from tests.helpers import (
     last_request,
     pipeline_record,
     requests_to,
+    sent_requests,
     simple_pipeline_record,
     url_re,
 )
@@ -46,11 +48,11 @@ def frame(rows: int) -> pl.DataFrame:
 # =========================================================================== pipeline.create
 
 
-async def test_create_minimal_body(client, mock_api) -> None:
+async def test_create_minimal_body(any_client, mock_api) -> None:
     mock_api.post(f"{API}/pipelines", payload=pipeline_record())
     config = {"name": "nm", "elements": ELEMENTS}
     original = copy.deepcopy(config)
-    result = await client.pipeline.create(config)
+    result = await any_client.pipeline.create(config)
     assert last_request(mock_api, "POST", "/pipelines").json == {
         "elements": ELEMENTS,
         "name": "nm",
@@ -77,7 +79,7 @@ async def test_create_minimal_body(client, mock_api) -> None:
     ids=["lifted", "explicit-win", "mixed"],
 )
 async def test_create_lifts_keys_and_explicit_kwargs_win(
-    client, mock_api, kwargs, expected
+    any_client, mock_api, kwargs, expected
 ) -> None:
     mock_api.post(f"{API}/pipelines", payload=pipeline_record())
     config = {
@@ -87,7 +89,7 @@ async def test_create_lifts_keys_and_explicit_kwargs_win(
         "description": "cfg-d",
         "options": {"a": 1},
     }
-    await client.pipeline.create(config, **kwargs)
+    await any_client.pipeline.create(config, **kwargs)
     assert last_request(mock_api, "POST", "/pipelines").json == {
         "elements": {"known": ENTRY},
         **expected,
@@ -104,15 +106,15 @@ async def test_create_lifts_keys_and_explicit_kwargs_win(
         ("elements: {}", "must be a dict"),
     ],
 )
-async def test_create_rejects_bad_configs(client, mock_api, config, match) -> None:
+async def test_create_rejects_bad_configs(any_client, mock_api, config, match) -> None:
     with pytest.raises(ValueError, match=match):
-        await client.pipeline.create(config)
+        await any_client.pipeline.create(config)
     assert_no_requests(mock_api)
 
 
 @pytest.mark.parametrize("resource", ["pipeline", "simple_pipeline"])
-async def test_create_without_project_id(mock_api, resource) -> None:
-    async with AsyncIonworks(api_key="key-1", api_url=API) as bare:
+async def test_create_without_project_id(new_client, mock_api, resource) -> None:
+    async with new_client(api_key="key-1", api_url=API) as bare:
         with pytest.raises(ValueError, match="project_id is required") as info:
             await getattr(bare, resource).create({"elements": ELEMENTS})
     for way in ("this call", "Ionworks(", "IONWORKS_PROJECT_ID"):
@@ -120,7 +122,7 @@ async def test_create_without_project_id(mock_api, resource) -> None:
     assert_no_requests(mock_api)
 
 
-async def test_create_inlines_file_reference_and_keeps_db(client, mock_api, tmp_path) -> None:
+async def test_create_inlines_file_reference_and_keeps_db(any_client, mock_api, tmp_path) -> None:
     csv = tmp_path / "data.csv"
     csv.write_text("Time [s],Voltage [V]\n0,4.2\n1,4.1\n2,4.0\n")
     mock_api.post(f"{API}/pipelines", payload=pipeline_record())
@@ -128,24 +130,28 @@ async def test_create_inlines_file_reference_and_keeps_db(client, mock_api, tmp_
         "element_type": "data_fit",
         "objectives": {"v": {"data": f"file:{csv}"}, "w": {"data": "db:M2"}},
     }
-    await client.pipeline.create({"elements": {"fit": fit}})
+    await any_client.pipeline.create({"elements": {"fit": fit}})
     objectives = last_request(mock_api, "POST", "/pipelines").json["elements"]["fit"]["objectives"]
     assert objectives["v"]["data"] == {"Time [s]": [0, 1, 2], "Voltage [V]": [4.2, 4.1, 4.0]}
     assert objectives["w"]["data"] == "db:M2"
 
 
-async def test_create_inlines_small_dataframe_with_nan_as_null(client, mock_api) -> None:
+async def test_create_inlines_small_dataframe_with_nan_as_null(any_client, mock_api) -> None:
     mock_api.post(f"{API}/pipelines", payload=pipeline_record())
     df = pl.DataFrame({"Time [s]": [0.0, 1.0], "Voltage [V]": [4.0, float("nan")]})
-    await client.pipeline.create({"elements": {"v": {"element_type": "validation", "data": df}}})
+    await any_client.pipeline.create(
+        {"elements": {"v": {"element_type": "validation", "data": df}}}
+    )
     sent = last_request(mock_api, "POST", "/pipelines").json["elements"]["v"]["data"]
     assert sent == {"Time [s]": [0.0, 1.0], "Voltage [V]": [4.0, None]}
 
 
-async def test_create_large_body_is_gzipped(client, mock_api) -> None:
+async def test_create_large_body_is_gzipped(any_client, mock_api) -> None:
     mock_api.post(f"{API}/pipelines", payload=pipeline_record())
     values = {f"p{i}": float(i) for i in range(40_000)}  # > 512 KiB of JSON
-    await client.pipeline.create({"elements": {"e": {"element_type": "entry", "values": values}}})
+    await any_client.pipeline.create(
+        {"elements": {"e": {"element_type": "entry", "values": values}}}
+    )
     sent = last_request(mock_api, "POST", "/pipelines")
     assert sent.headers["Content-Encoding"] == "gzip"
     assert sent.kwargs["data"][:2] == b"\x1f\x8b"
@@ -153,41 +159,41 @@ async def test_create_large_body_is_gzipped(client, mock_api) -> None:
 
 
 @pytest.mark.parametrize("resource", ["pipeline", "simple_pipeline"])
-async def test_create_rejects_dataframe_over_1000_rows(client, mock_api, resource) -> None:
+async def test_create_rejects_dataframe_over_1000_rows(any_client, mock_api, resource) -> None:
     config = {"elements": {"v": {"element_type": "validation", "data": frame(1001)}}}
     with pytest.raises(ValueError, match="1001 rows") as info:
-        await getattr(client, resource).create(config)
+        await getattr(any_client, resource).create(config)
     assert isinstance(info.value, MeasurementValidationError)
     assert_no_requests(mock_api)
 
 
-async def test_create_403_is_access_denied(client, mock_api) -> None:
+async def test_create_403_is_access_denied(any_client, mock_api) -> None:
     mock_api.post(
         f"{API}/pipelines", status=403, payload={"error_code": "FORBIDDEN", "message": "nope"}
     )
     with pytest.raises(ValueError, match="Access denied") as info:
-        await client.pipeline.create({"elements": ELEMENTS}, project_id="p-other")
+        await any_client.pipeline.create({"elements": ELEMENTS}, project_id="p-other")
     assert "p-other" in str(info.value)
     assert isinstance(info.value.__cause__, PermissionDeniedError)
     assert len(requests_to(mock_api, "POST", "/pipelines")) == 1  # not retried
 
 
-async def test_create_bad_uuid_is_value_error(client, mock_api) -> None:
+async def test_create_bad_uuid_is_value_error(any_client, mock_api) -> None:
     mock_api.post(
         f"{API}/pipelines",
         status=400,
         payload={"detail": 'invalid input syntax for type uuid: "nope"'},
     )
     with pytest.raises(ValueError, match="Invalid project_id format"):
-        await client.pipeline.create({"elements": ELEMENTS}, project_id="nope")
+        await any_client.pipeline.create({"elements": ELEMENTS}, project_id="nope")
 
 
 # =========================================================================== pipeline: other methods
 
 
-async def test_get_keeps_unknown_keys(client, mock_api) -> None:
+async def test_get_keeps_unknown_keys(any_client, mock_api) -> None:
     mock_api.get(f"{API}/pipelines/pl-1", payload=pipeline_record(progress=0.5, error="e"))
-    record = await client.pipeline.get("pl-1")
+    record = await any_client.pipeline.get("pl-1")
     assert record.error == "e" and record.extra == {"progress": 0.5}
     assert record.progress == 0.5 and record["progress"] == 0.5
     assert record.to_dict()["progress"] == 0.5
@@ -204,29 +210,29 @@ async def test_get_keeps_unknown_keys(client, mock_api) -> None:
 )
 @pytest.mark.parametrize("missing", ["id", "status", "is_terminal", "is_failed"])
 async def test_missing_required_key_is_a_validation_error(
-    client, mock_api, path, record, call, missing
+    any_client, mock_api, path, record, call, missing
 ) -> None:
     body = record()
     del body[missing]
     mock_api.get(f"{API}{path}", payload=body)
     with pytest.raises(APIResponseValidationError, match=missing):
-        await call(client)
+        await call(any_client)
 
 
 @pytest.mark.parametrize("bad", [{"name": None}, {"is_terminal": "false"}])
-async def test_wrong_typed_required_key_is_a_validation_error(client, mock_api, bad) -> None:
+async def test_wrong_typed_required_key_is_a_validation_error(any_client, mock_api, bad) -> None:
     mock_api.get(f"{API}/pipelines/pl-1", payload=pipeline_record(**bad))
     with pytest.raises(APIResponseValidationError):
-        await client.pipeline.get("pl-1")
+        await any_client.pipeline.get("pl-1")
 
 
 @pytest.mark.parametrize(
     ("payload", "total"),
     [({"pipelines": [pipeline_record()], "total": 7}, 7), ([pipeline_record()], 1)],
 )
-async def test_list_uses_skip_for_offset(client, mock_api, payload, total) -> None:
+async def test_list_uses_skip_for_offset(any_client, mock_api, payload, total) -> None:
     mock_api.get(url_re("/pipelines"), payload=payload)
-    page = await client.pipeline.list(limit=1, offset=2, status="in.(completed,failed)")
+    page = await any_client.pipeline.list(limit=1, offset=2, status="in.(completed,failed)")
     assert last_request(mock_api, "GET", "/pipelines").params == [
         ("project_id", "p1"),
         ("limit", "1"),
@@ -236,10 +242,10 @@ async def test_list_uses_skip_for_offset(client, mock_api, payload, total) -> No
     assert isinstance(page, Page) and page.total == total and page[0].id == "pl-1"
 
 
-async def test_list_rejects_unknown_shape(client, mock_api) -> None:
+async def test_list_rejects_unknown_shape(any_client, mock_api) -> None:
     mock_api.get(url_re("/pipelines"), payload={"items": []})
     with pytest.raises(APIResponseValidationError, match="pipelines"):
-        await client.pipeline.list(project_id="p2")
+        await any_client.pipeline.list(project_id="p2")
     assert last_request(mock_api, "GET", "/pipelines").query == {
         "project_id": "p2",
         "limit": "1000",
@@ -247,9 +253,9 @@ async def test_list_rejects_unknown_shape(client, mock_api) -> None:
 
 
 @pytest.mark.parametrize("resource", ["pipeline", "simple_pipeline"])
-async def test_update_needs_a_field(client, mock_api, resource) -> None:
+async def test_update_needs_a_field(any_client, mock_api, resource) -> None:
     with pytest.raises(ValueError, match="at least one"):
-        await getattr(client, resource).update("x")
+        await getattr(any_client, resource).update("x")
     assert_no_requests(mock_api)
 
 
@@ -261,14 +267,14 @@ async def test_update_needs_a_field(client, mock_api, resource) -> None:
         ({"name": "a", "description": "b"}, {"name": "a", "description": "b"}),
     ],
 )
-async def test_update_sends_given_fields(client, mock_api, kwargs, body) -> None:
+async def test_update_sends_given_fields(any_client, mock_api, kwargs, body) -> None:
     mock_api.patch(f"{API}/pipelines/pl-1", payload=pipeline_record(name="n2"))
-    result = await client.pipeline.update("pl-1", **kwargs)
+    result = await any_client.pipeline.update("pl-1", **kwargs)
     assert last_request(mock_api, "PATCH", "/pipelines/pl-1").json == body
     assert result.name == "n2"
 
 
-async def test_result_elements_cancel_delete(client, mock_api) -> None:
+async def test_result_elements_cancel_delete(any_client, mock_api) -> None:
     element_results = {"fit": {"type": "DataFitResult", "parameter_values": {"D": 1e-14}}}
     mock_api.get(
         f"{API}/pipelines/pl-1/result",
@@ -291,14 +297,14 @@ async def test_result_elements_cancel_delete(client, mock_api) -> None:
     )
     mock_api.delete(f"{API}/pipelines/pl-1", status=204)
 
-    result = await client.pipeline.result("pl-1")
+    result = await any_client.pipeline.result("pl-1")
     assert isinstance(result, PipelineResult) and result.element_results == element_results
-    elements = await client.pipeline.elements("pl-1")
+    elements = await any_client.pipeline.elements("pl-1")
     assert elements == [PipelineElement("fit", "j9", "Data Fit", {"best_cost": 0.1})]
-    cancelled = await client.pipeline.cancel("pl-1")
+    cancelled = await any_client.pipeline.cancel("pl-1")
     assert cancelled.status == "canceled"
     assert last_request(mock_api, "POST", "/pipelines/pl-1/cancel").json == {}
-    assert await client.pipeline.delete("pl-1") is None
+    assert await any_client.pipeline.delete("pl-1") is None
     assert len(requests_to(mock_api, "DELETE", "/pipelines/pl-1")) == 1
 
 
@@ -309,10 +315,10 @@ async def test_result_elements_cancel_delete(client, mock_api) -> None:
         ("/pipelines/pl-1/elements", {"elements": []}, lambda c: c.pipeline.elements("pl-1")),
     ],
 )
-async def test_result_and_elements_shape_errors(client, mock_api, path, payload, call) -> None:
+async def test_result_and_elements_shape_errors(any_client, mock_api, path, payload, call) -> None:
     mock_api.get(f"{API}{path}", payload=payload)
     with pytest.raises(APIResponseValidationError):
-        await call(client)
+        await call(any_client)
 
 
 # =========================================================================== simple pipelines
@@ -322,11 +328,11 @@ SIMPLE_CONFIG = {
 }
 
 
-async def test_simple_create_body(client, mock_api) -> None:
+async def test_simple_create_body(any_client, mock_api) -> None:
     mock_api.post(
         f"{API}/simple_pipelines", payload=simple_pipeline_record(job_id="j1", extra_field=[1])
     )
-    result = await client.simple_pipeline.create(SIMPLE_CONFIG)
+    result = await any_client.simple_pipeline.create(SIMPLE_CONFIG)
     assert last_request(mock_api, "POST", "/simple_pipelines").json == {
         "project_id": "p1",
         "config": SIMPLE_CONFIG,
@@ -356,7 +362,7 @@ async def test_simple_create_body(client, mock_api) -> None:
     ],
     ids=["lifted", "explicit-win"],
 )
-async def test_simple_create_lifting(client, mock_api, kwargs, expected) -> None:
+async def test_simple_create_lifting(any_client, mock_api, kwargs, expected) -> None:
     mock_api.post(f"{API}/simple_pipelines", payload=simple_pipeline_record())
     config = {
         **SIMPLE_CONFIG,
@@ -364,14 +370,14 @@ async def test_simple_create_lifting(client, mock_api, kwargs, expected) -> None
         "name": "cfg",
         "options": {"live_progress_updates": True},
     }
-    await client.simple_pipeline.create(config, **kwargs)
+    await any_client.simple_pipeline.create(config, **kwargs)
     assert last_request(mock_api, "POST", "/simple_pipelines").json == {
         "config": SIMPLE_CONFIG,
         **expected,
     }
 
 
-async def test_simple_create_inlines_dataframe(client, mock_api) -> None:
+async def test_simple_create_inlines_dataframe(any_client, mock_api) -> None:
     mock_api.post(f"{API}/simple_pipelines", payload=simple_pipeline_record())
     df = pl.DataFrame({"Time [s]": [0.0, 1.0], "Voltage [V]": [4.0, None]})
     config = {
@@ -382,7 +388,7 @@ async def test_simple_create_inlines_dataframe(client, mock_api) -> None:
             }
         }
     }
-    await client.simple_pipeline.create(config, name="x", options={"a": 1})
+    await any_client.simple_pipeline.create(config, name="x", options={"a": 1})
     assert last_request(mock_api, "POST", "/simple_pipelines").json == {
         "project_id": "p1",
         "config": {
@@ -403,12 +409,12 @@ async def test_simple_create_inlines_dataframe(client, mock_api) -> None:
     }
 
 
-async def test_simple_list_always_sends_paging_and_order(client, mock_api) -> None:
+async def test_simple_list_always_sends_paging_and_order(any_client, mock_api) -> None:
     mock_api.get(
         url_re("/simple_pipelines"),
         payload={"items": [simple_pipeline_record()], "count": 1, "total": 12},
     )
-    page = await client.simple_pipeline.list()
+    page = await any_client.simple_pipeline.list()
     assert last_request(mock_api, "GET", "/simple_pipelines").params == [
         ("project_id", "p1"),
         ("limit", "10"),
@@ -427,9 +433,9 @@ async def test_simple_list_always_sends_paging_and_order(client, mock_api) -> No
         {"created_at_gt": "2026-05-08", "created_at_lt": "2026-05-15", "order": "asc"},
     ],
 )
-async def test_simple_list_filters_verbatim(client, mock_api, filters) -> None:
+async def test_simple_list_filters_verbatim(any_client, mock_api, filters) -> None:
     mock_api.get(url_re("/simple_pipelines"), payload={"items": [], "count": 0, "total": 0})
-    await client.simple_pipeline.list(limit=25, **filters)
+    await any_client.simple_pipeline.list(limit=25, **filters)
     query = last_request(mock_api, "GET", "/simple_pipelines").query
     assert query == {
         "project_id": "p1",
@@ -441,36 +447,130 @@ async def test_simple_list_filters_verbatim(client, mock_api, filters) -> None:
     }
 
 
-async def test_simple_list_rejects_bad_order(client, mock_api) -> None:
+async def test_simple_list_rejects_bad_order(any_client, mock_api) -> None:
     with pytest.raises(ValueError, match="order"):
-        await client.simple_pipeline.list(order="sideways")
+        await any_client.simple_pipeline.list(order="sideways")
     assert_no_requests(mock_api)
 
 
-async def test_simple_update_cancel_delete(client, mock_api) -> None:
+async def test_simple_update_cancel_delete(any_client, mock_api) -> None:
     mock_api.patch(f"{API}/simple_pipelines/sp-1", payload=simple_pipeline_record(name="Renamed"))
     mock_api.post(
         f"{API}/simple_pipelines/sp-1/cancel", payload=simple_pipeline_record(status="canceled")
     )
     mock_api.delete(f"{API}/simple_pipelines/sp-1", status=204)
     assert (
-        await client.simple_pipeline.update("sp-1", name="Renamed", description="notes")
+        await any_client.simple_pipeline.update("sp-1", name="Renamed", description="notes")
     ).name == "Renamed"
     assert last_request(mock_api, "PATCH", "/simple_pipelines/sp-1").json == {
         "name": "Renamed",
         "description": "notes",
     }
-    assert (await client.simple_pipeline.cancel("sp-1")).status == "canceled"
+    assert (await any_client.simple_pipeline.cancel("sp-1")).status == "canceled"
     assert last_request(mock_api, "POST", "/simple_pipelines/sp-1/cancel").json == {}
-    assert await client.simple_pipeline.delete("sp-1") is None
+    assert await any_client.simple_pipeline.delete("sp-1") is None
     assert len(requests_to(mock_api, "DELETE", "/simple_pipelines/sp-1")) == 1
 
 
-async def test_simple_get_result_payload(client, mock_api) -> None:
+async def test_simple_get_result_payload(any_client, mock_api) -> None:
     result: dict[str, Any] = {"parameter_values": {"D": 5.3e-14}}
     mock_api.get(
         f"{API}/simple_pipelines/sp-1",
         payload=simple_pipeline_record(status="completed", is_terminal=True, result=result),
     )
-    record = await client.simple_pipeline.get("sp-1")
+    record = await any_client.simple_pipeline.get("sp-1")
     assert record.result == result and record.is_terminal and not record.is_failed
+
+
+# =========================================================================== both: the shared base
+
+BOTH = [
+    pytest.param("pipeline", "/pipelines", pipeline_record, Pipeline, "Pipeline", id="pipeline"),
+    pytest.param(
+        "simple_pipeline",
+        "/simple_pipelines",
+        simple_pipeline_record,
+        SimplePipeline,
+        "SimplePipeline",
+        id="simple_pipeline",
+    ),
+]
+
+
+@pytest.mark.parametrize(("resource", "path", "record", "cls", "label"), BOTH)
+async def test_wait_for_one_id_and_for_many(
+    any_client, mock_api, resource, path, record, cls, label
+) -> None:
+    done = {"status": "completed", "is_terminal": True}
+    mock_api.get(f"{API}{path}/a", payload=record(id="a", status="running"))
+    mock_api.get(f"{API}{path}/a", payload=record(id="a", result={"D": 1.0}, **done))
+    one = await getattr(any_client, resource).wait_for_completion(
+        "a", poll_interval=0, verbose=False
+    )
+    assert isinstance(one, cls) and (one.id, one.status, one.result) == (
+        "a",
+        "completed",
+        {"D": 1.0},
+    )
+    assert len(requests_to(mock_api, "GET", f"{path}/a")) == 2
+    for rid in ("b", "c"):
+        mock_api.get(f"{API}{path}/{rid}", payload=record(id=rid, **done), repeat=True)
+    many = await getattr(any_client, resource).wait_for_completion(
+        ["c", "b"], poll_interval=0, verbose=False
+    )
+    assert [r.id for r in many] == ["c", "b"] and all(isinstance(r, cls) for r in many)
+
+
+@pytest.mark.parametrize(("resource", "path", "record", "cls", "label"), BOTH)
+async def test_wait_failure_raises_unless_told_not_to(
+    any_client, mock_api, resource, path, record, cls, label
+) -> None:
+    failed = record(id="f", status="failed", is_terminal=True, is_failed=True, error="bad fit")
+    mock_api.get(f"{API}{path}/f", payload=failed, repeat=True)
+    with pytest.raises(IonworksError, match=f"{label} f failed: bad fit"):
+        await getattr(any_client, resource).wait_for_completion("f", verbose=False)
+    record_back = await getattr(any_client, resource).wait_for_completion(
+        "f", verbose=False, raise_on_failure=False
+    )
+    assert isinstance(record_back, cls) and record_back.is_failed
+
+
+@pytest.mark.parametrize(("resource", "path", "record", "cls", "label"), BOTH)
+async def test_wait_names_the_id_argument_in_errors(
+    any_client, mock_api, resource, path, record, cls, label
+) -> None:
+    with pytest.raises(TypeError, match=rf"^{resource}_id must be an id"):
+        await getattr(any_client, resource).wait_for_completion(42, verbose=False)
+    with pytest.raises(ValueError, match=rf"^{resource}_id\[1\] is an empty string"):
+        await getattr(any_client, resource).wait_for_completion(["x", ""], verbose=False)
+    assert_no_requests(mock_api)
+
+
+@pytest.mark.parametrize(("resource", "path", "record", "cls", "label"), BOTH)
+async def test_get_update_cancel_delete(
+    any_client, mock_api, resource, path, record, cls, label
+) -> None:
+    rid = record()["id"]
+    mock_api.get(f"{API}{path}/{rid}", payload=record(name="n"))
+    mock_api.patch(f"{API}{path}/{rid}", payload=record(name="n2"))
+    mock_api.post(f"{API}{path}/{rid}/cancel", payload=record(status="canceled"))
+    mock_api.delete(f"{API}{path}/{rid}", status=204)
+    api = getattr(any_client, resource)
+    got = await api.get(rid)
+    assert isinstance(got, cls) and got.id == rid
+    assert (await api.update(rid, description="d")).name == "n2"
+    assert last_request(mock_api, "PATCH", f"{path}/{rid}").json == {"description": "d"}
+    cancelled = await api.cancel(rid)
+    assert isinstance(cancelled, cls) and cancelled.status == "canceled"
+    assert await api.delete(rid) is None
+    assert [s.method for s in sent_requests(mock_api)] == ["GET", "PATCH", "POST", "DELETE"]
+
+
+async def test_list_pages_from_the_offset(any_client, mock_api) -> None:
+    mock_api.get(url_re("/pipelines"), payload={"pipelines": [pipeline_record()], "total": 3})
+    assert (await any_client.pipeline.list(offset=3)).total == 3
+    assert last_request(mock_api, "GET", "/pipelines").query == {
+        "project_id": "p1",
+        "limit": "1000",
+        "skip": "3",
+    }

@@ -12,7 +12,7 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 
 import ionworks
-from ionworks import AsyncIonworks, SimulationResponse
+from ionworks import SimulationResponse
 from ionworks.doe import MAX_SIMULATIONS
 from ionworks.errors import APIResponseValidationError, BadRequestError, NotFoundError
 from ionworks.models import Page
@@ -54,9 +54,9 @@ def discrete(name: str, *values: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- protocol()
 
 
-async def test_protocol_parses_inline_protocol_to_a_template(client, mock_api) -> None:
+async def test_protocol_parses_inline_protocol_to_a_template(any_client, mock_api) -> None:
     mock_submit(mock_api)
-    result = await client.simulation.protocol(inline(experiment_parameters={"Initial SOC": 1}))
+    result = await any_client.simulation.protocol(inline(experiment_parameters={"Initial SOC": 1}))
     assert last_request(mock_api, "POST", "/protocols/parse-to-template").json == {
         "protocol_experiment": INLINE,
         "experiment_parameters": {"Initial SOC": 1.0},
@@ -72,7 +72,7 @@ async def test_protocol_parses_inline_protocol_to_a_template(client, mock_api) -
     }
 
 
-async def test_protocol_batch_body_with_conditions(client, mock_api) -> None:
+async def test_protocol_batch_body_with_conditions(any_client, mock_api) -> None:
     items = [
         {"simulation_id": "s1", "job_id": "j1", "already_existed": True, "extra_key": 1},
         {"simulation_id": "s2", "job_id": "j2"},
@@ -89,7 +89,7 @@ async def test_protocol_batch_body_with_conditions(client, mock_api) -> None:
         extra_variables=["Voltage [V]"],
         project_id="p9",
     )
-    out = await client.simulation.protocol_batch(cfg)
+    out = await any_client.simulation.protocol_batch(cfg)
     parse = last_request(mock_api, "POST", "/protocols/parse-to-template").json
     # top-level parameters win; among conditions the first one wins
     assert parse["experiment_parameters"] == {"a": 1.0, "b": 2.0, "c": 3.0}
@@ -117,9 +117,9 @@ async def test_protocol_batch_body_with_conditions(client, mock_api) -> None:
     assert cfg["experiment_parameters"] == {"a": 1, "c": 3}  # the caller's dict is untouched
 
 
-async def test_batch_always_sends_parameter_sets_and_drops_none(client, mock_api) -> None:
+async def test_batch_always_sends_parameter_sets_and_drops_none(any_client, mock_api) -> None:
     mock_submit(mock_api)
-    await client.simulation.protocol_batch(inline(study_id=None, max_backward_jumps=None))
+    await any_client.simulation.protocol_batch(inline(study_id=None, max_backward_jumps=None))
     body = last_request(mock_api, "POST", "/simulations/with-template/batch").json
     assert body["experiment_parameter_sets"] == [{}]
     assert set(body) == {
@@ -144,10 +144,10 @@ async def test_batch_always_sends_parameter_sets_and_drops_none(client, mock_api
     ],
 )
 async def test_design_parameters_become_one_row_discrete_grid(
-    client, mock_api, design, expected
+    any_client, mock_api, design, expected
 ) -> None:
     mock_submit(mock_api)
-    await client.simulation.protocol(inline(design_parameters=design))
+    await any_client.simulation.protocol(inline(design_parameters=design))
     body = last_request(mock_api, "POST", "/simulations/with-template/batch").json
     assert body.get("design_parameters_doe") == expected
     assert "design_parameters" not in body
@@ -170,9 +170,9 @@ async def test_design_parameters_become_one_row_discrete_grid(
         },
     ],
 )
-async def test_doe_is_sent_unexpanded_without_none_keys(client, mock_api, doe) -> None:
+async def test_doe_is_sent_unexpanded_without_none_keys(any_client, mock_api, doe) -> None:
     mock_submit(mock_api)
-    await client.simulation.protocol_batch(inline(design_parameters_doe={**doe, "seed": None}))
+    await any_client.simulation.protocol_batch(inline(design_parameters_doe={**doe, "seed": None}))
     assert (
         last_request(mock_api, "POST", "/simulations/with-template/batch").json[
             "design_parameters_doe"
@@ -181,10 +181,10 @@ async def test_doe_is_sent_unexpanded_without_none_keys(client, mock_api, doe) -
     )
 
 
-async def test_doe_row_level_none_keys_are_dropped(client, mock_api) -> None:
+async def test_doe_row_level_none_keys_are_dropped(any_client, mock_api) -> None:
     mock_submit(mock_api)
     row = {**discrete("a", 1, 2), "min": None, "count": None}
-    await client.simulation.protocol_batch(
+    await any_client.simulation.protocol_batch(
         inline(design_parameters_doe={"sampling": "grid", "rows": [row]})
     )
     sent = last_request(mock_api, "POST", "/simulations/with-template/batch").json
@@ -210,17 +210,17 @@ class QuickModelConfig:
         (QuickModelConfig(), {"quick_model": {"capacity": 1.0, "chemistry": "NMC/Graphite"}}),
     ],
 )
-async def test_parameterized_model_normalisation(client, mock_api, model, expected) -> None:
+async def test_parameterized_model_normalisation(any_client, mock_api, model, expected) -> None:
     mock_submit(mock_api)
-    await client.simulation.protocol({**inline(), "parameterized_model": model})
+    await any_client.simulation.protocol({**inline(), "parameterized_model": model})
     body = last_request(mock_api, "POST", "/simulations/with-template/batch").json
     assert body["parameterized_model"] == expected
 
 
 @pytest.mark.parametrize(("extra", "project"), [({}, None), ({"project_id": "p7"}, "p7")])
-async def test_protocol_id_skips_parse_to_template(client, mock_api, extra, project) -> None:
+async def test_protocol_id_skips_parse_to_template(any_client, mock_api, extra, project) -> None:
     mock_api.post(BATCH, payload=[{"simulation_id": "s1", "job_id": "j1"}])
-    out = await client.simulation.protocol(
+    out = await any_client.simulation.protocol(
         {"parameterized_model": "pm-1", "protocol_id": "saved-1", **extra}
     )
     assert requests_to(mock_api, "POST", "/protocols/parse-to-template") == []
@@ -300,15 +300,15 @@ REJECTED: list[tuple[str, dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("method", "cfg", "match"), REJECTED)
 async def test_invalid_config_raises_before_any_request(
-    client, mock_api, method, cfg, match
+    any_client, mock_api, method, cfg, match
 ) -> None:
     with pytest.raises(ValueError, match=match):
-        await getattr(client.simulation, method)(cfg)
+        await getattr(any_client.simulation, method)(cfg)
     assert_no_requests(mock_api)
 
 
-async def test_missing_project_id_names_the_three_ways(mock_api) -> None:
-    async with AsyncIonworks(api_key="key-1", api_url=API) as bare:
+async def test_missing_project_id_names_the_three_ways(new_client, mock_api) -> None:
+    async with new_client(api_key="key-1", api_url=API) as bare:
         with pytest.raises(ValueError, match="project_id is required") as info:
             await bare.simulation.protocol(inline())
         assert_no_requests(mock_api)
@@ -320,8 +320,10 @@ async def test_missing_project_id_names_the_three_ways(mock_api) -> None:
         assert out.simulation_id == "s1"
 
 
-async def test_project_id_from_environment_when_client_has_none(mock_api, monkeypatch) -> None:
-    async with AsyncIonworks(api_key="key-1", api_url=API) as bare:
+async def test_project_id_from_environment_when_client_has_none(
+    new_client, mock_api, monkeypatch
+) -> None:
+    async with new_client(api_key="key-1", api_url=API) as bare:
         monkeypatch.setenv("IONWORKS_PROJECT_ID", "p-env")
         mock_submit(mock_api)
         await bare.simulation.protocol(inline())
@@ -331,10 +333,12 @@ async def test_project_id_from_environment_when_client_has_none(mock_api, monkey
 
 
 @pytest.mark.parametrize("env_var", ["IONWORKS_PROJECT_ID", "PROJECT_ID"])
-async def test_client_project_wins_over_environment(client, mock_api, monkeypatch, env_var) -> None:
+async def test_client_project_wins_over_environment(
+    any_client, mock_api, monkeypatch, env_var
+) -> None:
     monkeypatch.setenv(env_var, "p-env")
     mock_submit(mock_api)
-    await client.simulation.protocol(inline())
+    await any_client.simulation.protocol(inline())
     assert last_request(mock_api, "POST", "/protocols/parse-to-template").json["project_id"] == "p1"
 
 
@@ -347,28 +351,28 @@ async def test_client_project_wins_over_environment(client, mock_api, monkeypatc
         ({"template_id": "T1"}, [{"simulation_id": "s1", "job_id": "j1"}] * 2),
     ],
 )
-async def test_unexpected_submit_responses(client, mock_api, parse, batch) -> None:
+async def test_unexpected_submit_responses(any_client, mock_api, parse, batch) -> None:
     mock_api.post(PARSE, payload=parse)
     mock_api.post(BATCH, payload=batch)
     with pytest.raises(APIResponseValidationError):
-        await client.simulation.protocol(inline())
+        await any_client.simulation.protocol(inline())
 
 
 # --------------------------------------------------------------------------- list/get/delete
 
 
-async def test_list_without_arguments_is_a_plain_list(client, mock_api) -> None:
+async def test_list_without_arguments_is_a_plain_list(any_client, mock_api) -> None:
     mock_api.get(
         f"{API}/simulations?project_id=p1&limit=1000",
         payload={"simulations": [{"id": "s1"}], "model_scalar_parameters": {}},
     )
-    result = await client.simulation.list()
+    result = await any_client.simulation.list()
     assert type(result) is list and result == [{"id": "s1"}]
 
 
-async def test_list_with_limit_offset_is_a_page(client, mock_api) -> None:
+async def test_list_with_limit_offset_is_a_page(any_client, mock_api) -> None:
     mock_api.get(url_re("/simulations"), payload={"simulations": [{"id": "s3"}], "total": 41})
-    page = await client.simulation.list(limit=10, offset=20)
+    page = await any_client.simulation.list(limit=10, offset=20)
     assert isinstance(page, Page) and page.total == 41 and page.items == [{"id": "s3"}]
     assert last_request(mock_api, "GET", "/simulations").params == [
         ("project_id", "p1"),
@@ -377,9 +381,9 @@ async def test_list_with_limit_offset_is_a_page(client, mock_api) -> None:
     ]
 
 
-async def test_list_scoped_query(client, mock_api) -> None:
+async def test_list_scoped_query(any_client, mock_api) -> None:
     mock_api.get(url_re("/simulations"), payload={"simulations": []})
-    await client.simulation.list("pm-1", protocol_id="T1", state="completed", summary=True)
+    await any_client.simulation.list("pm-1", protocol_id="T1", state="completed", summary=True)
     assert last_request(mock_api, "GET", "/simulations").query == {
         "parameterized_model_id": "pm-1",
         "experiment_template_id": "T1",
@@ -389,26 +393,30 @@ async def test_list_scoped_query(client, mock_api) -> None:
     }
 
 
-async def test_list_model_and_study_together_is_rejected(client, mock_api) -> None:
+async def test_list_model_and_study_together_is_rejected(any_client, mock_api) -> None:
     with pytest.raises(ValueError, match="not both"):
-        await client.simulation.list(parameterized_model_id="pm", study_id="st")
+        await any_client.simulation.list(parameterized_model_id="pm", study_id="st")
     assert_no_requests(mock_api)
 
 
-async def test_get_and_delete(client, mock_api) -> None:
+async def test_get_and_delete(any_client, mock_api) -> None:
     mock_api.get(
         f"{API}/simulations/s1", payload={"id": "s1", "job_id": "j1", "storage_folder": None}
     )
     mock_api.delete(f"{API}/simulations/s1", status=204)
-    assert await client.simulation.get("s1") == {"id": "s1", "job_id": "j1", "storage_folder": None}
-    assert await client.simulation.delete("s1") is None
+    assert await any_client.simulation.get("s1") == {
+        "id": "s1",
+        "job_id": "j1",
+        "storage_folder": None,
+    }
+    assert await any_client.simulation.delete("s1") is None
     assert len(requests_to(mock_api, "DELETE", "/simulations/s1")) == 1
 
 
-async def test_get_non_object_is_a_validation_error(client, mock_api) -> None:
+async def test_get_non_object_is_a_validation_error(any_client, mock_api) -> None:
     mock_api.get(f"{API}/simulations/s1", payload=[1, 2])
     with pytest.raises(APIResponseValidationError):
-        await client.simulation.get("s1")
+        await any_client.simulation.get("s1")
 
 
 # --------------------------------------------------------------------------- statuses
@@ -421,10 +429,10 @@ def _echo_statuses(url: Any, **kwargs: Any) -> CallbackResult:
     return CallbackResult(payload=[{"simulation_id": i, "status": "completed"} for i in ids])
 
 
-async def test_get_statuses_chunks_of_1000(client, mock_api) -> None:
+async def test_get_statuses_chunks_of_1000(any_client, mock_api) -> None:
     ids = [f"s{i}" for i in range(2500)]
     mock_api.post(f"{API}/simulations/statuses", callback=_echo_statuses, repeat=True)
-    statuses = await client.simulation.get_statuses(ids)
+    statuses = await any_client.simulation.get_statuses(ids)
     assert [s["simulation_id"] for s in statuses] == ids
     sent = [r.json for r in requests_to(mock_api, "POST", "/simulations/statuses")]
     assert sorted((body["limit"], len(body["simulation_ids"])) for body in sent) == [
@@ -435,15 +443,15 @@ async def test_get_statuses_chunks_of_1000(client, mock_api) -> None:
     assert sorted(i for body in sent for i in body["simulation_ids"]) == sorted(ids)
 
 
-async def test_get_statuses_of_nothing_sends_nothing(client, mock_api) -> None:
-    assert await client.simulation.get_statuses([]) == []
+async def test_get_statuses_of_nothing_sends_nothing(any_client, mock_api) -> None:
+    assert await any_client.simulation.get_statuses([]) == []
     assert_no_requests(mock_api)
 
 
-async def test_get_statuses_http_error_is_an_ionworks_error(client, mock_api) -> None:
+async def test_get_statuses_http_error_is_an_ionworks_error(any_client, mock_api) -> None:
     mock_api.post(f"{API}/simulations/statuses", status=400, payload={"detail": "bad ids"})
     with pytest.raises(BadRequestError, match="bad ids"):
-        await client.simulation.get_statuses(["s1"])
+        await any_client.simulation.get_statuses(["s1"])
 
 
 # --------------------------------------------------------------------------- results
@@ -486,17 +494,17 @@ def assert_result_columns(ts: pl.DataFrame, steps: pl.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("redirect", [False, True], ids=["direct", "307-redirect"])
-async def test_get_result_polars(client, mock_api, redirect) -> None:
+async def test_get_result_polars(any_client, mock_api, redirect) -> None:
     mock_result(mock_api, redirect=redirect)
-    result = await client.simulation.get_result("s1")
+    result = await any_client.simulation.get_result("s1")
     assert isinstance(result.time_series, pl.DataFrame) and isinstance(result.steps, pl.DataFrame)
     assert_result_columns(result.time_series, result.steps)
     assert result.metrics == METRICS
 
 
-async def test_get_result_null_metrics(client, mock_api) -> None:
+async def test_get_result_null_metrics(any_client, mock_api) -> None:
     mock_result(mock_api, metrics=None)
-    assert (await client.simulation.get_result("s1")).metrics == {}
+    assert (await any_client.simulation.get_result("s1")).metrics == {}
 
 
 @pytest.fixture
@@ -508,8 +516,8 @@ def pandas_default() -> Iterator[None]:
         ionworks.set_dataframe_backend("polars")
 
 
-async def test_get_result_pandas_client_backend(mock_api) -> None:
-    async with AsyncIonworks(
+async def test_get_result_pandas_client_backend(new_client, mock_api) -> None:
+    async with new_client(
         api_key="k", api_url=API, project_id="p1", dataframe_backend="pandas"
     ) as c:
         mock_result(mock_api)
@@ -518,18 +526,18 @@ async def test_get_result_pandas_client_backend(mock_api) -> None:
     assert_result_columns(pl.from_pandas(result.time_series), pl.from_pandas(result.steps))
 
 
-async def test_get_result_pandas_process_default(client, mock_api, pandas_default) -> None:
+async def test_get_result_pandas_process_default(any_client, mock_api, pandas_default) -> None:
     mock_result(mock_api)
-    result = await client.simulation.get_result("s1")
+    result = await any_client.simulation.get_result("s1")
     assert isinstance(result.time_series, pd.DataFrame)
     assert result.time_series["Capacity [A.h]"].tolist() == pytest.approx([0.0, 0.1, 0.1, 0.05])
 
 
-async def test_get_result_404_is_not_found(client, mock_api) -> None:
+async def test_get_result_404_is_not_found(any_client, mock_api) -> None:
     mock_api.get(
         f"{API}/simulations/s1/time_series/download", status=404, payload={"detail": "not yet"}
     )
     mock_api.get(f"{API}/simulations/s1/steps/download", body=parquet_bytes(STEPS))
     mock_api.get(f"{API}/simulations/s1", payload={"id": "s1"})
     with pytest.raises(NotFoundError, match="not yet"):
-        await client.simulation.get_result("s1")
+        await any_client.simulation.get_result("s1")

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
-from ionworks._waiting import wait_records
 from ionworks.data_refs import prepare_outbound
-from ionworks.models import Page, SimplePipeline, structure
-from ionworks.resources._base import AsyncResource, seg
-from ionworks.resources.pipeline import check_elements, split_config
+from ionworks.models import Page, SimplePipeline
+from ionworks.resources._pipeline_base import AsyncPipelineBase
 
 __all__ = ["AsyncSimplePipelines"]
 
-LIFTED = ("project_id", "name", "description", "options")
 
-
-class AsyncSimplePipelines(AsyncResource):
+class AsyncSimplePipelines(AsyncPipelineBase[SimplePipeline]):
     """Submit and manage simple pipelines."""
+
+    _record = SimplePipeline
+    _path: ClassVar[str] = "/simple_pipelines"
+    _what: ClassVar[str] = "simple pipeline"
+    _label: ClassVar[str] = "SimplePipeline"
+    _argument: ClassVar[str] = "simple_pipeline_id"
 
     async def create(
         self,
@@ -34,17 +36,7 @@ class AsyncSimplePipelines(AsyncResource):
         out of it; explicit arguments win. ``options={"live_progress_updates": bool}`` controls
         checkpointing (default ``None``: the worker decides).
         """
-        base, lifted = split_config(
-            config,
-            {
-                "project_id": project_id,
-                "name": name,
-                "description": description,
-                "options": options,
-            },
-            LIFTED,
-        )
-        check_elements(base)
+        base, lifted = self._lift(config, project_id, name, description, options)
         body: dict[str, Any] = {
             "project_id": await self._project_id(lifted["project_id"]),
             "config": prepare_outbound(base),
@@ -52,13 +44,11 @@ class AsyncSimplePipelines(AsyncResource):
         body.update(
             {k: lifted[k] for k in ("name", "description", "options") if lifted[k] is not None}
         )
-        data = await self._post("/simple_pipelines", body)
-        return structure(data, SimplePipeline, what="simple pipeline")
+        return self._structure(await self._post("/simple_pipelines", body))
 
     async def get(self, simple_pipeline_id: str) -> SimplePipeline:
         """The simple pipeline record; ``result`` holds ``parameter_values`` when completed."""
-        data = await self._get(f"/simple_pipelines/{seg(simple_pipeline_id)}")
-        return structure(data, SimplePipeline, what="simple pipeline")
+        return await self._get_record(simple_pipeline_id)
 
     async def list(
         self,
@@ -115,20 +105,15 @@ class AsyncSimplePipelines(AsyncResource):
         description: str | None = None,
     ) -> SimplePipeline:
         """Rename or describe (PATCH; at least one field is required)."""
-        body = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
-        if not body:
-            raise ValueError("update() needs at least one of name or description")
-        data = await self._patch(f"/simple_pipelines/{seg(simple_pipeline_id)}", body)
-        return structure(data, SimplePipeline, what="simple pipeline")
+        return await self._update_record(simple_pipeline_id, name, description)
 
     async def cancel(self, simple_pipeline_id: str) -> SimplePipeline:
         """Cancel a pending or running simple pipeline."""
-        data = await self._post(f"/simple_pipelines/{seg(simple_pipeline_id)}/cancel", {})
-        return structure(data, SimplePipeline, what="simple pipeline")
+        return await self._cancel_record(simple_pipeline_id)
 
     async def delete(self, simple_pipeline_id: str) -> None:
         """Permanently delete the simple pipeline, its job and stored config."""
-        await self._delete(f"/simple_pipelines/{seg(simple_pipeline_id)}")
+        await self._delete_record(simple_pipeline_id)
 
     @overload
     async def wait_for_completion(
@@ -161,14 +146,6 @@ class AsyncSimplePipelines(AsyncResource):
         ``failed`` with ``raise_on_failure=True`` raises an ``IonworksError`` carrying the server
         error; not finishing within ``timeout`` raises ``TimeoutError``.
         """
-        result: SimplePipeline | builtins.list[SimplePipeline] = await wait_records(
-            simple_pipeline_id,
-            self.get,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            verbose=verbose,
-            raise_on_failure=raise_on_failure,
-            label="SimplePipeline",
-            argument="simple_pipeline_id",
+        return await self._wait(
+            simple_pipeline_id, timeout, poll_interval, verbose, raise_on_failure
         )
-        return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ionworks.server.embedded import EmbeddedServer, default_data_dir, shared_server
+    from ionworks.server.hosting import EmbeddedServer, default_data_dir, shared_server
 
 __all__ = ["EmbeddedServer", "default_data_dir", "shared_server"]
 
@@ -19,6 +19,6 @@ def __getattr__(name: str) -> Any:
     their job functions, never load aiohttp's web server."""
     if name not in __all__:
         raise AttributeError(f"module 'ionworks.server' has no attribute {name!r}")
-    from ionworks.server import embedded
+    from ionworks.server import hosting as embedded
 
     return getattr(embedded, name)

@@ -11,9 +11,8 @@ import argparse
 from typing import Any, Final
 
 import attrs
-from aiohttp import web
 
-__all__ = ["LIMITS", "Limits", "add_arguments", "from_arguments", "limits"]
+__all__ = ["Limits", "add_arguments", "from_arguments"]
 
 MiB: Final = 1024 * 1024
 
@@ -48,15 +47,6 @@ class Limits:
             value = getattr(self, field.name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
                 raise ValueError(f"limit {field.name} must be a positive number, got {value!r}")
-
-
-#: The running server's :class:`Limits` (set by ``create_app``).
-LIMITS: Final = web.AppKey("limits", Limits)
-
-
-def limits(request: web.Request) -> Limits:
-    """The limits of the app serving ``request``."""
-    return request.app[LIMITS]
 
 
 def _flag(name: str) -> str:

@@ -5,6 +5,7 @@
 - :mod:`.multipart` — ``multipart/mixed`` bodies of the local server's result bundle;
 - :mod:`.measurements` — the measurement time-series rules (required columns, finiteness);
 - :mod:`.pipeline` — the pipeline element vocabulary (canonical types, legacy labels);
+- :mod:`.jsonsafe` — JSON cleaning (NaN/inf → null);
 - :mod:`.pybamm` — the one way to import PyBaMM (telemetry off).
 
 Errors shared by both sides are :mod:`ionworks.errors`. :mod:`ionworks.ucp` and

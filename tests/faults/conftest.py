@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pybamm")
 
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.hosting import EmbeddedServer
 from tests.server.conftest import local_server
 
 KEY_A = "faults-key-a"

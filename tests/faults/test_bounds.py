@@ -20,9 +20,9 @@ import pytest
 
 pytest.importorskip("pybamm")
 
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.db.store import Store
+from ionworks.server.hosting import EmbeddedServer
 from ionworks.server.limits import Limits
-from ionworks.server.store import Store
 from tests.faults.conftest import KEY_A, KEY_B
 
 REST = "global: {initial_soc: 1}\nsteps:\n  - Rest: {duration: 10}\n"

@@ -23,7 +23,7 @@ import attrs
 import pytest
 
 from ionworks import AsyncIonworks
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.hosting import EmbeddedServer
 from ionworks.server.limits import Limits
 from tests.faults.conftest import KEY_A
 

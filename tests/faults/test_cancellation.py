@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from ionworks import AsyncIonworks
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.hosting import EmbeddedServer
 
 pytest.importorskip("pybamm")
 

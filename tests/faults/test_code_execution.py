@@ -25,7 +25,7 @@ from ionworks.server.engine.safe_pybamm import (
     check_model_config,
     check_parameter_values,
 )
-from ionworks.server.executor import ProcessExecutor, WorkerError
+from ionworks.server.execution.executor import ProcessExecutor, WorkerError
 from ionworks.server.fitting.model import build_model
 from tests.faults import worker_tricks
 

@@ -18,7 +18,7 @@ import pytest
 from ionworks import AsyncIonworks
 from ionworks._retry import RetryPolicy
 from ionworks._waiting import gather_limited
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.hosting import EmbeddedServer
 from tests.faults.proxy import FAULT_KINDS, FaultPlan, FaultProxy
 
 pytest.importorskip("pybamm")

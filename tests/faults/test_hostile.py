@@ -16,8 +16,10 @@ import pytest
 from ionworks import AsyncIonworks, doe
 from ionworks.data_refs import prepare_outbound
 from ionworks.models import ConvertResult
-from ionworks.server.http import MAX_BODY
+from ionworks.server.limits import Limits
 from tests.faults.conftest import KEY_A
+
+MAX_BODY = Limits().max_body_bytes
 
 pytest.importorskip("pybamm")
 

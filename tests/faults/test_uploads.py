@@ -27,10 +27,10 @@ pytest.importorskip("pybamm")
 
 from ionworks import AsyncIonworks
 from ionworks.errors import MeasurementValidationError
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.api.measurements import RECEIVING
+from ionworks.server.hosting import EmbeddedServer
 from ionworks.server.limits import Limits
-from ionworks.server.measurement_files import _check_file
-from ionworks.server.routes_measurements import RECEIVING
+from ionworks.server.services.measurement_files import _check_file
 from tests.faults.conftest import KEY_A, KEY_B
 from tests.server.test_measurements import frame, steps_frame
 from tests.server.test_server_api import config

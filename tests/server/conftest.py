@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("pybamm")
 
 from ionworks import AsyncIonworks
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.hosting import EmbeddedServer
 
 KEY_A = "test-key-a"
 KEY_B = "test-key-b"

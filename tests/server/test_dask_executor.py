@@ -11,8 +11,8 @@ import pytest
 
 from ionworks import AsyncIonworks
 from ionworks.errors import IonworksError
-from ionworks.server.app import ServerConfig
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.config import ServerConfig
+from ionworks.server.hosting import EmbeddedServer
 from tests.server.conftest import job_reaches
 from tests.ucp.protocols import LONG_CYCLING, SEED_SINGLE
 

@@ -14,8 +14,8 @@ import anyio
 import numpy as np
 import pytest
 
-from ionworks.server.executor import JobCanceled, ProcessExecutor
-from ionworks.server.fanout import FanOut, chunks
+from ionworks.server.execution.executor import JobCanceled, ProcessExecutor
+from ionworks.server.execution.fanout import FanOut, chunks
 from ionworks.server.fitting.config import (
     check_simple_pipeline,
     element_type,

@@ -16,9 +16,9 @@ import pytest
 
 from ionworks import AsyncIonworks, Ionworks
 from ionworks.errors import MeasurementValidationError, NotFoundError
-from ionworks.server.embedded import EmbeddedServer
-from ionworks.server.routes_measurements import measurement_frames
-from ionworks.server.store import Store
+from ionworks.server.db.measurements import measurement_frames
+from ionworks.server.db.store import Store
+from ionworks.server.hosting import EmbeddedServer
 from tests.server.conftest import KEY_A, KEY_B
 
 

@@ -113,10 +113,6 @@ async def test_simple_validation_from_db_measurement(
     api: AsyncIonworks, api_b: AsyncIonworks
 ) -> None:
     pl = pytest.importorskip("polars")
-    import ionworks.server.routes_measurements as measurements
-
-    if not hasattr(measurements, "measurement_frames"):
-        pytest.skip("routes_measurements has no measurement_frames yet (db: references)")
     m = await api.cell_measurement.upload(pl.DataFrame(synthetic_data()), name="synthetic")
     config = {
         "elements": {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ionworks import Ionworks
-from ionworks.server.embedded import EmbeddedServer
+from ionworks.server.hosting import EmbeddedServer
 
 PROTOCOL = """
 global: {initial_soc: 1, temperature: 25}
@@ -142,7 +142,7 @@ def _worker_children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            if b"ionworks.server._worker_main" in cmdline:
+            if b"ionworks.server.execution._worker_main" in cmdline:
                 found.append(int(child))
     return found
 

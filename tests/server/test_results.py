@@ -12,7 +12,7 @@ import pytest
 
 from ionworks import AsyncIonworks
 from ionworks.errors import NotFoundError
-from ionworks.server.store import ARROW_SUFFIX
+from ionworks.server.db.store import ARROW_SUFFIX
 from ionworks.wire.arrow import ARROW_STREAM
 from tests.server.conftest import KEY_A
 from tests.ucp.protocols import SEED_SINGLE
@@ -126,8 +126,8 @@ async def test_bundle_parts_and_errors(api: AsyncIonworks, server_url: str) -> N
 
 @pytest.mark.parametrize("status", ["running", "canceled"])
 async def test_results_are_stored_only_while_the_job_runs(tmp_path: Path, status: str) -> None:
-    from ionworks.server.routes_simulations import _store_result
-    from ionworks.server.store import Store
+    from ionworks.server.db.store import Store
+    from ionworks.server.services.simulation_jobs import store_result
 
     store = Store(tmp_path)
     try:
@@ -145,7 +145,7 @@ async def test_results_are_stored_only_while_the_job_runs(tmp_path: Path, status
             (ts, ts),
         )
         result = {"time_series": b"ts", "steps": b"st", "metrics": {"x": 1.0}, "arrow": {}}
-        await _store_result(store, {"simulation_id": "s1"}, result)
+        await store_result(store, {"simulation_id": "s1"}, result)
         row = store.one("SELECT storage_folder, metrics FROM simulations WHERE id = 's1'")
         assert row is not None
         stored = (tmp_path / "blobs" / "simulations" / "s1" / "steps.parquet").is_file()

@@ -274,7 +274,7 @@ async def test_batch_refuses_another_owners_project(api: AsyncIonworks, server_u
 
 
 def test_one_server_per_data_directory(server: Any) -> None:
-    from ionworks.server.embedded import EmbeddedServer
+    from ionworks.server.hosting import EmbeddedServer
 
     second = EmbeddedServer(server.config.data_dir, workers=1)
     with pytest.raises(RuntimeError, match="in use by another ionworks server"):

@@ -26,7 +26,7 @@ from .model import ModelState
 from .runner import Context, LocalObjectives, RemoteError, run_element
 
 if TYPE_CHECKING:
-    from ionworks.server.fanout import FanOut
+    from ionworks.server.execution.fanout import FanOut
 
 __all__ = ["FanOutRemote", "evaluate_chunk", "run_element_job"]
 
@@ -97,7 +97,7 @@ def evaluate_chunk(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class FanOutRemote:
-    """:class:`.runner.Remote` on a job's :class:`~ionworks.server.fanout.FanOut`."""
+    """:class:`.runner.Remote` on a job's :class:`~ionworks.server.execution.fanout.FanOut`."""
 
     def __init__(self, fan: FanOut, payload: Mapping[str, Any]) -> None:
         self.fan = fan
@@ -106,7 +106,7 @@ class FanOutRemote:
         self.checkpoint = payload.get("checkpoint")
 
     def _call(self, func: Any, payload: Any) -> Any:
-        from ionworks.server.executor import WorkerError
+        from ionworks.server.execution.executor import WorkerError
 
         try:
             return self.fan.run_sync(func, payload)
@@ -154,8 +154,8 @@ class Chunked:
         self.pids.add(int(reply["pid"]))
 
     def residuals(self, points: list[dict[str, float]]) -> list[np.ndarray]:
-        from ionworks.server.executor import WorkerError
-        from ionworks.server.fanout import chunks
+        from ionworks.server.execution.executor import WorkerError
+        from ionworks.server.execution.fanout import chunks
 
         payloads = [self._payload(part) for part in chunks(points, self.remote.fan.width)]
         try:

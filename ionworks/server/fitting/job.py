@@ -1,7 +1,7 @@
 """Pipeline jobs: payload builder, driver and result handler (server side), the single-process
 entry point and its progress checkpoints.
 
-A ``pipeline`` job is a :class:`~ionworks.server.fanout.ServerTask` (:data:`run_pipeline`):
+A ``pipeline`` job is a :class:`~ionworks.server.execution.fanout.ServerTask` (:data:`run_pipeline`):
 its element loop runs in the server and its work in sub-jobs on the executor's workers —
 one per element, and one per chunk of each differential evolution generation (see
 :mod:`.distributed`). :func:`run_pipeline_job` runs a whole config in one process.
@@ -19,10 +19,11 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ionworks.server.fanout import FanOut, ServerTask
+from ionworks.server.execution.fanout import FanOut, ServerTask
+from ionworks.wire.jsonsafe import json_safe
 
 if TYPE_CHECKING:
-    from ionworks.server.store import Store
+    from ionworks.server.db.store import Store
 
 __all__ = [
     "build_payload",
@@ -71,7 +72,7 @@ def run_pipeline_job(payload: dict[str, Any]) -> dict[str, Any]:
 async def drive_pipeline(fan: FanOut, payload: dict[str, Any]) -> dict[str, Any]:
     """Run one pipeline config from the server, its work fanned out over the executor's
     workers (see :mod:`.distributed`); errors as :func:`run_pipeline_job`'s."""
-    from ionworks.server.executor import JobCanceled, WorkerError
+    from ionworks.server.execution.executor import JobCanceled, WorkerError
 
     from .distributed import FanOutRemote
     from .runner import RemoteError, run_config
@@ -116,12 +117,8 @@ def _measurements(store: Store, owner_id: str, config: Any) -> dict[str, Any]:
     ids = sorted(set(_db_refs(config)))
     if not ids:
         return {}
-    try:
-        from ionworks.server.routes_measurements import (  # type: ignore[attr-defined, unused-ignore]
-            measurement_frames,
-        )
-    except ImportError:
-        raise LookupError("this server cannot resolve db: measurement references yet") from None
+    from ionworks.server.db.measurements import measurement_frames
+
     out = {}
     for mid in ids:
         try:
@@ -161,9 +158,8 @@ async def store_result(store: Store, params: dict[str, Any], result: dict[str, A
         for r in result.get("element_results", {}).values()
         if isinstance(r, dict) and "intermediate_results" in r
     ]
-    from ionworks.server.routes_simulations import _finite
 
-    final = _finite({**result, "intermediate_results": traces[-1] if traces else []})
+    final = json_safe({**result, "intermediate_results": traces[-1] if traces else []})
     store.execute(
         "UPDATE jobs SET result = ? WHERE id = ?",
         (json.dumps(final, default=str), row["job_id"]),

@@ -21,37 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from ionworks.server.db.schema import SCHEMA
+
 __all__ = ["ARROW_SUFFIX", "DataDirInUse", "Store", "new_id", "now_iso"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS key_owners (
-  key_hash TEXT PRIMARY KEY, owner_id TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS projects (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
-  is_default INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS templates (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT, name TEXT NOT NULL,
-  protocol TEXT NOT NULL, digest TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS templates_digest ON templates(owner_id, digest);
-CREATE TABLE IF NOT EXISTS jobs (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, job_type TEXT NOT NULL, status TEXT NOT NULL,
-  priority INTEGER NOT NULL DEFAULT 5, params TEXT NOT NULL, error TEXT, error_code TEXT,
-  result TEXT, attempts INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, seq INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority, seq);
-CREATE TABLE IF NOT EXISTS simulations (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT, template_id TEXT NOT NULL,
-  job_id TEXT NOT NULL, parameterized_model TEXT NOT NULL, experiment_parameters TEXT NOT NULL,
-  design_parameters TEXT NOT NULL, extra_variables TEXT NOT NULL,
-  max_backward_jumps INTEGER NOT NULL, study_id TEXT, storage_folder TEXT, metrics TEXT,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS simulations_owner ON simulations(owner_id, seq);
-CREATE TABLE IF NOT EXISTS idempotency (
-  owner_id TEXT NOT NULL, key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
-  status INTEGER NOT NULL, body BLOB NOT NULL, created REAL NOT NULL,
-  PRIMARY KEY (owner_id, key));
-"""
 
 IDEMPOTENCY_TTL = 24 * 3600.0
 
@@ -132,11 +105,6 @@ class Store:
         self._db.close()
         if self._lock is not None:
             self._lock.close()  # releases the data-directory lock
-
-    def ensure_schema(self, sql: str) -> None:
-        """Create a route module's tables (idempotent ``CREATE ... IF NOT EXISTS`` SQL)."""
-        if sql.strip():
-            self._db.executescript(sql)
 
     def next_seq(self) -> int:
         self._seq += 1

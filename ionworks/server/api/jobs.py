@@ -6,17 +6,17 @@ from typing import Any
 
 from aiohttp import web
 
-from ionworks.server.http import fail, json_response, owner
-from ionworks.server.routes_models import page_params
-from ionworks.server.store import Store, job_dict
+from ionworks.server.api.http import fail, json_response, owner
+from ionworks.server.api.models import page_params
+from ionworks.server.db.store import Store, job_dict
+from ionworks.server.state import state
 
 __all__ = ["setup"]
 
 
 def _ctx(request: web.Request) -> tuple[Store, Any]:
-    from ionworks.server.app import RUNNER, STORE
-
-    return request.app[STORE], request.app[RUNNER]
+    server = state(request)
+    return server.store, server.runner
 
 
 def _job_or_404(store: Store, owner_id: str, job_id: str) -> dict[str, Any]:

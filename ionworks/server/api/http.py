@@ -11,9 +11,10 @@ import anyio
 import anyio.to_thread
 from aiohttp import web
 
-__all__ = ["MAX_BODY", "OWNER", "HTTPError", "fail", "json_response", "owner", "read_json"]
+from ionworks.server.state import limits
 
-MAX_BODY = 32 * 1024 * 1024  # decompressed request bodies (apps use Limits.max_body_bytes)
+__all__ = ["OWNER", "HTTPError", "fail", "json_response", "owner", "read_json"]
+
 OWNER = web.RequestKey("owner_id", str)
 JSON = "application/json"
 
@@ -60,18 +61,10 @@ def owner(request: web.Request) -> str:
     return request[OWNER]
 
 
-def _body_limit(request: web.Request) -> int:
-    from ionworks.server.limits import LIMITS
-
-    return request.app[LIMITS].max_body_bytes if LIMITS in request.app else MAX_BODY
-
-
 async def read_body(request: web.Request) -> bytes:
     """The request body, decompressed, at most the server's ``max_body_bytes`` (413 over)."""
-    from ionworks.server.limits import LIMITS
-
-    limit = _body_limit(request)
-    timeout = request.app[LIMITS].read_timeout_seconds if LIMITS in request.app else 60.0
+    bounds = limits(request)
+    limit, timeout = bounds.max_body_bytes, bounds.read_timeout_seconds
     try:
         with anyio.fail_after(timeout):
             raw = await request.read()  # aiohttp stops at client_max_size (the same limit)
@@ -160,10 +153,8 @@ def _parse_json(raw: bytes, max_depth: int) -> Any:
 async def read_json(request: web.Request, *, kind: type = dict) -> Any:
     """The request's JSON body (gzip accepted), checked against the server's limits (size,
     nesting depth, 64-bit integers, valid UTF-8); 400/413/422 with a clear message."""
-    from ionworks.server.limits import LIMITS
-
     raw = await read_body(request)
-    depth = request.app[LIMITS].max_json_depth if LIMITS in request.app else 64
+    depth = limits(request).max_json_depth
     if not raw:
         data: Any = {}
     elif len(raw) <= _INLINE_PARSE:
@@ -178,8 +169,6 @@ async def read_json(request: web.Request, *, kind: type = dict) -> Any:
 def protocol_text(request: web.Request, body: dict[str, Any], key: str = "protocol") -> str:
     """``body[key]`` as UCP YAML text within the server's ``max_protocol_bytes`` (parse it off
     the event loop: a large protocol takes seconds)."""
-    from ionworks.server.limits import limits
-
     text = body.get(key)
     if not isinstance(text, str) or not text:
         fail(422, f"'{key}' must be a non-empty UCP YAML string")

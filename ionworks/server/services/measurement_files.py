@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from ionworks.errors import MeasurementValidationError
+from ionworks.server.db.measurements import STEPS, TIME_SERIES
 from ionworks.server.limits import Limits
 from ionworks.wire.measurements import REQUIRED_COLUMNS, validate_time_series
 
-__all__ = ["PARQUET_MAGIC", "STEPS", "TIME_SERIES", "check_files", "public_message"]
+__all__ = ["PARQUET_MAGIC", "check_files", "public_message"]
 
-TIME_SERIES: Final = "time_series.parquet"
-STEPS: Final = "steps.parquet"
 CHUNK: Final = 1 << 20
 PARQUET_MAGIC: Final = b"PAR1"
 #: Absolute paths in third-party error messages (never shown to clients).

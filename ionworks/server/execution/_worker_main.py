@@ -1,4 +1,4 @@
-"""Entry point of a worker process: ``python -m ionworks.server._worker_main FD [INIT]``.
+"""Entry point of a worker process: ``python -m ionworks.server.execution._worker_main FD [INIT]``.
 
 Workers are started as fresh interpreters (not multiprocessing's spawn), so they never import
 the user's ``__main__`` script. They ignore Ctrl-C (the server decides what happens to running

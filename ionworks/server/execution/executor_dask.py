@@ -1,9 +1,9 @@
 """Run engine calls on a Dask distributed cluster (``ionworks serve --executor dask``).
 
-:class:`DaskExecutor` implements the :class:`~ionworks.server.executor.Executor` protocol on
+:class:`DaskExecutor` implements the :class:`~ionworks.server.execution.executor.Executor` protocol on
 a ``distributed.Client`` connected to an existing scheduler (``--scheduler ADDRESS``; a
 ``LocalCluster`` in tests). It submits the same worker functions the process pool runs
-(``ionworks.server.worker.run_simulation_job`` …), so a Dask worker keeps the engine's
+(``ionworks.server.execution.worker.run_simulation_job`` …), so a Dask worker keeps the engine's
 module-level cache of built simulations between tasks, exactly like a pool worker. A worker
 plugin imports PyBaMM and the result helpers once per worker when it joins.
 
@@ -24,7 +24,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from ionworks.server.executor import JobCanceled, WorkerError
+from ionworks.server.execution.executor import JobCanceled, WorkerError
 
 __all__ = ["DaskExecutor", "WarmUpPlugin"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.http import fail, json_response, protocol_text, read_json
+from ionworks.server.api.http import fail, json_response, protocol_text, read_json
 
 __all__ = ["setup"]
 

@@ -19,9 +19,9 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.http import fail, owner
-from ionworks.server.routes_simulations import ctx, sim_or_404
-from ionworks.server.store import ARROW_SUFFIX, Store
+from ionworks.server.api.http import fail, owner
+from ionworks.server.api.simulations import ctx, sim_or_404
+from ionworks.server.db.store import ARROW_SUFFIX, Store
 from ionworks.wire import multipart
 from ionworks.wire.arrow import ARROW_STREAM
 

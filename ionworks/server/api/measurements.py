@@ -12,7 +12,7 @@ Bounds (:class:`~ionworks.server.limits.Limits`): a PUT body holds at most
 ``max_upload_bytes`` after decompression (413); a key has at most ``max_open_uploads``
 unconfirmed uploads (429), each removed with its files ``upload_ttl_seconds`` after
 ``initiate-upload`` (checked on each initiate and confirm, and at least every minute). The
-files are checked by :mod:`ionworks.server.measurement_files` (shape from metadata before any
+files are checked by :mod:`ionworks.server.services.measurement_files` (shape from metadata before any
 decoding, decoding off the event loop, no server paths in messages).
 """
 
@@ -34,33 +34,18 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
-from ionworks.server.http import HTTPError, fail, json_response, owner, read_json, require_str
-from ionworks.server.limits import LIMITS, limits
-from ionworks.server.measurement_files import STEPS, TIME_SERIES, check_files
-from ionworks.server.routes_cells import _insert, _record, _row, list_window
-from ionworks.server.routes_models import _store, project_or_404
-from ionworks.server.store import Store, new_id, now_iso
+from ionworks.server.api.cells import _insert, _record, _row, list_window
+from ionworks.server.api.http import HTTPError, fail, json_response, owner, read_json, require_str
+from ionworks.server.api.models import _store, project_or_404
+from ionworks.server.db.measurements import FOLDER, STEPS, TIME_SERIES
+from ionworks.server.db.store import Store, new_id, now_iso
+from ionworks.server.services.measurement_files import check_files
+from ionworks.server.state import STATE, limits, state
 
-__all__ = ["FOLDER", "measurement_dict", "measurement_frames", "setup", "upload_files"]
+__all__ = ["measurement_dict", "setup", "upload_files"]
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS cell_measurements (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL,
-  cell_instance_id TEXT NOT NULL, name TEXT NOT NULL, fields TEXT NOT NULL,
-  measurement_type TEXT NOT NULL, row_count INTEGER NOT NULL, steps_count INTEGER,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS cell_measurements_instance ON cell_measurements(cell_instance_id);
-CREATE TABLE IF NOT EXISTS measurement_uploads (
-  token TEXT PRIMARY KEY, measurement_id TEXT NOT NULL, owner_id TEXT NOT NULL,
-  cell_instance_id TEXT NOT NULL, filename TEXT NOT NULL, meta TEXT NOT NULL,
-  received INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS measurement_uploads_owner ON measurement_uploads(owner_id);
-CREATE INDEX IF NOT EXISTS measurement_uploads_created ON measurement_uploads(created);
-CREATE INDEX IF NOT EXISTS measurement_uploads_measurement
-  ON measurement_uploads(measurement_id);
-"""
 
 FILES = (TIME_SERIES, STEPS)
-FOLDER = "measurements/{}"
 PROTECTED = {"id", "cell_instance_id", "project_id", "measurement_type", "processing_status"}
 CHUNK: Final = 1 << 20
 
@@ -78,21 +63,6 @@ log = logging.getLogger("ionworks.server")
 def measurement_dict(row: sqlite3.Row) -> dict[str, Any]:
     out = _record(row, notes=None, processing_status="ready", processing_error=None)
     return {**out, "tags": out.get("tags") or [], "has_steps": row["steps_count"] is not None}
-
-
-def measurement_frames(
-    store: Store, owner_id: str, measurement_id: str
-) -> tuple[Path, Path | None]:
-    """Paths of a measurement's stored ``time_series`` and ``steps`` parquet files (``db:<id>``
-    references of pipelines); ``LookupError`` for unknown ids or another owner's."""
-    row = store.one(
-        "SELECT * FROM cell_measurements WHERE id = ? AND owner_id = ?", (measurement_id, owner_id)
-    )
-    if row is None:
-        raise LookupError(f"measurement {measurement_id} not found")
-    folder = FOLDER.format(row["id"])
-    steps = store.blob_path(folder, FILES[1]) if row["steps_count"] is not None else None
-    return store.blob_path(folder, FILES[0]), steps
 
 
 def _list_rows(request: web.Request, where: list[str], args: list[Any]) -> web.Response:
@@ -262,10 +232,8 @@ def sweep_uploads(store: Store, ttl: float, *, at_start: bool = False) -> None:
 def _origin(request: web.Request) -> str:
     """The origin of upload URLs: the configured ``public_url``, else the address this
     connection reached the server at (never the client-supplied ``Host`` header)."""
-    from ionworks.server.app import CONFIG, ServerConfig
-
-    config = request.app[CONFIG]
-    if isinstance(config, ServerConfig) and config.public_url:
+    config = state(request).config
+    if config.public_url:
         return config.public_url
     transport = request.transport
     sockname = transport.get_extra_info("sockname") if transport is not None else None
@@ -494,9 +462,8 @@ async def confirm_upload(request: web.Request) -> web.Response:
 async def _start_sweeping(app: web.Application) -> None:
     """At start (after the store removed partial writes) and then every ``upload_ttl_seconds``
     (at most a minute): remove expired uploads."""
-    from ionworks.server.app import STORE
-
-    store, ttl = app[STORE], app[LIMITS].upload_ttl_seconds
+    server = app[STATE]
+    store, ttl = server.store, server.limits.upload_ttl_seconds
     sweep_uploads(store, ttl, at_start=True)
 
     async def sweep_forever() -> None:

@@ -10,22 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ionworks.server.http import fail, json_response, owner, read_json, require_str
-from ionworks.server.routes_models import _match, _store, page, page_params, project_or_404
-from ionworks.server.store import Store, new_id, now_iso
+from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.api.models import _match, _store, page, page_params, project_or_404
+from ionworks.server.db.store import Store, new_id, now_iso
 
 __all__ = ["default_instance", "list_window", "setup"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cell_specifications (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
-  fields TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cell_instances (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL,
-  cell_specification_id TEXT NOT NULL REFERENCES cell_specifications(id) ON DELETE CASCADE,
-  name TEXT NOT NULL, fields TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL);
-"""
 
 
 # --- shared list helper (also used by the study routes) ------------------------------------------

@@ -20,20 +20,13 @@ from typing import Any, Final
 import anyio.to_thread
 from aiohttp import web
 
+from ionworks.server.api.http import fail, json_response, owner, read_json
+from ionworks.server.db.store import Store, new_id, now_iso
 from ionworks.server.engine.errors import EngineError
-from ionworks.server.http import fail, json_response, owner, read_json
-from ionworks.server.store import Store, new_id, now_iso
+from ionworks.server.state import limits, state
 
-__all__ = ["SCHEMA", "job_tasks", "setup"]
+__all__ = ["setup"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS pipelines (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, kind TEXT NOT NULL, project_id TEXT NOT NULL,
-  name TEXT, description TEXT, config TEXT NOT NULL, options TEXT NOT NULL,
-  job_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-  seq INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS pipelines_owner ON pipelines(owner_id, kind, seq);
-"""
 PIPELINE, SIMPLE = "pipeline", "simple"
 KIND_LABEL: Final = {PIPELINE: "pipeline", SIMPLE: "simple pipeline"}
 FILTER_COLUMNS: Final = (
@@ -44,9 +37,8 @@ RANGE_FILTERS: Final = {"_gt": ">", "_lt": "<", "_gte": ">=", "_lte": "<="}
 
 
 def _ctx(request: web.Request) -> tuple[Store, Any]:
-    from ionworks.server.app import RUNNER, STORE
-
-    return request.app[STORE], request.app[RUNNER]
+    server = state(request)
+    return server.store, server.runner
 
 
 def _row_or_404(store: Store, owner_id: str, kind: str, pid: str) -> sqlite3.Row:
@@ -152,7 +144,7 @@ def _check_simple(elements: dict[str, Any]) -> None:
 
 
 def _create(request: web.Request, kind: str, body: dict[str, Any], config: Any) -> str:
-    from ionworks.server.routes_models import project_or_404
+    from ionworks.server.api.models import project_or_404
 
     store, runner = _ctx(request)
     owner_id = owner(request)
@@ -195,7 +187,6 @@ async def _checked(request: web.Request, config: Any) -> None:
     """Models against the PyBaMM allow-list, fit sizes against the limits (off the loop:
     a model check may import PyBaMM)."""
     from ionworks.server.fitting.checks import check_pipeline
-    from ionworks.server.limits import limits
 
     elements = _elements_or_422(config)
     try:
@@ -347,7 +338,7 @@ def _selected(request: web.Request, kind: str) -> Predicate:
 
 
 async def _list(request: web.Request, kind: str) -> tuple[list[dict[str, Any]], int]:
-    from ionworks.server.routes_models import page_params
+    from ionworks.server.api.models import page_params
 
     offset_name = "skip" if kind == PIPELINE and "offset" not in request.query else "offset"
     limit, offset = page_params(request, offset_name=offset_name)
@@ -470,12 +461,6 @@ async def pipeline_elements(request: web.Request) -> web.Response:
             }
         )
     return json_response(out)
-
-
-def job_tasks() -> dict[str, Any]:
-    from ionworks.server.fitting.job import build_payload, run_pipeline, store_result
-
-    return {"pipeline": (run_pipeline, build_payload, store_result)}
 
 
 def setup(app: web.Application) -> None:

@@ -13,28 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ionworks.server.http import fail, json_response, owner, read_json, require_str
-from ionworks.server.routes_cells import _row, list_window
-from ionworks.server.routes_measurements import measurement_dict
-from ionworks.server.routes_models import _store, page_params, project_or_404
-from ionworks.server.store import Store, new_id, now_iso
+from ionworks.server.api.cells import _row, list_window
+from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.api.measurements import measurement_dict
+from ionworks.server.api.models import _store, page_params, project_or_404
+from ionworks.server.db.store import Store, new_id, now_iso
 
 __all__ = ["setup"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS studies (
-  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
-  description TEXT, fields TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS studies_project ON studies(project_id);
-CREATE TABLE IF NOT EXISTS study_simulations (
-  study_id TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
-  simulation_id TEXT NOT NULL REFERENCES simulations(id) ON DELETE CASCADE,
-  created_at TEXT NOT NULL, PRIMARY KEY (study_id, simulation_id));
-CREATE TABLE IF NOT EXISTS study_measurements (
-  study_id TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
-  measurement_id TEXT NOT NULL REFERENCES cell_measurements(id) ON DELETE CASCADE,
-  created_at TEXT NOT NULL, PRIMARY KEY (study_id, measurement_id));
-"""
 
 READ_ONLY = {"id", "project_id", "created_at", "updated_at", "simulation_count"}
 IN_STUDY = (

@@ -1,14 +1,14 @@
 """Fan one job's work out over the executor's workers (sub-jobs), from the server process.
 
 A job type whose function is a :class:`ServerTask` runs in the server process instead of a
-worker: the :class:`~ionworks.server.jobs.JobRunner` gives it a :class:`FanOut` bound to the
+worker: the :class:`~ionworks.server.execution.jobs.JobRunner` gives it a :class:`FanOut` bound to the
 job, and the task submits sub-jobs (``<job id>#<n>``) to the same executor — one at a time
 (:meth:`FanOut.run`) or many at once (:meth:`FanOut.map`, e.g. the chunks of an optimizer's
 population). Synchronous code (scipy) runs in a thread with :meth:`FanOut.in_thread` and calls
 :meth:`FanOut.run_sync` / :meth:`FanOut.map_sync`, which bridge to the event loop.
 
 Cancelling the job (:meth:`FanOut.cancel`) cancels its running and queued sub-jobs, and every
-later sub-job is refused with :class:`~ionworks.server.executor.JobCanceled`.
+later sub-job is refused with :class:`~ionworks.server.execution.executor.JobCanceled`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from ionworks.server.executor import Executor, JobCanceled, default_workers
+from ionworks.server.execution.executor import Executor, JobCanceled, default_workers
 
 __all__ = ["FanOut", "ServerTask", "chunks"]
 

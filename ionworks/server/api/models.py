@@ -8,9 +8,9 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.http import fail, json_response, owner, read_json, require_str
-from ionworks.server.limits import limits
-from ionworks.server.store import Store, new_id, now_iso, project_dict
+from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.db.store import Store, new_id, now_iso, project_dict
+from ionworks.server.state import limits, state
 
 __all__ = ["setup"]
 
@@ -22,9 +22,7 @@ MODEL_TYPES = {
 
 
 def _store(request: web.Request) -> Store:
-    from ionworks.server.app import STORE
-
-    return request.app[STORE]
+    return state(request).store
 
 
 def project_or_404(store: Store, owner_id: str, project_id: str) -> dict[str, Any]:
@@ -162,10 +160,9 @@ async def delete_project(request: web.Request) -> web.Response:
     shared by every project of the key (found again by content), so they are kept, no longer
     tied to this project. The default project cannot be deleted (409): a key always has one.
     """
-    from ionworks.server.app import RUNNER
-    from ionworks.server.routes_measurements import FOLDER as MEASUREMENTS
-    from ionworks.server.routes_measurements import upload_files
-    from ionworks.server.routes_simulations import FOLDER as SIMULATIONS
+    from ionworks.server.api.measurements import upload_files
+    from ionworks.server.db.measurements import FOLDER as MEASUREMENTS
+    from ionworks.server.services.simulation_jobs import FOLDER as SIMULATIONS
 
     store, owner_id, pid = _store(request), owner(request), request.match_info["pid"]
     project = project_or_404(store, owner_id, pid)
@@ -177,7 +174,7 @@ async def delete_project(request: web.Request) -> web.Response:
         f"{_PROJECT_ROWS[1][1]})",
         ids * 2,
     )
-    runner = request.app[RUNNER]
+    runner = state(request).runner
     for job in running:
         runner.cancel(job["id"])
     folders = [

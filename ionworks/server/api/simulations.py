@@ -12,11 +12,20 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks import doe as doe_module
-from ionworks.server.http import fail, json_response, owner, protocol_text, read_json, require_str
-from ionworks.server.routes_models import page_params
-from ionworks.server.store import ARROW_SUFFIX, Store, new_id, now_iso
+from ionworks.server.api.http import (
+    fail,
+    json_response,
+    owner,
+    protocol_text,
+    read_json,
+    require_str,
+)
+from ionworks.server.api.models import page_params
+from ionworks.server.db.store import Store, new_id, now_iso
+from ionworks.server.services.simulation_jobs import FOLDER
+from ionworks.server.state import limits, state
 
-__all__ = ["ctx", "job_tasks", "setup", "sim_or_404", "simulation_dict"]
+__all__ = ["ctx", "setup", "sim_or_404", "simulation_dict"]
 
 STATE_FILTER = {
     "queued": ("pending",),
@@ -24,13 +33,11 @@ STATE_FILTER = {
     "completed": ("completed",),
     "failed": ("failed", "canceled"),
 }
-FOLDER = "simulations/{}"
 
 
 def ctx(request: web.Request) -> tuple[Store, Any]:
-    from ionworks.server.app import RUNNER, STORE
-
-    return request.app[STORE], request.app[RUNNER]
+    server = state(request)
+    return server.store, server.runner
 
 
 def _json_col(value: str | None, default: Any = None) -> Any:
@@ -112,7 +119,7 @@ async def parse_to_template(request: web.Request) -> web.Response:
         fail(422, f"invalid protocol: {result['error']}")
     project_id = body.get("project_id")
     if project_id is not None:
-        from ionworks.server.routes_models import project_or_404
+        from ionworks.server.api.models import project_or_404
 
         project_or_404(store, owner(request), str(project_id))
     digest = hashlib.sha256(json.dumps([name, protocol]).encode()).hexdigest()
@@ -226,7 +233,7 @@ def _insert_batch(
 ) -> list[dict[str, Any]]:
     """One simulation row and one job row per point, in one transaction on a connection of
     its own (runs in a worker thread)."""
-    from ionworks.server.jobs import INSERT_JOB, job_row
+    from ionworks.server.execution.jobs import INSERT_JOB, job_row
 
     model, extra, jumps = fields
     seq = store.reserve_seq(2 * len(combos))
@@ -256,7 +263,6 @@ def _insert_batch(
 async def create_batch(request: web.Request) -> web.Response:
     from ionworks import ucp
     from ionworks.server.engine.catalog import EngineError, model_from_spec
-    from ionworks.server.limits import limits
 
     store, runner = ctx(request)
     owner_id = owner(request)
@@ -293,7 +299,7 @@ async def create_batch(request: web.Request) -> web.Response:
     project_id = (
         body.get("project_id") or template["project_id"] or store.default_project(owner_id)["id"]
     )
-    from ionworks.server.routes_models import project_or_404
+    from ionworks.server.api.models import project_or_404
 
     project_or_404(store, owner_id, str(project_id))
     study_id = body.get("study_id")
@@ -410,66 +416,6 @@ async def statuses(request: web.Request) -> web.Response:
             item["simulation"] = simulation_dict(row, _JobView(row))
         out.append(item)
     return json_response(out[: int(limit)] if isinstance(limit, int) and limit >= 0 else out)
-
-
-def _payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
-    row = store.one("SELECT * FROM simulations WHERE id = ?", (params["simulation_id"],))
-    if row is None:
-        raise LookupError(f"simulation {params['simulation_id']} was deleted")
-    template = store.one("SELECT protocol FROM templates WHERE id = ?", (row["template_id"],))
-    if template is None:
-        raise LookupError(f"protocol {row['template_id']} was deleted")
-    return {
-        "parameterized_model": json.loads(row["parameterized_model"]),
-        "protocol": template["protocol"],
-        "experiment_parameters": json.loads(row["experiment_parameters"]),
-        "design_parameters": json.loads(row["design_parameters"]),
-        "extra_variables": json.loads(row["extra_variables"]),
-        "max_backward_jumps": row["max_backward_jumps"],
-    }
-
-
-async def _store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
-    sid = params["simulation_id"]
-    if store.one("SELECT id FROM simulations WHERE id = ?", (sid,)) is None:
-        return
-    folder = FOLDER.format(sid)
-    blobs = {"time_series.parquet": result["time_series"], "steps.parquet": result["steps"]}
-    for name, content in (result.get("arrow") or {}).items():
-        blobs[f"{name}{ARROW_SUFFIX}"] = content
-    # fsyncs take milliseconds: in a thread, so the loop keeps serving and dispatching
-    try:
-        await anyio.to_thread.run_sync(store.write_blobs, folder, blobs)
-    except FileNotFoundError:  # the simulation was deleted while its files were written
-        if store.one("SELECT id FROM simulations WHERE id = ?", (sid,)) is not None:
-            raise
-    metrics = _finite(dict(result.get("metrics") or {}))
-    # only while its job still runs: not after a delete or a cancel during the write
-    updated = store.execute(
-        "UPDATE simulations SET storage_folder = ?, metrics = ?, updated_at = ? WHERE id = ? "
-        "AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = simulations.job_id "
-        "AND jobs.status = 'running')",
-        (folder, json.dumps(metrics, default=str), now_iso(), sid),
-    )
-    if not updated:
-        store.delete_blobs(folder)
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe metrics: NaN/inf become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def job_tasks() -> dict[str, Any]:
-    from ionworks.server.worker import run_simulation_job
-
-    return {"simulation": (run_simulation_job, _payload, _store_result)}
 
 
 def setup(app: web.Application) -> None:

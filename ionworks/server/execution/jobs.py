@@ -9,22 +9,36 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
+import attrs
 from anyio.abc import TaskGroup
 
-from ionworks.server.executor import Executor, JobCanceled, WorkerError
-from ionworks.server.fanout import FanOut, ServerTask
-from ionworks.server.store import Store, new_id, now_iso
+from ionworks.server.db.store import Store, new_id, now_iso
+from ionworks.server.execution.executor import Executor, JobCanceled, WorkerError
+from ionworks.server.execution.fanout import FanOut, ServerTask
 
-__all__ = ["INSERT_JOB", "JobRunner", "job_row"]
+__all__ = ["INSERT_JOB", "JobRunner", "JobType", "job_row"]
 
 log = logging.getLogger("ionworks.server")
 
 #: Stores a job's result (a coroutine on the event loop; slow I/O goes to a thread).
 Handler = Callable[[Store, dict[str, Any], Any], Awaitable[None]]
+
+
+@attrs.frozen
+class JobType:
+    """One kind of job: ``run(payload)`` executes it (a picklable worker function, or a
+    :class:`ServerTask` that runs here and fans sub-jobs out), ``build_payload(store,
+    params)`` makes its input from the stored records when it is dispatched, and
+    ``store(store, params, result)`` keeps what it returned."""
+
+    name: str
+    run: Callable[[Any], Any] | ServerTask
+    build_payload: Callable[[Store, dict[str, Any]], Any]
+    store: Handler
 
 
 #: Inserts one pending job (parameters: :func:`job_row`).
@@ -50,15 +64,12 @@ class JobRunner:
         store: Store,
         executor: Executor,
         capacity: int,
-        tasks: dict[
-            str, tuple[Callable[[Any], Any], Callable[[Store, dict[str, Any]], Any], Handler]
-        ],
+        job_types: Mapping[str, JobType],
     ) -> None:
         self.store = store
         self.executor = executor
         self.capacity = capacity
-        # job_type -> (worker function, payload builder, result handler)
-        self.tasks = tasks
+        self.job_types = dict(job_types)
         self._wake = anyio.Event()
         self._running: set[str] = set()
         self._storing = 0  # finished jobs whose results are being stored
@@ -136,7 +147,8 @@ class JobRunner:
         job_id = job["id"]
         params = json.loads(job["params"])
         try:
-            func, build_payload, on_result = self.tasks[job["job_type"]]
+            job_type = self.job_types[job["job_type"]]
+            func, build_payload, on_result = job_type.run, job_type.build_payload, job_type.store
             payload = build_payload(self.store, params)
             if isinstance(func, ServerTask):  # runs here, its sub-jobs on the executor
                 self._fans[job_id] = FanOut(self.executor, job_id)

@@ -1,7 +1,7 @@
 """Executors run engine calls away from the event loop.
 
 :class:`ProcessExecutor` keeps ``workers`` long-lived worker processes (fresh interpreters started with
-``python -m ionworks.server._worker_main``, so the user's script is never re-imported; PyBaMM is imported once
+``python -m ionworks.server.execution._worker_main``, so the user's script is never re-imported; PyBaMM is imported once
 per worker, built simulations are cached per worker). Each job runs in one worker; cancelling a
 running job terminates that worker and starts a fresh one, so cancellation takes effect at once.
 The interface (:class:`Executor`) is what a Dask-based executor implements too.
@@ -55,7 +55,12 @@ class _Worker:
 
     def __init__(self, initializer: str | None) -> None:
         parent, child = socket.socketpair()
-        command = [sys.executable, "-m", "ionworks.server._worker_main", str(child.fileno())]
+        command = [
+            sys.executable,
+            "-m",
+            "ionworks.server.execution._worker_main",
+            str(child.fileno()),
+        ]
         if initializer:
             command.append(initializer)
         self.process = subprocess.Popen(

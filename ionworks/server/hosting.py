@@ -15,8 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ionworks.server.config import ServerConfig
+from ionworks.server.db.store import DataDirInUse
 from ionworks.server.limits import Limits
-from ionworks.server.store import DataDirInUse
 
 __all__ = ["EmbeddedServer", "default_data_dir", "shared_server"]
 
@@ -44,7 +45,6 @@ class EmbeddedServer:
         workers: int | None = None,
         limits: Limits | None = None,
     ) -> None:
-        from ionworks.server.app import ServerConfig
 
         self.config = ServerConfig(
             Path(data_dir),
@@ -80,7 +80,6 @@ class EmbeddedServer:
             self._ready.set()
 
     async def _main(self) -> None:
-        from ionworks.server.app import app_runner
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -111,6 +110,20 @@ class EmbeddedServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def app_runner(config: ServerConfig) -> web.AppRunner:
+    """The runner of :func:`create_app` as the CLI and the embedded server host it: a client
+    that has not sent a complete request within ``read_timeout_seconds`` of connecting (or of
+    its previous response) is disconnected, so idle or trickling connections do not pile up."""
+    from ionworks.server.api.app import create_app
+
+    return web.AppRunner(
+        create_app(config),
+        access_log=None,
+        keepalive_timeout=config.limits.read_timeout_seconds,
+        lingering_time=2.0,  # after an early error response, read a stalled body this long
+    )
 
 
 _shared_lock = threading.Lock()

@@ -1,0 +1,1 @@
+"""Persistence: the SQLite store (WAL) and the result files under the data directory."""

@@ -1,0 +1,90 @@
+"""The whole SQLite schema of the server, in one place (idempotent DDL, run when a store opens).
+
+Every record carries ``owner_id``; every query filters by it. ``seq`` orders records by
+creation. The jobs table is the durable queue (see :mod:`ionworks.server.execution.jobs`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["SCHEMA"]
+
+SCHEMA: Final = """
+-- keys, projects, templates, jobs, simulations, idempotency
+CREATE TABLE IF NOT EXISTS key_owners (
+  key_hash TEXT PRIMARY KEY, owner_id TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+  is_default INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS templates (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT, name TEXT NOT NULL,
+  protocol TEXT NOT NULL, digest TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS templates_digest ON templates(owner_id, digest);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, job_type TEXT NOT NULL, status TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 5, params TEXT NOT NULL, error TEXT, error_code TEXT,
+  result TEXT, attempts INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority, seq);
+CREATE TABLE IF NOT EXISTS simulations (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT, template_id TEXT NOT NULL,
+  job_id TEXT NOT NULL, parameterized_model TEXT NOT NULL, experiment_parameters TEXT NOT NULL,
+  design_parameters TEXT NOT NULL, extra_variables TEXT NOT NULL,
+  max_backward_jumps INTEGER NOT NULL, study_id TEXT, storage_folder TEXT, metrics TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS simulations_owner ON simulations(owner_id, seq);
+CREATE TABLE IF NOT EXISTS idempotency (
+  owner_id TEXT NOT NULL, key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+  status INTEGER NOT NULL, body BLOB NOT NULL, created REAL NOT NULL,
+  PRIMARY KEY (owner_id, key));
+
+-- cell specifications and instances
+CREATE TABLE IF NOT EXISTS cell_specifications (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
+  fields TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cell_instances (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL,
+  cell_specification_id TEXT NOT NULL REFERENCES cell_specifications(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, fields TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL);
+
+-- measurements and their uploads
+CREATE TABLE IF NOT EXISTS cell_measurements (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL,
+  cell_instance_id TEXT NOT NULL, name TEXT NOT NULL, fields TEXT NOT NULL,
+  measurement_type TEXT NOT NULL, row_count INTEGER NOT NULL, steps_count INTEGER,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS cell_measurements_instance ON cell_measurements(cell_instance_id);
+CREATE TABLE IF NOT EXISTS measurement_uploads (
+  token TEXT PRIMARY KEY, measurement_id TEXT NOT NULL, owner_id TEXT NOT NULL,
+  cell_instance_id TEXT NOT NULL, filename TEXT NOT NULL, meta TEXT NOT NULL,
+  received INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS measurement_uploads_owner ON measurement_uploads(owner_id);
+CREATE INDEX IF NOT EXISTS measurement_uploads_created ON measurement_uploads(created);
+CREATE INDEX IF NOT EXISTS measurement_uploads_measurement
+  ON measurement_uploads(measurement_id);
+
+-- studies and their members
+CREATE TABLE IF NOT EXISTS studies (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
+  description TEXT, fields TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS studies_project ON studies(project_id);
+CREATE TABLE IF NOT EXISTS study_simulations (
+  study_id TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  simulation_id TEXT NOT NULL REFERENCES simulations(id) ON DELETE CASCADE,
+  created_at TEXT NOT NULL, PRIMARY KEY (study_id, simulation_id));
+CREATE TABLE IF NOT EXISTS study_measurements (
+  study_id TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  measurement_id TEXT NOT NULL REFERENCES cell_measurements(id) ON DELETE CASCADE,
+  created_at TEXT NOT NULL, PRIMARY KEY (study_id, measurement_id));
+
+-- pipelines and simple pipelines
+CREATE TABLE IF NOT EXISTS pipelines (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, kind TEXT NOT NULL, project_id TEXT NOT NULL,
+  name TEXT, description TEXT, config TEXT NOT NULL, options TEXT NOT NULL,
+  job_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS pipelines_owner ON pipelines(owner_id, kind, seq);
+"""

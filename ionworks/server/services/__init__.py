@@ -1,0 +1,1 @@
+"""Work behind the handlers that is not HTTP: checks of uploaded measurement files."""

@@ -1,0 +1,50 @@
+"""The one object a running server keeps under its aiohttp application: :class:`ServerState`.
+
+Handlers reach the store, the job runner, the configuration and the limits through
+``state(request)``; nothing of a server lives in module globals, so several servers (tests, an
+embedded server beside ``ionworks serve``) run in one process without sharing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+import attrs
+from aiohttp import web
+
+from ionworks.server.config import ServerConfig
+from ionworks.server.db.store import Store
+from ionworks.server.execution.jobs import JobRunner
+from ionworks.server.limits import Limits
+
+__all__ = ["STATE", "ServerState", "limits", "state"]
+
+
+@attrs.define(eq=False)
+class ServerState:
+    """Everything one server instance owns."""
+
+    config: ServerConfig
+    store: Store
+    runner: JobRunner
+    #: POST/PATCH requests under way per (owner, Idempotency-Key): duplicates wait for them.
+    inflight: dict[tuple[str, str], asyncio.Future[None]] = attrs.field(factory=dict)
+
+    @property
+    def limits(self) -> Limits:
+        return self.config.limits
+
+
+#: The application's :class:`ServerState` (set by ``create_app``).
+STATE: Final = web.AppKey("state", ServerState)
+
+
+def state(request: web.Request) -> ServerState:
+    """The state of the server answering ``request``."""
+    return request.app[STATE]
+
+
+def limits(request: web.Request) -> Limits:
+    """The limits of the server answering ``request``."""
+    return request.app[STATE].config.limits
