@@ -11,45 +11,11 @@ from typing import Any
 from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
-from ionworks.server.api.models import _match, _store, page, page_params, project_or_404
+from ionworks.server.api.listing import list_window, page_params
+from ionworks.server.api.models import _store, project_or_404
 from ionworks.server.db.store import Store, new_id, now_iso
 
-__all__ = ["default_instance", "list_window", "setup"]
-
-
-# --- shared list helper (also used by the study routes) ------------------------------------------
-
-
-def list_window(
-    request: web.Request, items: list[dict[str, Any]], sortable: tuple[str, ...]
-) -> dict[str, Any]:
-    """Filter (``name`` eq./ilike., ``created_at_gt`` …), sort (``order_by``/``order``) and page
-    (``limit``/``offset``, at most the server's ``max_page_size``) ``items`` (given newest
-    first) into ``{items, count, total}``."""
-    limit, offset = page_params(request)
-    q = request.query
-    if q.get("name"):
-        items = [i for i in items if _match(i.get("name"), q["name"])]
-    for field in ("created_at", "updated_at"):
-        if q.get(f"{field}_gt"):
-            items = [i for i in items if (i.get(field) or "") > q[f"{field}_gt"]]
-        if q.get(f"{field}_lt"):
-            items = [i for i in items if (i.get(field) or "") < q[f"{field}_lt"]]
-    order = q.get("order")
-    if order not in (None, "", "asc", "desc"):
-        fail(422, f"order must be 'asc' or 'desc', got {order!r}")
-    order_by = q.get("order_by")
-    if order_by:
-        if order_by not in sortable:
-            fail(422, f"order_by must be one of {', '.join(sortable)}, got {order_by!r}")
-        items = sorted(
-            items,
-            key=lambda i: (i.get(order_by) is None, str(i.get(order_by) or "").lower()),
-            reverse=order == "desc",
-        )
-    elif order == "asc":
-        items = items[::-1]
-    return page(items[offset : offset + limit], len(items))
+__all__ = ["default_instance", "setup"]
 
 
 # --- cell specifications and instances -------------------------------------------------------------

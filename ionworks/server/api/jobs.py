@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner
-from ionworks.server.api.models import page_params
+from ionworks.server.api.listing import page_params
 from ionworks.server.db.store import Store, job_dict
 from ionworks.server.state import state
 

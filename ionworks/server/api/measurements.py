@@ -34,8 +34,9 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
-from ionworks.server.api.cells import _insert, _record, _row, list_window
+from ionworks.server.api.cells import _insert, _record, _row
 from ionworks.server.api.http import HTTPError, fail, json_response, owner, read_json, require_str
+from ionworks.server.api.listing import list_window
 from ionworks.server.api.models import _store, project_or_404
 from ionworks.server.db.measurements import FOLDER, STEPS, TIME_SERIES
 from ionworks.server.db.store import Store, new_id, now_iso

@@ -9,8 +9,9 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.api.listing import name_matches, page, page_params
 from ionworks.server.db.store import Store, new_id, now_iso, project_dict
-from ionworks.server.state import limits, state
+from ionworks.server.state import state
 
 __all__ = ["setup"]
 
@@ -32,45 +33,6 @@ def project_or_404(store: Store, owner_id: str, project_id: str) -> dict[str, An
     return project_dict(row)
 
 
-def page(items: list[Any], total: int) -> dict[str, Any]:
-    return {"items": items, "count": len(items), "total": total}
-
-
-MAX_OFFSET = 10**9
-
-
-def page_params(request: web.Request, *, offset_name: str = "offset") -> tuple[int, int]:
-    """The request's ``limit`` and offset (``offset_name``). Every list endpoint pages: the
-    default and the maximum ``limit`` are the server's ``max_page_size``; more is a 422 that
-    names the maximum."""
-    maximum = limits(request).max_page_size
-    limit = _count_param(request, "limit", maximum)
-    if limit > maximum:
-        fail(
-            422,
-            f"query parameter 'limit' must be at most {maximum} (the server's max_page_size), "
-            f"got {request.query['limit']}; page through longer lists with '{offset_name}'",
-        )
-    offset = _count_param(request, offset_name, 0)
-    if offset > MAX_OFFSET:
-        fail(
-            422,
-            f"query parameter '{offset_name}' must be at most {MAX_OFFSET}, "
-            f"got {request.query[offset_name]}",
-        )
-    return limit, offset
-
-
-def _count_param(request: web.Request, name: str, default: int) -> int:
-    """A whole-number query parameter (digits only: no sign, spaces or ``_``)."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()):
-        fail(422, f"query parameter '{name}' must be a whole number >= 0, got {raw!r}")
-    return int(raw) if len(raw) <= 18 else 10**18
-
-
 async def list_projects(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     store, owner_id = _store(request), owner(request)
@@ -79,18 +41,8 @@ async def list_projects(request: web.Request) -> web.Response:
     items = [project_dict(r) for r in rows]
     name = request.query.get("name")
     if name:
-        items = [p for p in items if _match(p["name"], name)]
+        items = [p for p in items if name_matches(p["name"], name)]
     return json_response(page(items[offset : offset + limit], len(items)))
-
-
-def _match(value: str | None, pattern: str) -> bool:
-    """Supabase-style ``eq.x`` / ``ilike.%x%`` / plain-substring match."""
-    text = value or ""
-    if pattern.startswith("eq."):
-        return text == pattern[3:]
-    if pattern.startswith("ilike."):
-        return pattern[6:].strip("%").lower() in text.lower()
-    return pattern.lower() in text.lower()
 
 
 async def create_project(request: web.Request) -> web.Response:

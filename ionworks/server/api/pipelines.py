@@ -12,15 +12,14 @@ measurement's parquet paths, so the worker never touches another owner's data.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-from collections.abc import Callable
 from typing import Any, Final
 
 import anyio.to_thread
 from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner, read_json
+from ionworks.server.api.listing import Predicate, page_params, predicate, range_test
 from ionworks.server.db.store import Store, new_id, now_iso
 from ionworks.server.engine.errors import EngineError
 from ionworks.server.state import limits, state
@@ -208,103 +207,10 @@ async def create_simple(request: web.Request) -> web.Response:
     return _respond(request, SIMPLE, _create(request, SIMPLE, body, body.get("config")))
 
 
-Predicate = Callable[[Any], bool]
-COMPARE: Final = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 RANGE_PARAMS: Final = tuple(
     f"{column}{suffix}" for column in ("created_at", "updated_at") for suffix in RANGE_FILTERS
 )
 LIST_PARAMS: Final = ("project_id", "limit", "offset", "order_by", "order")
-
-
-def matches(value: Any, pattern: str) -> bool:
-    """Supabase-style filter: ``eq.`` ``neq.`` ``ilike.`` ``like.`` ``in.(a,b)`` ``gt.``
-    ``gte.`` ``lt.`` ``lte.``; a plain value is an exact match."""
-    return _predicate(pattern)(value)
-
-
-def _as_text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _predicate(pattern: str) -> Predicate:
-    """The test of one filter value (see :func:`matches`); ``ValueError`` for a LIKE pattern
-    that ends with its escape character."""
-    op, dot, arg = pattern.partition(".")
-    if not dot:
-        return lambda value: _as_text(value) == pattern
-    if op == "eq":
-        return lambda value: _as_text(value) == arg
-    if op == "neq":
-        return lambda value: _as_text(value) != arg
-    if op in ("ilike", "like"):
-        like = _like(arg, ignore_case=op == "ilike")
-        return lambda value: like(_as_text(value))
-    if op == "in":
-        options = {v.strip().strip('"') for v in arg.strip("()").split(",")}
-        return lambda value: _as_text(value) in options
-    if op in COMPARE:
-        symbol = COMPARE[op]
-        return lambda value: value is not None and _compare(_as_text(value), symbol, arg)
-    return lambda value: _as_text(value) == pattern
-
-
-def _like(pattern: str, *, ignore_case: bool) -> Callable[[str], bool]:
-    """PostgREST's ``like``/``ilike``, i.e. SQL ``LIKE`` with ``*`` as an alias of ``%``:
-    ``*`` and ``%`` match any run of characters, ``_`` exactly one character, ``\\`` makes
-    the next character literal; every other character (``[``, ``]``, ``?`` …) matches itself.
-
-    The pattern is split at its runs into fixed-width segments, each found once, left to
-    right (leftmost is optimal for fixed widths): no backtracking, whatever the pattern.
-    """
-    segments: list[list[str | None]] = [[]]  # None: "_", any one character
-    chars = iter(pattern)
-    for char in chars:
-        if char == "\\":
-            escaped = next(chars, None)
-            if escaped is None:
-                raise ValueError(
-                    f"LIKE pattern {pattern!r} ends with the escape character '\\'; "
-                    "write '\\\\' for a literal backslash"
-                )
-            segments[-1].append(escaped)
-        elif char in "*%":
-            segments.append([])
-        else:
-            segments[-1].append(None if char == "_" else char)
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    regexes = [
-        re.compile("".join("." if c is None else re.escape(c) for c in segment), flags)
-        for segment in segments
-    ]
-    last_width = len(segments[-1])
-
-    def like(text: str) -> bool:
-        if len(regexes) == 1:
-            return regexes[0].fullmatch(text) is not None
-        found = regexes[0].match(text)
-        if found is None:
-            return False
-        position = found.end()
-        for middle in regexes[1:-1]:
-            found = middle.search(text, position)
-            if found is None:
-                return False
-            position = found.end()
-        start = len(text) - last_width
-        return start >= position and regexes[-1].fullmatch(text, start) is not None
-
-    return like
-
-
-def _range(symbol: str, bound: str) -> Predicate:
-    """``created_at_gt=…`` and the like: a plain value, compared as text (ISO timestamps)."""
-    return lambda value: _compare(_as_text(value), symbol, bound)
-
-
-def _compare(value: str, op: str, bound: str) -> bool:
-    return {
-        ">": value > bound, ">=": value >= bound, "<": value < bound, "<=": value <= bound,
-    }[op]  # fmt: skip
 
 
 def _selected(request: web.Request, kind: str) -> Predicate:
@@ -327,18 +233,17 @@ def _selected(request: web.Request, kind: str) -> Predicate:
     for column in FILTER_COLUMNS:
         if query.get(column):
             try:
-                tests.append((column, _predicate(query[column])))
+                tests.append((column, predicate(query[column])))
             except ValueError as exc:
                 fail(422, f"filter {column}: {exc}")
     for column, suffix in ((c, s) for c in ("created_at", "updated_at") for s in RANGE_FILTERS):
         bound = query.get(column + suffix)
         if bound:
-            tests.append((column, _range(RANGE_FILTERS[suffix], bound)))
+            tests.append((column, range_test(RANGE_FILTERS[suffix], bound)))
     return lambda item: all(test(item.get(column)) for column, test in tests)
 
 
 async def _list(request: web.Request, kind: str) -> tuple[list[dict[str, Any]], int]:
-    from ionworks.server.api.models import page_params
 
     offset_name = "skip" if kind == PIPELINE and "offset" not in request.query else "offset"
     limit, offset = page_params(request, offset_name=offset_name)

@@ -20,7 +20,7 @@ from ionworks.server.api.http import (
     read_json,
     require_str,
 )
-from ionworks.server.api.models import page_params
+from ionworks.server.api.listing import page_params
 from ionworks.server.db.store import Store, new_id, now_iso
 from ionworks.server.services.simulation_jobs import FOLDER
 from ionworks.server.state import limits, state

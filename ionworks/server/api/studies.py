@@ -13,10 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ionworks.server.api.cells import _row, list_window
+from ionworks.server.api.cells import _row
 from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.api.listing import list_window, page_params
 from ionworks.server.api.measurements import measurement_dict
-from ionworks.server.api.models import _store, page_params, project_or_404
+from ionworks.server.api.models import _store, project_or_404
 from ionworks.server.db.store import Store, new_id, now_iso
 
 __all__ = ["setup"]
