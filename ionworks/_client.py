@@ -14,6 +14,7 @@ from ionworks._config import ClientConfig, require_project_id, resolve_config
 from ionworks._local import local_server
 from ionworks._transport import Transport
 from ionworks.errors import APIStatusError, IonworksError
+from ionworks.resources._requests import Requests
 from ionworks.resources.cell_measurement import AsyncCellMeasurements
 from ionworks.resources.job import AsyncJobs
 from ionworks.resources.model import AsyncModels
@@ -91,17 +92,23 @@ class AsyncIonworks:
         self._capabilities_retry_at = math.inf
         self._capabilities_lock = anyio.Lock()
         self._transport.retry_keyed_writes = self._is_local()
-        self.simulation = AsyncSimulations(self)
-        self.pipeline = AsyncPipelines(self)
-        self.simple_pipeline = AsyncSimplePipelines(self)
-        self.study = AsyncStudies(self)
-        self.protocol = AsyncProtocols(self)
-        self.job = AsyncJobs(self)
-        self.cell_measurement = AsyncCellMeasurements(self)
+        api = Requests(
+            self._transport,
+            self._config,
+            default_project_id=self._default_project_id,
+            capabilities=self._capabilities,
+        )
+        self.simulation = AsyncSimulations(api)
+        self.pipeline = AsyncPipelines(api)
+        self.simple_pipeline = AsyncSimplePipelines(api)
+        self.study = AsyncStudies(api)
+        self.protocol = AsyncProtocols(api)
+        self.job = AsyncJobs(api)
+        self.cell_measurement = AsyncCellMeasurements(api)
         self.measurement = self.cell_measurement
-        self.parameterized_model = AsyncParameterizedModels(self)
-        self.model = AsyncModels(self)
-        self.project = AsyncProjects(self)
+        self.parameterized_model = AsyncParameterizedModels(api)
+        self.model = AsyncModels(api)
+        self.project = AsyncProjects(api)
 
     async def _resolve_base_url(self) -> str:
         if self._config.api_url is not None:
@@ -217,7 +224,7 @@ class AsyncIonworks:
 
     def __del__(self) -> None:
         transport = getattr(self, "_transport", None)
-        if transport is not None and transport._session is not None and not transport.closed:
+        if transport is not None and transport.session_open:
             warnings.warn(
                 "AsyncIonworks was not closed; use 'async with AsyncIonworks()' or "
                 "'await client.aclose()'",

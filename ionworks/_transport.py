@@ -9,7 +9,7 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import aiohttp
@@ -149,6 +149,11 @@ class Transport:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def session_open(self) -> bool:
+        """A session was created and not closed yet."""
+        return self._session is not None and not self._closed
+
     async def base_url(self) -> str:
         if self._base_url is None:
             self._base_url = (await self._base_url_provider()).rstrip("/")
@@ -264,6 +269,22 @@ class Transport:
                 )
                 attempt += 1
                 await anyio.sleep(delay)
+
+    async def put_stream(
+        self, url: str, body: AsyncIterable[bytes], *, headers: Mapping[str, str]
+    ) -> None:
+        """``PUT`` a streamed body to an absolute URL outside the API (a signed upload URL):
+        without the API's credentials, one attempt, the download read timeout; a failure
+        status raises the same typed errors as the API's."""
+        session = self._get_session()
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=DOWNLOAD_READ_TIMEOUT)
+        try:
+            async with session.put(url, data=body, headers=dict(headers), timeout=timeout) as resp:
+                raw, status, reason = await resp.read(), resp.status, resp.reason or ""
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise APIConnectionError(f"Error during upload to {url}: {exc!r}") from exc
+        if status >= 400:
+            raise error_from_response(status, _decode_error_body(raw, ""), reason)
 
     async def _send_once(
         self,

@@ -242,13 +242,12 @@ def test_inherited_public_methods_reach_every_sync_subclass(tmp_path: Path) -> N
     )
     edit(
         root / "ionworks" / "resources" / "_base.py",
-        "    @property\n    def _transport(self) -> Any:",
+        "    async def _list(",
         '''    def describe(self) -> str:
         """The resource's class name."""
         return type(self).__name__
 
-    @property
-    def _transport(self) -> Any:''',
+    async def _list(''',
     )
     first = run_gen(root)
     assert first.returncode == 0, first.stdout + first.stderr

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar, overload
 from urllib.parse import quote
 
 from ionworks.errors import APIResponseValidationError
 from ionworks.models import Page, structure
+from ionworks.resources._requests import Requests
 
-if TYPE_CHECKING:
-    from ionworks._client import AsyncIonworks
-
-__all__ = ["PAGE_SIZE", "AsyncResource", "parse_page", "seg"]
+__all__ = ["PAGE_SIZE", "AsyncResource", "expect", "parse_page", "seg"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 #: Items asked for per request when a list is read whole (no ``limit``): the local server's
 #: maximum page size (``Limits.max_page_size``).
 PAGE_SIZE: Final = 1000
+#: How much of a response body an "unexpected response" error quotes.
+PREVIEW_CHARS: Final = 200
+
+_JSON_NAMES: Final[dict[type, str]] = {
+    dict: "a JSON object",
+    list: "a JSON array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def seg(value: str) -> str:
@@ -28,19 +39,107 @@ def seg(value: str) -> str:
     return quote(value, safe="")
 
 
+def _shape_name(shape: type) -> str:
+    return _JSON_NAMES.get(shape, f"a {shape.__name__}")
+
+
+def _kind_of(value: object) -> str:
+    """What a decoded JSON value is, in the words of :data:`_JSON_NAMES`."""
+    return next(
+        (name for cls, name in _JSON_NAMES.items() if type(value) is cls),
+        _shape_name(type(value)),
+    )
+
+
+def _describe(shapes: tuple[type, ...], keys: Mapping[str, type], items: type | None) -> str:
+    words = []
+    for shape in shapes:
+        word = _shape_name(shape)
+        if shape is dict and keys:
+            word += " with " + ", ".join(
+                repr(k) if t is object else f"{k!r} ({_shape_name(t)})" for k, t in keys.items()
+            )
+        if shape is list and items is not None:
+            word += f" of {_shape_name(items).split(' ', 1)[1]} items"  # "of string items"
+        words.append(word)
+    return ", or ".join(words)
+
+
+def _mismatch(
+    data: object, shapes: tuple[type, ...], keys: Mapping[str, type], items: type | None
+) -> str | None:
+    """How ``data`` differs from the expected shape (``None``: it does not)."""
+    if not isinstance(data, shapes):
+        return _kind_of(data)
+    if isinstance(data, dict):
+        for key, kind in keys.items():
+            if key not in data:
+                return f"a JSON object without {key!r}"
+            if not isinstance(data[key], kind):
+                return f"a JSON object whose {key!r} is {_kind_of(data[key])}"
+    if isinstance(data, list) and items is not None:
+        for index, item in enumerate(data):
+            if not isinstance(item, items):
+                return f"a JSON array whose item #{index} is {_kind_of(item)}"
+    return None
+
+
+@overload
+def expect(
+    data: object,
+    shape: type[T],
+    *,
+    what: str,
+    keys: Mapping[str, type] | None = None,
+    items: type | None = None,
+) -> T: ...
+@overload
+def expect(
+    data: object,
+    shape: tuple[type[T], type[U]],
+    *,
+    what: str,
+    keys: Mapping[str, type] | None = None,
+    items: type | None = None,
+) -> T | U: ...
+def expect(
+    data: object,
+    shape: type[Any] | tuple[type[Any], ...],
+    *,
+    what: str,
+    keys: Mapping[str, type] | None = None,
+    items: type | None = None,
+) -> Any:
+    """``data`` (a decoded response body, or part of one) if it has the expected shape, else
+    an :class:`~ionworks.errors.APIResponseValidationError` naming ``what``, the shape
+    expected and what came (with the start of the body).
+
+    ``shape``: a type, or a tuple of alternatives; ``keys``: keys a JSON object must have,
+    each with the type of its value (``object``: any); ``items``: the type of every item of a
+    JSON array.
+    """
+    shapes = shape if isinstance(shape, tuple) else (shape,)
+    found = _mismatch(data, shapes, keys or {}, items)
+    if found is None:
+        return data
+    preview = repr(data)
+    if len(preview) > PREVIEW_CHARS:
+        preview = preview[:PREVIEW_CHARS] + "…"
+    raise APIResponseValidationError(
+        f"Unexpected response for {what}: expected {_describe(shapes, keys or {}, items)}, "
+        f"got {found}: {preview}"
+    )
+
+
 def parse_page(data: Any, cls: type[T] | None, *, key: str = "items", what: str) -> Page[Any]:
     """A list response: ``{key: [...], total?}`` or a bare array (legacy)."""
-    if isinstance(data, list):
-        raw_items, total = data, len(data)
-    elif isinstance(data, Mapping) and isinstance(data.get(key), list):
-        raw_items = data[key]
-        total_value = data.get("total")
-        total = int(total_value) if isinstance(total_value, int) else len(raw_items)
+    body = expect(data, (list, dict), what=what, keys={key: list})
+    if isinstance(body, list):
+        raw_items, total = body, len(body)
     else:
-        raise APIResponseValidationError(
-            f"Unexpected response for {what}: expected a list or an object with {key!r}, "
-            f"got {type(data).__name__}"
-        )
+        raw_items = body[key]
+        total_value = body.get("total")
+        total = int(total_value) if isinstance(total_value, int) else len(raw_items)
     items = [structure(item, cls, what=what) for item in raw_items] if cls else list(raw_items)
     return Page(items=items, total=total)
 
@@ -77,31 +176,10 @@ def filter_params(
 
 
 class AsyncResource:
-    """Base of every resource: holds the client and its transport."""
+    """Base of every resource: holds the client's :class:`Requests`, and nothing else of it."""
 
-    def __init__(self, client: AsyncIonworks) -> None:
-        self._client = client
-
-    @property
-    def _transport(self) -> Any:
-        return self._client._transport
-
-    async def _project_id(self, project_id: str | None = None) -> str:
-        return await self._client._default_project_id(project_id)
-
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return await self._client._transport.request("GET", path, params=params)
-
-    async def _post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
-        return await self._client._transport.request(
-            "POST", path, json_body={} if body is None else body, **kwargs
-        )
-
-    async def _patch(self, path: str, body: Any) -> Any:
-        return await self._client._transport.request("PATCH", path, json_body=body)
-
-    async def _delete(self, path: str) -> None:
-        await self._client._transport.request("DELETE", path)
+    def __init__(self, api: Requests) -> None:
+        self._api = api
 
     async def _list(
         self,
@@ -120,12 +198,9 @@ class AsyncResource:
         that ignores the offset). ``array``: the response must be a bare JSON array."""
 
         async def fetch(query: Mapping[str, Any]) -> tuple[Page[Any], Any]:
-            data = await self._get(path, query)
-            if array and not isinstance(data, list):
-                raise APIResponseValidationError(
-                    f"Unexpected response for {path}: expected a JSON array, "
-                    f"got {type(data).__name__}"
-                )
+            data = await self._api.get(path, params=query)
+            if array:
+                expect(data, list, what=f"{what} ({path})")
             return parse_page(data, cls, key=key, what=what), data
 
         if params.get("limit") is not None:

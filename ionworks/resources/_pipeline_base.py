@@ -107,19 +107,19 @@ class AsyncPipelineBase(AsyncResource, Generic[R]):
         return f"{self._path}/{seg(record_id)}"
 
     async def _get_record(self, record_id: str) -> R:
-        return self._structure(await self._get(self._item(record_id)))
+        return self._structure(await self._api.get(self._item(record_id)))
 
     async def _update_record(self, record_id: str, name: str | None, description: str | None) -> R:
         body = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
         if not body:
             raise ValueError("update() needs at least one of name or description")
-        return self._structure(await self._patch(self._item(record_id), body))
+        return self._structure(await self._api.patch(self._item(record_id), body))
 
     async def _cancel_record(self, record_id: str) -> R:
-        return self._structure(await self._post(f"{self._item(record_id)}/cancel", {}))
+        return self._structure(await self._api.post(f"{self._item(record_id)}/cancel", {}))
 
     async def _delete_record(self, record_id: str) -> None:
-        await self._delete(self._item(record_id))
+        await self._api.delete(self._item(record_id))
 
     async def _wait(
         self,

@@ -22,7 +22,7 @@ __all__ = [
 
 #: Result downloads ask for the Arrow stream copy (the local server has one for results up to
 #: ~50k rows); any server may answer with parquet instead, and both decode the same.
-RESULT_ACCEPT = {"Accept": f"{ARROW_STREAM}, application/octet-stream;q=0.9, */*;q=0.8"}
+RESULT_ACCEPT = f"{ARROW_STREAM}, application/octet-stream;q=0.9, */*;q=0.8"
 #: Parquet files from this size are read with pyarrow (see :func:`read_frame`).
 PYARROW_FROM_BYTES = 1024 * 1024
 #: Arrow streams up to this size decode on the event loop (faster than a thread hop).

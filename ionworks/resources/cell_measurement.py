@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import anyio
 import polars as pl
 
 from ionworks._concurrency import task_group
-from ionworks._transport import DOWNLOAD_READ_TIMEOUT
 from ionworks.dataframes import from_arrow, to_arrow, write_parquet
-from ionworks.errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    IonworksError,
-    MeasurementValidationError,
-    error_from_response,
-)
+from ionworks.errors import IonworksError, MeasurementValidationError
 from ionworks.models import Measurement, Page, structure
-from ionworks.resources._base import AsyncResource, filter_params, parse_page, seg
+from ionworks.resources._base import AsyncResource, expect, filter_params, parse_page, seg
 from ionworks.wire.arrow import read_parquet
 from ionworks.wire.measurements import validate_time_series
 
 __all__ = ["AsyncCellMeasurements"]
 
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024  # uploads at least this big get a progress bar on a TTY
-CHUNK = 1024 * 1024
 
 
 def _as_polars(frame: Any, what: str) -> pl.DataFrame:
@@ -81,7 +71,7 @@ class AsyncCellMeasurements(AsyncResource):
 
     async def get(self, measurement_id: str) -> Measurement:
         """One measurement record."""
-        data = await self._get(f"/cell_measurements/{seg(measurement_id)}")
+        data = await self._api.get(f"/cell_measurements/{seg(measurement_id)}")
         return structure(data, Measurement, what="measurement")
 
     async def list(
@@ -119,7 +109,7 @@ class AsyncCellMeasurements(AsyncResource):
         """Measurements of a project (default: the client's project; without ``limit``: all
         of them)."""
         params = {
-            "project_id": await self._project_id(project_id),
+            "project_id": await self._api.default_project_id(project_id),
             "limit": limit,
             "offset": offset,
             "measurement_type": measurement_type,
@@ -129,8 +119,8 @@ class AsyncCellMeasurements(AsyncResource):
 
     async def _download(self, measurement_id: str, kind: str) -> Any:
         path = f"/cell_measurements/{seg(measurement_id)}/{kind}/download"
-        raw = await self._transport.request("GET", path, expect="bytes")
-        return from_arrow(read_parquet(raw), self._client.dataframe_backend)
+        raw = await self._api.download(path)
+        return from_arrow(read_parquet(raw), self._api.config.dataframe_backend)
 
     async def time_series(self, measurement_id: str) -> Any:
         """The measurement's time series as a DataFrame."""
@@ -142,12 +132,12 @@ class AsyncCellMeasurements(AsyncResource):
 
     async def update(self, measurement_id: str, data: dict[str, Any]) -> Measurement:
         """Change fields of a measurement (e.g. name, notes, tags)."""
-        result = await self._patch(f"/cell_measurements/{seg(measurement_id)}", data)
+        result = await self._api.patch(f"/cell_measurements/{seg(measurement_id)}", data)
         return structure(result, Measurement, what="measurement")
 
     async def delete(self, measurement_id: str) -> None:
         """Delete a measurement (it is also removed from its studies)."""
-        await self._delete(f"/cell_measurements/{seg(measurement_id)}")
+        await self._api.delete(f"/cell_measurements/{seg(measurement_id)}")
 
     async def create(
         self,
@@ -230,8 +220,10 @@ class AsyncCellMeasurements(AsyncResource):
 
     async def default_cell_instance(self, project_id: str | None = None) -> dict[str, Any]:
         """The project's default cell instance (the server creates one per project)."""
-        pid = await self._project_id(project_id)
-        data = await self._get("/cell_instances", {"project_id": pid, "is_default": "true"})
+        pid = await self._api.default_project_id(project_id)
+        data = await self._api.get(
+            "/cell_instances", params={"project_id": pid, "is_default": "true"}
+        )
         found = parse_page(data, None, what="cell instance list").items
         if not found or not isinstance(found[0], Mapping) or "id" not in found[0]:
             raise IonworksError(f"the server returned no default cell instance for project {pid}")
@@ -249,12 +241,13 @@ class AsyncCellMeasurements(AsyncResource):
     ) -> Measurement:
         """initiate-upload → PUT each file to its upload URL → confirm-upload (→ wait)."""
         base = f"/cell_instances/{seg(cell_instance_id)}/cell_measurements"
-        init = await self._post(
+        init = await self._api.post(
             f"{base}/initiate-upload",
             {"measurement": {k: meta[k] for k in ("name", "notes") if k in meta}},
         )
-        if not isinstance(init, Mapping) or not isinstance(init.get("uploads"), list):
-            raise APIResponseValidationError(f"Unexpected initiate-upload response: {init!r}")
+        init = expect(
+            init, dict, what="initiate-upload", keys={"measurement_id": object, "uploads": list}
+        )
         measurement_id = str(init["measurement_id"])
         urls = {
             u.get("filename"): u.get("signed_url")
@@ -273,7 +266,7 @@ class AsyncCellMeasurements(AsyncResource):
         finally:
             if bar is not None:
                 bar.close()
-        confirmed = await self._post(
+        confirmed = await self._api.post(
             f"/cell_measurements/{seg(measurement_id)}/confirm-upload",
             {
                 "cell_instance_id": cell_instance_id,
@@ -287,44 +280,15 @@ class AsyncCellMeasurements(AsyncResource):
         return record
 
     async def _put(self, url: str, body: bytes, bar: Any) -> None:
-        """PUT one file to its upload URL, streamed in chunks (which advance ``bar``)."""
-        headers = {"Content-Type": "application/octet-stream"}
-        if not url.startswith(("http://", "https://")):  # a path on the API server
-            await self._transport.request(
-                "PUT", url, data=body, headers=headers, expect="none", timeout=DOWNLOAD_READ_TIMEOUT
-            )
-            if bar is not None:
-                bar.update(len(body))
-            return
-
-        async def chunks() -> AsyncIterator[bytes]:
-            for start in range(0, len(body), CHUNK):
-                piece = body[start : start + CHUNK]
-                yield piece
-                if bar is not None:
-                    bar.update(len(piece))
-
-        session = self._transport._get_session()
-        headers["Content-Length"] = str(len(body))
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=DOWNLOAD_READ_TIMEOUT)
-        try:
-            async with session.put(url, data=chunks(), headers=headers, timeout=timeout) as resp:
-                raw, status, reason = await resp.read(), resp.status, resp.reason or ""
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise APIConnectionError(f"Error during upload to {url}: {exc!r}") from exc
-        if status >= 400:
-            try:
-                detail: Any = json.loads(raw)
-            except ValueError:
-                detail = raw.decode("utf-8", errors="replace")
-            raise error_from_response(status, detail, reason)
+        """PUT one file to its upload URL (streamed in chunks that advance ``bar``)."""
+        await self._api.upload(url, body, progress=None if bar is None else bar.update)
 
     async def _wait_processing(self, measurement_id: str, timeout: float, interval: float) -> None:
         path = f"/cell_measurements/{seg(measurement_id)}"
         params = {"include_steps": False, "include_time_series": False}
         with anyio.fail_after(timeout if math.isfinite(timeout) else None):
             while True:
-                current = await self._get(path, params)
+                current = await self._api.get(path, params=params)
                 status = current.get("processing_status") if isinstance(current, Mapping) else None
                 if status == "failed":
                     raise IonworksError(

@@ -16,11 +16,11 @@ class AsyncJobs(AsyncResource):
 
     async def get(self, job_id: str) -> Job:
         """The job record."""
-        return structure(await self._get(f"/jobs/{seg(job_id)}"), Job, what="job")
+        return structure(await self._api.get(f"/jobs/{seg(job_id)}"), Job, what="job")
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a job: queued work never starts; running work is stopped where possible."""
-        return structure(await self._post(f"/jobs/{seg(job_id)}/cancel", {}), Job, what="job")
+        return structure(await self._api.post(f"/jobs/{seg(job_id)}/cancel", {}), Job, what="job")
 
     async def list(self, limit: int | None = None, offset: int | None = None) -> builtins.list[Job]:
         """Jobs this key can see, newest first: every one (read in pages of 1,000), or at most
@@ -31,5 +31,5 @@ class AsyncJobs(AsyncResource):
 
     async def get_metadata(self, job_id: str) -> dict[str, Any]:
         """Free-form metadata of a job (e.g. fit traces)."""
-        data = await self._get(f"/jobs/{seg(job_id)}/metadata")
+        data = await self._api.get(f"/jobs/{seg(job_id)}/metadata")
         return data if isinstance(data, dict) else {}

@@ -33,7 +33,7 @@ class AsyncModels(AsyncResource):
 
     async def get(self, model_id: str) -> Model:
         """One model."""
-        return structure(await self._get(f"/models/{seg(model_id)}"), Model, what="model")
+        return structure(await self._api.get(f"/models/{seg(model_id)}"), Model, what="model")
 
     async def list(
         self,
@@ -48,7 +48,7 @@ class AsyncModels(AsyncResource):
     ) -> Page[Model]:
         """Models of the project (without ``limit``: all of them)."""
         params = {
-            "project_id": await self._project_id(project_id),
+            "project_id": await self._api.default_project_id(project_id),
             "limit": limit,
             "offset": offset,
             **filter_params(name=name, name_exact=name_exact, order_by=order_by, order=order),
@@ -60,13 +60,15 @@ class AsyncModels(AsyncResource):
         if not isinstance(data, dict) or not data.get("name"):
             raise ValueError("model.create() needs a dict with a 'name' and a 'config'")
         body = {**data, "config": model_config(data.get("config", {}))}
-        body["project_id"] = await self._project_id(body.get("project_id"))
-        return structure(await self._post("/models", body), Model, what="model")
+        body["project_id"] = await self._api.default_project_id(body.get("project_id"))
+        return structure(await self._api.post("/models", body), Model, what="model")
 
     async def update(self, model_id: str, data: dict[str, Any]) -> Model:
         """Change fields of a model."""
-        return structure(await self._patch(f"/models/{seg(model_id)}", data), Model, what="model")
+        return structure(
+            await self._api.patch(f"/models/{seg(model_id)}", data), Model, what="model"
+        )
 
     async def delete(self, model_id: str) -> None:
         """Delete a model."""
-        await self._delete(f"/models/{seg(model_id)}")
+        await self._api.delete(f"/models/{seg(model_id)}")

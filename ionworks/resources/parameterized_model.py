@@ -5,9 +5,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from ionworks.errors import APIResponseValidationError
 from ionworks.models import Page, ParameterizedModel, structure
-from ionworks.resources._base import AsyncResource, seg
+from ionworks.resources._base import AsyncResource, expect, seg
 
 __all__ = ["AsyncParameterizedModels"]
 
@@ -36,7 +35,7 @@ class AsyncParameterizedModels(AsyncResource):
 
     async def get(self, parameterized_model_id: str) -> ParameterizedModel:
         """One parameterized model."""
-        data = await self._get(f"/parameterized_models/{seg(parameterized_model_id)}")
+        data = await self._api.get(f"/parameterized_models/{seg(parameterized_model_id)}")
         return structure(data, ParameterizedModel, what="parameterized model")
 
     async def list(
@@ -51,7 +50,7 @@ class AsyncParameterizedModels(AsyncResource):
         """Parameterized models of a project (built-ins such as "Chen2020 SPMe" included;
         without ``limit``: all of them)."""
         params = {
-            "project_id": await self._project_id(project_id),
+            "project_id": await self._api.default_project_id(project_id),
             "cell_spec_id": cell_spec_id,
             "limit": limit,
             "offset": offset,
@@ -89,35 +88,31 @@ class AsyncParameterizedModels(AsyncResource):
             path = f"/cells/{seg(cell_spec_id)}/parameterized_models"
         else:
             path = "/parameterized_models"
-            body["project_id"] = await self._project_id(body.get("project_id"))
-        result = await self._post(path, body)
+            body["project_id"] = await self._api.default_project_id(body.get("project_id"))
+        result = await self._api.post(path, body)
         return structure(result, ParameterizedModel, what="parameterized model")
 
     async def update(
         self, cell_spec_id: str | None, parameterized_model_id: str, data: dict[str, Any]
     ) -> ParameterizedModel:
         """Change fields of a parameterized model."""
-        result = await self._patch(_item_path(cell_spec_id, parameterized_model_id), data)
+        result = await self._api.patch(_item_path(cell_spec_id, parameterized_model_id), data)
         return structure(result, ParameterizedModel, what="parameterized model")
 
     async def delete(self, cell_spec_id: str | None, parameterized_model_id: str) -> None:
         """Delete a parameterized model."""
-        await self._delete(_item_path(cell_spec_id, parameterized_model_id))
+        await self._api.delete(_item_path(cell_spec_id, parameterized_model_id))
 
     async def get_parameter_values(self, parameterized_model_id: str) -> dict[str, Any]:
         """The parameter values as a dict."""
-        data = await self._get(
+        data = await self._api.get(
             f"/parameterized_models/{seg(parameterized_model_id)}/parameter-values"
         )
-        if not isinstance(data, dict):
-            raise APIResponseValidationError(f"Unexpected parameter values: {type(data).__name__}")
-        return data
+        return expect(data, dict, what="parameter values")
 
     async def get_variable_names(self, parameterized_model_id: str) -> builtins.list[str]:
         """Names of the model's output variables."""
-        data = await self._get(
+        data = await self._api.get(
             f"/parameterized_models/{seg(parameterized_model_id)}/variable-names"
         )
-        if not isinstance(data, list):
-            raise APIResponseValidationError(f"Unexpected variable names: {type(data).__name__}")
-        return [str(x) for x in data]
+        return [str(x) for x in expect(data, list, what="variable names")]

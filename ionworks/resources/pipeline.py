@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, overload
 
 from ionworks.data_refs import prepare_outbound
-from ionworks.errors import APIResponseValidationError, IonworksError, PermissionDeniedError
+from ionworks.errors import IonworksError, PermissionDeniedError
 from ionworks.models import Page, Pipeline, PipelineElement, PipelineResult, structure
-from ionworks.resources._base import seg
+from ionworks.resources._base import expect, seg
 from ionworks.resources._pipeline_base import AsyncPipelineBase, split_config
 
 __all__ = ["AsyncPipelines", "split_config"]
@@ -41,13 +41,13 @@ class AsyncPipelines(AsyncPipelineBase[Pipeline]):
         sit in the config dict; explicit arguments win. PyBaMM models, ``file:``/``folder:``
         references and small DataFrames in the config are serialised client-side."""
         base, lifted = self._lift(config, project_id, name, description, options)
-        pid = await self._project_id(lifted["project_id"])
+        pid = await self._api.default_project_id(lifted["project_id"])
         body = prepare_outbound(base)
         body.update({k: lifted[k] for k in ("name", "description") if lifted[k] is not None})
         body["project_id"] = pid
         body["options"] = dict(lifted["options"] or {})
         try:
-            data = await self._post("/pipelines", body)
+            data = await self._api.post("/pipelines", body)
         except PermissionDeniedError as exc:
             raise ValueError(
                 f"Access denied: The project {pid!r} is not accessible with these credentials "
@@ -77,7 +77,7 @@ class AsyncPipelines(AsyncPipelineBase[Pipeline]):
         ``name="ilike.%fit%"``, ``created_at_gt=…``, ``order_by``, ``order``) pass through.
         Without ``limit``, every matching pipeline (read in pages of 1,000)."""
         params: dict[str, Any] = {
-            "project_id": await self._project_id(project_id),
+            "project_id": await self._api.default_project_id(project_id),
             "limit": limit,
             "skip": offset,
             **filters,
@@ -94,17 +94,14 @@ class AsyncPipelines(AsyncPipelineBase[Pipeline]):
 
     async def result(self, pipeline_id: str) -> PipelineResult:
         """The final result and each element's result (``element_results`` by element name)."""
-        data = await self._get(f"/pipelines/{seg(pipeline_id)}/result")
+        data = await self._api.get(f"/pipelines/{seg(pipeline_id)}/result")
         return structure(data, PipelineResult, what="pipeline result")
 
     async def elements(self, pipeline_id: str) -> builtins.list[PipelineElement]:
         """The pipeline's elements with their job ids, types and progress."""
-        data = await self._get(f"/pipelines/{seg(pipeline_id)}/elements")
-        if not isinstance(data, list):
-            raise APIResponseValidationError(
-                f"Unexpected response for pipeline elements: {type(data).__name__}"
-            )
-        return [structure(item, PipelineElement, what="pipeline element") for item in data]
+        data = await self._api.get(f"/pipelines/{seg(pipeline_id)}/elements")
+        items = expect(data, list, what="pipeline elements")
+        return [structure(item, PipelineElement, what="pipeline element") for item in items]
 
     async def cancel(self, pipeline_id: str) -> Pipeline:
         """Cancel a pending or running pipeline."""

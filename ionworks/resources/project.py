@@ -15,7 +15,9 @@ class AsyncProjects(AsyncResource):
 
     async def get(self, project_id: str) -> Project:
         """One project."""
-        return structure(await self._get(f"/projects/{seg(project_id)}"), Project, what="project")
+        return structure(
+            await self._api.get(f"/projects/{seg(project_id)}"), Project, what="project"
+        )
 
     async def list(
         self,
@@ -39,13 +41,13 @@ class AsyncProjects(AsyncResource):
         """Create a project from ``{name, description?}``."""
         if not isinstance(data, dict) or not data.get("name"):
             raise ValueError("project.create() needs a dict with a 'name'")
-        return structure(await self._post("/projects", data), Project, what="project")
+        return structure(await self._api.post("/projects", data), Project, what="project")
 
     async def update(self, project_id: str, data: dict[str, Any]) -> Project:
         """Change fields of a project."""
-        result = await self._patch(f"/projects/{seg(project_id)}", data)
+        result = await self._api.patch(f"/projects/{seg(project_id)}", data)
         return structure(result, Project, what="project")
 
     async def delete(self, project_id: str) -> None:
         """Delete a project."""
-        await self._delete(f"/projects/{seg(project_id)}")
+        await self._api.delete(f"/projects/{seg(project_id)}")

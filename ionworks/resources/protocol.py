@@ -9,7 +9,7 @@ from typing import Any
 
 from ionworks.errors import APIResponseValidationError
 from ionworks.models import ConvertResult
-from ionworks.resources._base import AsyncResource
+from ionworks.resources._base import AsyncResource, expect
 from ionworks.ucp.samples import as_plain
 
 __all__ = ["CONVERT_TARGETS", "AsyncProtocols"]
@@ -18,8 +18,7 @@ CONVERT_TARGETS = ("maccor", "arbin", "arbin_sdx", "neware", "biologic_bttest", 
 
 
 def _b64(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise APIResponseValidationError(f"Unexpected convert response: {what} is not base64 text")
+    value = expect(value, str, what=f"convert ({what} content_base64)")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -37,19 +36,16 @@ class AsyncProtocols(AsyncResource):
     async def validate(self, protocol: str) -> dict[str, Any]:
         """``{"valid": bool, "error": str | None}`` for a UCP YAML string."""
         _check_protocol(protocol)
-        data = await self._post("/protocols/validate", {"protocol": protocol})
-        if not isinstance(data, dict) or "valid" not in data:
-            raise APIResponseValidationError(f"Unexpected response for validate: {data!r}")
+        data = await self._api.post("/protocols/validate", {"protocol": protocol})
+        data = expect(data, dict, what="validate", keys={"valid": object})
         data.setdefault("error", None)
         return data
 
     async def find_input_references(self, protocol: str) -> list[str]:
         """Names of the ``input["..."]`` placeholders, in order of first appearance."""
         _check_protocol(protocol)
-        data = await self._post("/protocols/input_references", {"protocol": protocol})
-        if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
-            raise APIResponseValidationError(f"Unexpected response for input_references: {data!r}")
-        return data
+        data = await self._api.post("/protocols/input_references", {"protocol": protocol})
+        return expect(data, list, what="input_references", items=str)
 
     async def convert(
         self,
@@ -88,17 +84,13 @@ class AsyncProtocols(AsyncResource):
             body["nominal_capacity_ah"] = float(nominal_capacity_ah)
         if verify:
             body["verify"] = True
-        data = await self._post("/protocols/convert", body)
-        if not isinstance(data, Mapping) or not isinstance(data.get("primary"), Mapping):
-            raise APIResponseValidationError(f"Unexpected response for convert: {data!r}")
-        primary = data["primary"]
+        data = await self._api.post("/protocols/convert", body)
+        data = expect(data, dict, what="convert", keys={"primary": dict})
+        primary = expect(data["primary"], dict, what="convert (primary)", keys={"filename": str})
         assets = []
         for index, asset in enumerate(data.get("assets") or []):
-            if not isinstance(asset, Mapping) or not isinstance(asset.get("filename"), str):
-                raise APIResponseValidationError(f"Unexpected convert asset #{index}: {asset!r}")
+            asset = expect(asset, dict, what=f"convert (asset #{index})", keys={"filename": str})
             assets.append((asset["filename"], _b64(asset.get("content_base64"), "asset")))
-        if not isinstance(primary.get("filename"), str):
-            raise APIResponseValidationError("Unexpected convert response: primary.filename")
         return ConvertResult(
             target=str(data.get("target", target)),
             primary_filename=primary["filename"],

@@ -38,13 +38,13 @@ class AsyncSimplePipelines(AsyncPipelineBase[SimplePipeline]):
         """
         base, lifted = self._lift(config, project_id, name, description, options)
         body: dict[str, Any] = {
-            "project_id": await self._project_id(lifted["project_id"]),
+            "project_id": await self._api.default_project_id(lifted["project_id"]),
             "config": prepare_outbound(base),
         }
         body.update(
             {k: lifted[k] for k in ("name", "description", "options") if lifted[k] is not None}
         )
-        return self._structure(await self._post("/simple_pipelines", body))
+        return self._structure(await self._api.post("/simple_pipelines", body))
 
     async def get(self, simple_pipeline_id: str) -> SimplePipeline:
         """The simple pipeline record; ``result`` holds ``parameter_values`` when completed."""
@@ -78,7 +78,7 @@ class AsyncSimplePipelines(AsyncPipelineBase[SimplePipeline]):
         if order not in ("asc", "desc"):
             raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
         params: dict[str, Any] = {
-            "project_id": await self._project_id(project_id),
+            "project_id": await self._api.default_project_id(project_id),
             "limit": limit,
             "offset": offset,
             "name": name,

@@ -17,7 +17,8 @@ from ionworks._config import resolve_project_id
 from ionworks._waiting import Outcome, gather_limited, id_list, poll_outcomes, wait_all
 from ionworks.errors import APIResponseValidationError, JobFailedError, NotFoundError
 from ionworks.models import Page, SimulationResponse, SimulationResult, structure
-from ionworks.resources._base import AsyncResource, seg
+from ionworks.resources._base import AsyncResource, expect, seg
+from ionworks.resources._requests import Requests
 from ionworks.resources._results import RESULT_ACCEPT, build_result, is_quick_to_decode
 from ionworks.resources._simulation_config import (
     expected_count,
@@ -30,13 +31,14 @@ __all__ = ["AsyncSimulations"]
 METRICS_CACHE = 20_000
 STATUS_CHUNK = 1000
 FAILED_STATUSES = frozenset({"failed", "canceled", "cancelled", "error"})
+RESULT_PARTS = ("metrics", "time_series", "steps")  # of the result bundle
 
 
 class AsyncSimulations(AsyncResource):
     """Run simulations of UCP protocols on parameterized models."""
 
-    def __init__(self, client: Any) -> None:
-        super().__init__(client)
+    def __init__(self, api: Requests) -> None:
+        super().__init__(api)
         # Metrics of simulations a wait saw completed: a completed record never changes, so
         # get_result right after a wait needs two downloads, not a third request.
         self._completed_metrics: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -109,15 +111,15 @@ class AsyncSimulations(AsyncResource):
         top_params: dict[str, Any] = cfg.get("experiment_parameters") or {}
         conditions = cfg.get("conditions")
         if cfg.get("protocol_experiment") is not None:
-            project_id = await self._project_id(
-                cfg.get("project_id") or self._client.project_id or resolve_project_id(None)
+            project_id = await self._api.default_project_id(
+                cfg.get("project_id") or self._api.config.project_id or resolve_project_id(None)
             )
             merged: dict[str, Any] = {}
             for cond in conditions or []:
                 for key, value in cond["experiment_parameters"].items():
                     merged.setdefault(key, value)
             merged.update(top_params)
-            template = await self._post(
+            template = await self._api.post(
                 "/protocols/parse-to-template",
                 {
                     "protocol_experiment": cfg["protocol_experiment"],
@@ -125,10 +127,7 @@ class AsyncSimulations(AsyncResource):
                     "project_id": project_id,
                 },
             )
-            if not isinstance(template, Mapping) or "template_id" not in template:
-                raise APIResponseValidationError(
-                    f"Unexpected response for parse-to-template: {template!r}"
-                )
+            expect(template, dict, what="parse-to-template", keys={"template_id": object})
             template_id = str(template["template_id"])
         else:
             project_id = cfg.get("project_id") or ""
@@ -152,14 +151,9 @@ class AsyncSimulations(AsyncResource):
                 for c in conditions
             ]
         body = {k: v for k, v in body.items() if v is not None}
-        data = await self._post("/simulations/with-template/batch", body)
-        if not isinstance(data, list):
-            raise APIResponseValidationError(
-                f"Unexpected response format from /simulations/with-template/batch: "
-                f"expected a JSON array, got {type(data).__name__}"
-            )
+        data = await self._api.post("/simulations/with-template/batch", body)
         out = []
-        for item in data:
+        for item in expect(data, list, what="/simulations/with-template/batch"):
             response = structure(item, SimulationResponse, what="simulation batch item")
             out.append(
                 SimulationResponse(
@@ -198,7 +192,7 @@ class AsyncSimulations(AsyncResource):
             "parameterized_model_id": parameterized_model_id,
             "study_id": study_id,
             "experiment_template_id": protocol_id,
-            "project_id": None if scoped else (project_id or self._client.project_id),
+            "project_id": None if scoped else (project_id or self._api.config.project_id),
             "state": state,
             "summary": True if summary else None,
             "limit": limit,
@@ -213,14 +207,12 @@ class AsyncSimulations(AsyncResource):
 
     async def get(self, simulation_id: str) -> dict[str, Any]:
         """The simulation record as a dict (``simulation_data`` is null until completed)."""
-        data = await self._get(f"/simulations/{seg(simulation_id)}")
-        if not isinstance(data, dict):
-            raise APIResponseValidationError(f"Unexpected response for simulation: {data!r}")
-        return data
+        data = await self._api.get(f"/simulations/{seg(simulation_id)}")
+        return expect(data, dict, what="simulation")
 
     async def delete(self, simulation_id: str) -> None:
         """Delete a simulation and its stored results."""
-        await self._delete(f"/simulations/{seg(simulation_id)}")
+        await self._api.delete(f"/simulations/{seg(simulation_id)}")
 
     async def get_statuses(
         self, simulation_ids: str | Sequence[str]
@@ -231,14 +223,10 @@ class AsyncSimulations(AsyncResource):
         chunks = [ids[i : i + STATUS_CHUNK] for i in range(0, len(ids), STATUS_CHUNK)]
 
         async def one(chunk: builtins.list[str]) -> builtins.list[dict[str, Any]]:
-            data = await self._post(
+            data = await self._api.post(
                 "/simulations/statuses", {"simulation_ids": chunk, "limit": len(chunk)}
             )
-            if not isinstance(data, list):
-                raise APIResponseValidationError(
-                    f"Unexpected response for /simulations/statuses: {type(data).__name__}"
-                )
-            return data
+            return expect(data, list, what="/simulations/statuses")
 
         results = await gather_limited(one, chunks, limit=8)
         return [item for chunk in results for item in chunk]
@@ -246,7 +234,7 @@ class AsyncSimulations(AsyncResource):
     async def get_result(self, simulation_id: str) -> SimulationResult:
         """Time series, steps (DataFrames) and metrics of a completed simulation."""
         metrics = self._completed_metrics.pop(simulation_id, None)
-        capabilities = await self._client._capabilities()
+        capabilities = await self._api.capabilities()
         # Arrow streams are asked for only where the server offers them (ours); other
         # servers see exactly the official client's requests.
         accept = RESULT_ACCEPT if "arrow-stream" in capabilities else None
@@ -254,7 +242,7 @@ class AsyncSimulations(AsyncResource):
             time_series, steps, metrics = await self._bundle(seg(simulation_id), accept)
         else:
             time_series, steps, metrics = await self._downloads(seg(simulation_id), metrics, accept)
-        args = (time_series, steps, metrics, self._client.dataframe_backend)
+        args = (time_series, steps, metrics, self._api.config.dataframe_backend)
         if is_quick_to_decode(time_series, steps):
             return build_result(*args)  # tens of µs: cheaper than a thread hop
         # Decoding parquet is CPU work (polars releases the GIL): off the event loop, so many
@@ -262,7 +250,7 @@ class AsyncSimulations(AsyncResource):
         return await anyio.to_thread.run_sync(build_result, *args)
 
     async def _downloads(
-        self, sid: str, metrics: dict[str, Any] | None, accept: Mapping[str, str] | None
+        self, sid: str, metrics: dict[str, Any] | None, accept: str | None
     ) -> tuple[bytes, bytes, dict[str, Any]]:
         """The API's way (wire.md §4.4): both downloads, plus the record unless the metrics
         came with a wait — concurrently."""
@@ -270,11 +258,9 @@ class AsyncSimulations(AsyncResource):
 
         async def fetch(name: str, path: str) -> None:
             if name == "record":
-                parts[name] = await self._get(path)
+                parts[name] = await self._api.get(path)
             else:
-                parts[name] = await self._transport.request(
-                    "GET", path, headers=accept, expect="bytes"
-                )
+                parts[name] = await self._api.download(path, accept=accept)
 
         async with task_group() as tg:
             tg.start_soon(fetch, "time_series", f"/simulations/{sid}/time_series/download")
@@ -286,21 +272,24 @@ class AsyncSimulations(AsyncResource):
             metrics = (record.get("metrics") if isinstance(record, dict) else None) or {}
         return parts["time_series"], parts["steps"], metrics
 
-    async def _bundle(
-        self, sid: str, accept: Mapping[str, str] | None
-    ) -> tuple[bytes, bytes, dict[str, Any]]:
+    async def _bundle(self, sid: str, accept: str | None) -> tuple[bytes, bytes, dict[str, Any]]:
         """Our local server's one-request form: ``GET /simulations/{id}/result``."""
         path = f"/simulations/{sid}/result"
-        parts = await self._transport.request("GET", path, headers=accept, expect="multipart")
+        parts = await self._api.download_parts(path, accept=accept)
+        missing = [name for name in RESULT_PARTS if name not in parts]
+        if missing:
+            raise APIResponseValidationError(
+                f"Unexpected response for GET {path}: no {', '.join(missing)} part in the "
+                f"multipart body (parts: {', '.join(parts) or 'none'})"
+            )
         try:
             metrics = json.loads(parts["metrics"][1]) or {}
-            if not isinstance(metrics, dict):
-                raise TypeError(f"metrics is a {type(metrics).__name__}")
-            return parts["time_series"][1], parts["steps"][1], metrics
-        except (KeyError, TypeError, ValueError) as exc:
+        except ValueError as exc:
             raise APIResponseValidationError(
-                f"GET {path}: unexpected result parts: {exc}"
+                f"Unexpected response for GET {path}: the metrics part is not JSON: {exc}"
             ) from None
+        metrics = expect(metrics, dict, what=f"GET {path} (the metrics part)")
+        return parts["time_series"][1], parts["steps"][1], metrics
 
     async def _fetch_outcomes(self, ids: builtins.list[str]) -> builtins.list[Outcome]:
         statuses = await self.get_statuses(ids)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ionworks.errors import APIResponseValidationError
 from ionworks.models import Page, Study, structure
-from ionworks.resources._base import AsyncResource, filter_params, seg
+from ionworks.resources._base import AsyncResource, expect, filter_params, seg
 
 __all__ = ["AsyncStudies"]
 
@@ -15,7 +14,7 @@ class AsyncStudies(AsyncResource):
     """Manage studies. Every method takes ``project_id=`` (default: the client's project)."""
 
     async def _base(self, project_id: str | None) -> str:
-        return f"/projects/{seg(await self._project_id(project_id))}/studies"
+        return f"/projects/{seg(await self._api.default_project_id(project_id))}/studies"
 
     async def list(
         self,
@@ -39,7 +38,7 @@ class AsyncStudies(AsyncResource):
 
     async def get(self, study_id: str, project_id: str | None = None) -> Study:
         """One study."""
-        data = await self._get(f"{await self._base(project_id)}/{seg(study_id)}")
+        data = await self._api.get(f"{await self._base(project_id)}/{seg(study_id)}")
         return structure(data, Study, what="study")
 
     async def create(self, data: dict[str, Any], project_id: str | None = None) -> Study:
@@ -49,7 +48,7 @@ class AsyncStudies(AsyncResource):
                 'study.create() takes a dict with a non-empty "name", e.g. '
                 '{"name": "1C Discharge Sweep", "description": "..."}'
             )
-        result = await self._post(await self._base(project_id), data)
+        result = await self._api.post(await self._base(project_id), data)
         return structure(result, Study, what="study")
 
     async def update(
@@ -58,19 +57,19 @@ class AsyncStudies(AsyncResource):
         """Update a study's fields (e.g. ``{"name": ...}``)."""
         if not isinstance(data, dict) or not data:
             raise ValueError("study.update() takes a non-empty dict of fields to change")
-        result = await self._patch(f"{await self._base(project_id)}/{seg(study_id)}", data)
+        result = await self._api.patch(f"{await self._base(project_id)}/{seg(study_id)}", data)
         return structure(result, Study, what="study")
 
     async def delete(self, study_id: str, project_id: str | None = None) -> None:
         """Delete a study (its simulations and measurements are kept)."""
-        await self._delete(f"{await self._base(project_id)}/{seg(study_id)}")
+        await self._api.delete(f"{await self._base(project_id)}/{seg(study_id)}")
 
     async def assign_simulation(
         self, study_id: str, simulation_id: str, project_id: str | None = None
     ) -> dict[str, Any]:
         """Add a simulation to a study (idempotent)."""
         path = f"{await self._base(project_id)}/{seg(study_id)}/simulations/{seg(simulation_id)}"
-        result = await self._post(path, {})
+        result = await self._api.post(path, {})
         return result if isinstance(result, dict) else {}
 
     async def remove_simulation(
@@ -78,14 +77,14 @@ class AsyncStudies(AsyncResource):
     ) -> None:
         """Remove a simulation from a study (the simulation is kept)."""
         path = f"{await self._base(project_id)}/{seg(study_id)}/simulations/{seg(simulation_id)}"
-        await self._delete(path)
+        await self._api.delete(path)
 
     async def assign_measurement(
         self, study_id: str, measurement_id: str, project_id: str | None = None
     ) -> dict[str, Any]:
         """Add a measurement to a study (idempotent)."""
         path = f"{await self._base(project_id)}/{seg(study_id)}/measurements/{seg(measurement_id)}"
-        result = await self._post(path, {})
+        result = await self._api.post(path, {})
         return result if isinstance(result, dict) else {}
 
     async def list_measurements(
@@ -100,13 +99,11 @@ class AsyncStudies(AsyncResource):
         path = f"{await self._base(project_id)}/{seg(study_id)}/measurements"
         params = {"limit": limit, "offset": offset}
         if limit is not None:
-            data = await self._get(path, params)
+            data = expect(
+                await self._api.get(path, params=params), (list, dict), what="study measurements"
+            )
             if isinstance(data, list):
                 return {"items": data, "count": len(data), "total": len(data)}
-            if not isinstance(data, dict):
-                raise APIResponseValidationError(
-                    f"Unexpected response for study measurements: {type(data).__name__}"
-                )
             return data
         page = await self._list(path, params, None, what="study measurements")
         return {"items": page.items, "count": page.count, "total": page.total}
@@ -116,4 +113,4 @@ class AsyncStudies(AsyncResource):
     ) -> None:
         """Remove a measurement from a study (the measurement is kept)."""
         path = f"{await self._base(project_id)}/{seg(study_id)}/measurements/{seg(measurement_id)}"
-        await self._delete(path)
+        await self._api.delete(path)

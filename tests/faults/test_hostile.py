@@ -331,7 +331,7 @@ SQLISH = [
     "eq.' OR '1'='1",
     "'; DROP TABLE simulations; --",
     'ilike.%" OR ""="%',
-    "ilike.%%%_%",
+    "ilike.%%%\\_%",  # LIKE as PostgREST: % wildcards, \_ a literal underscore ("plain" has none)
 ]
 
 

@@ -27,7 +27,7 @@ pytest.importorskip("pybamm")
 
 from ionworks import AsyncIonworks
 from ionworks.errors import MeasurementValidationError
-from ionworks.server.api.measurements import RECEIVING
+from ionworks.server.db.uploads import RECEIVING
 from ionworks.server.hosting import EmbeddedServer
 from ionworks.server.limits import Limits
 from ionworks.server.services.measurement_files import _check_file

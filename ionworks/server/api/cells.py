@@ -6,103 +6,72 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
 from ionworks.server.api.listing import list_window, page_params
 from ionworks.server.api.models import _store, project_or_404
-from ionworks.server.db.store import Store, new_id, now_iso
+from ionworks.server.db import cells
+from ionworks.server.db.store import Store
 
-__all__ = ["default_instance", "setup"]
+__all__ = ["found", "instance_or_404", "record", "setup"]
+
+T = TypeVar("T")
 
 
 # --- cell specifications and instances -------------------------------------------------------------
 
 
-def _record(row: sqlite3.Row, **defaults: Any) -> dict[str, Any]:
+def record(row: sqlite3.Row, **defaults: Any) -> dict[str, Any]:
     """A row as JSON: defaults, the caller's extra fields, then the columns."""
     columns = {k: row[k] for k in row.keys() if k not in ("fields", "owner_id", "steps_count")}
     return {**defaults, **json.loads(row["fields"]), **columns}
 
 
-def _row(store: Store, table: str, owner_id: str, rid: str) -> sqlite3.Row:
-    row = store.one(f"SELECT * FROM {table} WHERE id = ? AND owner_id = ?", (rid, owner_id))
-    if row is None:
-        fail(404, f"{table[:-1].replace('_', ' ').replace('cell m', 'm')} {rid} not found")
-    return row
+def found(value: T | None, what: str) -> T:
+    """``value``, or a 404 ``{what} not found`` if it is None."""
+    if value is None:
+        fail(404, f"{what} not found")
+    return value
 
 
-def _insert(store: Store, table: str, owner_id: str, project_id: str, **values: Any) -> str:
-    """Insert a row; ``fields`` (the caller's extra keys) is stored as JSON."""
-    values = {
-        "id": new_id(),
-        "created_at": now_iso(),
-        **values,
-        "owner_id": owner_id,
-        "project_id": project_id,
-        "fields": json.dumps(
-            {k: v for k, v in values["fields"].items() if k != "name"}, default=str
-        ),
-    }
-    marks = ", ".join("?" * len(values))
-    sql = f"INSERT INTO {table}({', '.join(values)}) VALUES ({marks})"
-    store.execute(sql, list(values.values()))
-    return str(values["id"])
+def _spec_or_404(store: Store, owner_id: str, spec_id: str) -> sqlite3.Row:
+    return found(cells.get_specification(store, owner_id, spec_id), f"cell specification {spec_id}")
 
 
-def _new_instance(store: Store, spec: sqlite3.Row, body: dict[str, Any], default: int = 0) -> str:
-    ids = {"cell_specification_id": spec["id"], "is_default": default}
-    pid = spec["project_id"]
-    return _insert(
-        store, "cell_instances", spec["owner_id"], pid, name=body["name"], fields=body, **ids
-    )
-
-
-def default_instance(store: Store, owner_id: str, project_id: str) -> sqlite3.Row:
-    """The project's default cell instance (created with a default specification on first use)."""
-    sql = "SELECT * FROM cell_instances WHERE owner_id = ? AND project_id = ? AND is_default = 1"
-    row = store.one(sql, (owner_id, project_id))
-    if row is None:
-        with store.transaction():
-            new = {"name": "Default cell", "fields": {}, "is_default": 1}
-            sid = _insert(store, "cell_specifications", owner_id, project_id, **new)
-            _new_instance(
-                store, _row(store, "cell_specifications", owner_id, sid), {"name": new["name"]}, 1
-            )
-        row = store.one(sql, (owner_id, project_id))
-    assert row is not None
-    return row
+def instance_or_404(store: Store, owner_id: str, instance_id: str) -> sqlite3.Row:
+    return found(cells.get_instance(store, owner_id, instance_id), f"cell instance {instance_id}")
 
 
 async def create_spec(request: web.Request) -> web.Response:
     store, owner_id = _store(request), owner(request)
     body = await read_json(request)
-    name = require_str(body, "name")
+    require_str(body, "name")
     pid = str(body.pop("project_id", None) or store.default_project(owner_id)["id"])
     project_or_404(store, owner_id, pid)
-    sid = _insert(store, "cell_specifications", owner_id, pid, name=name, fields=body, is_default=0)
-    return json_response(_record(_row(store, "cell_specifications", owner_id, sid)), 201)
+    sid = cells.create_specification(store, owner_id, pid, body["name"], body)
+    return json_response(record(_spec_or_404(store, owner_id, sid)), 201)
 
 
 async def get_spec(request: web.Request) -> web.Response:
-    spec = _row(_store(request), "cell_specifications", owner(request), request.match_info["spec"])
-    return json_response(_record(spec))
+    spec = _spec_or_404(_store(request), owner(request), request.match_info["spec"])
+    return json_response(record(spec))
 
 
 async def create_instance(request: web.Request) -> web.Response:
     store, owner_id = _store(request), owner(request)
-    spec = _row(store, "cell_specifications", owner_id, request.match_info["spec"])
+    spec = _spec_or_404(store, owner_id, request.match_info["spec"])
     body = await read_json(request)
     require_str(body, "name")
-    iid = _new_instance(store, spec, body)
-    return json_response(_record(_row(store, "cell_instances", owner_id, iid), batch_id=None), 201)
+    iid = cells.create_instance(store, spec, body["name"], body)
+    return json_response(record(instance_or_404(store, owner_id, iid), batch_id=None), 201)
 
 
 async def get_instance(request: web.Request) -> web.Response:
-    row = _row(_store(request), "cell_instances", owner(request), request.match_info["ci"])
-    return json_response(_record(row, batch_id=None))
+    row = instance_or_404(_store(request), owner(request), request.match_info["ci"])
+    return json_response(record(row, batch_id=None))
 
 
 async def list_instances(request: web.Request) -> web.Response:
@@ -110,23 +79,21 @@ async def list_instances(request: web.Request) -> web.Response:
     (``is_default=true``: only the project's default instance, created if missing)."""
     page_params(request)  # a bad page is refused before any work
     store, owner_id = _store(request), owner(request)
-    where, args = ["owner_id = ?"], [owner_id]
+    spec_id = None
     if "spec" in request.match_info:
-        spec = _row(store, "cell_specifications", owner_id, request.match_info["spec"])
-        where.append("cell_specification_id = ?")
-        args.append(spec["id"])
-    pid = request.query.get("project_id")
+        spec_id = str(_spec_or_404(store, owner_id, request.match_info["spec"])["id"])
+    pid = request.query.get("project_id") or None
     if pid:
         project_or_404(store, owner_id, pid)
-        default_instance(store, owner_id, pid)
-        where.append("project_id = ?")
-        args.append(pid)
-    if request.query.get("is_default") == "true":
-        where.append("is_default = 1")
-    rows = store.query(
-        f"SELECT * FROM cell_instances WHERE {' AND '.join(where)} ORDER BY created_at DESC", args
+        cells.default_instance(store, owner_id, pid)
+    rows = cells.list_instances(
+        store,
+        owner_id,
+        spec_id=spec_id,
+        project_id=pid,
+        only_default=request.query.get("is_default") == "true",
     )
-    items = [_record(r, batch_id=None) for r in rows]
+    items = [record(r, batch_id=None) for r in rows]
     return json_response(list_window(request, items, ("name", "created_at")))
 
 

@@ -8,7 +8,9 @@ from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner
 from ionworks.server.api.listing import page_params
-from ionworks.server.db.store import Store, job_dict
+from ionworks.server.db import jobs as jobs_db
+from ionworks.server.db.jobs import job_dict
+from ionworks.server.db.store import Store
 from ionworks.server.state import state
 
 __all__ = ["setup"]
@@ -20,7 +22,7 @@ def _ctx(request: web.Request) -> tuple[Store, Any]:
 
 
 def _job_or_404(store: Store, owner_id: str, job_id: str) -> dict[str, Any]:
-    row = store.one("SELECT * FROM jobs WHERE id = ? AND owner_id = ?", (job_id, owner_id))
+    row = jobs_db.get(store, job_id, owner_id)
     if row is None:
         fail(404, f"job {job_id} not found")
     return job_dict(row)
@@ -31,10 +33,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     (default and maximum: the server's ``max_page_size``) from ``offset``."""
     limit, offset = page_params(request)
     store, _ = _ctx(request)
-    rows = store.query(
-        "SELECT * FROM jobs WHERE owner_id = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
-        (owner(request), limit, offset),
-    )
+    rows = jobs_db.list_for_owner(store, owner(request), limit, offset)
     return json_response([job_dict(r) for r in rows])
 
 

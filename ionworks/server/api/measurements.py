@@ -23,38 +23,32 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import anyio.to_thread
 from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
-from ionworks.server.api.cells import _insert, _record, _row
+from ionworks.server.api.cells import found, instance_or_404, record
 from ionworks.server.api.http import HTTPError, fail, json_response, owner, read_json, require_str
 from ionworks.server.api.listing import list_window
 from ionworks.server.api.models import _store, project_or_404
+from ionworks.server.db import measurements, uploads
 from ionworks.server.db.measurements import FOLDER, STEPS, TIME_SERIES
-from ionworks.server.db.store import Store, new_id, now_iso
+from ionworks.server.db.store import Store, new_id
+from ionworks.server.db.uploads import RECEIVED, complete_path, converted_path
 from ionworks.server.services.measurement_files import check_files
 from ionworks.server.state import STATE, limits, state
 
-__all__ = ["measurement_dict", "setup", "upload_files"]
+__all__ = ["measurement_dict", "measurement_or_404", "setup"]
 
 
 FILES = (TIME_SERIES, STEPS)
 PROTECTED = {"id", "cell_instance_id", "project_id", "measurement_type", "processing_status"}
 CHUNK: Final = 1 << 20
-
-# measurement_uploads.received: the state of one upload URL
-WAITING: Final = 0  # nothing received yet
-RECEIVED: Final = 1  # the whole body is in blobs/uploads/{token}
-RECEIVING: Final = 2  # a PUT is streaming the body
-CONFIRMING: Final = 3  # claimed by a confirm-upload
 
 SWEEP_SECONDS: Final = 60.0  # expired uploads are removed at least this often
 _SWEEPER: Final = web.AppKey("upload_sweeper", asyncio.Task[None])
@@ -62,17 +56,21 @@ log = logging.getLogger("ionworks.server")
 
 
 def measurement_dict(row: sqlite3.Row) -> dict[str, Any]:
-    out = _record(row, notes=None, processing_status="ready", processing_error=None)
+    out = record(row, notes=None, processing_status="ready", processing_error=None)
     return {**out, "tags": out.get("tags") or [], "has_steps": row["steps_count"] is not None}
 
 
-def _list_rows(request: web.Request, where: list[str], args: list[Any]) -> web.Response:
-    if request.query.get("measurement_type"):
-        where.append("measurement_type = ?")
-        args.append(request.query["measurement_type"])
-    rows = _store(request).query(
-        f"SELECT * FROM cell_measurements WHERE {' AND '.join(where)} ORDER BY created_at DESC",
-        args,
+def measurement_or_404(store: Store, owner_id: str, measurement_id: str) -> sqlite3.Row:
+    row = measurements.get(store, owner_id, measurement_id)
+    return found(row, f"measurement {measurement_id}")
+
+
+def _list_rows(request: web.Request, **where: str) -> web.Response:
+    rows = measurements.list_rows(
+        _store(request),
+        owner(request),
+        measurement_type=request.query.get("measurement_type") or None,
+        **where,
     )
     tags_all = set(request.query.getall("tags_all", []))
     tags_any = set(request.query.getall("tags_any", []))
@@ -85,22 +83,20 @@ def _list_rows(request: web.Request, where: list[str], args: list[Any]) -> web.R
 
 
 async def list_by_instance(request: web.Request) -> web.Response:
-    ci = _row(_store(request), "cell_instances", owner(request), request.match_info["ci"])
-    return _list_rows(request, ["owner_id = ?", "cell_instance_id = ?"], [owner(request), ci["id"]])
+    ci = instance_or_404(_store(request), owner(request), request.match_info["ci"])
+    return _list_rows(request, cell_instance_id=ci["id"])
 
 
 async def list_by_project(request: web.Request) -> web.Response:
-    where, args = ["owner_id = ?"], [owner(request)]
     pid = request.query.get("project_id")
     if pid:
         project_or_404(_store(request), owner(request), pid)
-        where.append("project_id = ?")
-        args.append(pid)
-    return _list_rows(request, where, args)
+        return _list_rows(request, project_id=pid)
+    return _list_rows(request)
 
 
 async def get_measurement(request: web.Request) -> web.Response:
-    row = _row(_store(request), "cell_measurements", owner(request), request.match_info["mid"])
+    row = measurement_or_404(_store(request), owner(request), request.match_info["mid"])
     return json_response(measurement_dict(row))
 
 
@@ -118,29 +114,23 @@ def _meta(body: dict[str, Any]) -> dict[str, Any]:
 
 async def update_measurement(request: web.Request) -> web.Response:
     store, owner_id = _store(request), owner(request)
-    row = _row(store, "cell_measurements", owner_id, request.match_info["mid"])
-    changes = _meta(await read_json(request))
-    fields = {**json.loads(row["fields"]), **changes}
-    store.execute(
-        "UPDATE cell_measurements SET name = ?, fields = ?, updated_at = ? WHERE id = ?",
-        (fields.pop("name", row["name"]), json.dumps(fields, default=str), now_iso(), row["id"]),
-    )
-    return json_response(measurement_dict(_row(store, "cell_measurements", owner_id, row["id"])))
+    row = measurement_or_404(store, owner_id, request.match_info["mid"])
+    measurements.update_meta(store, row, _meta(await read_json(request)))
+    return json_response(measurement_dict(measurement_or_404(store, owner_id, row["id"])))
 
 
 async def delete_measurement(request: web.Request) -> web.Response:
     """Delete the record (its study memberships go with it: ON DELETE CASCADE) and its files."""
     store = _store(request)
-    row = _row(store, "cell_measurements", owner(request), request.match_info["mid"])
-    store.execute("DELETE FROM cell_measurements WHERE id = ?", (row["id"],))
-    store.delete_blobs(FOLDER.format(row["id"]))
+    row = measurement_or_404(store, owner(request), request.match_info["mid"])
+    measurements.delete(store, row["id"])
     return web.Response(status=204)
 
 
 def _download(name: str) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         store = _store(request)
-        row = _row(store, "cell_measurements", owner(request), request.match_info["mid"])
+        row = measurement_or_404(store, owner(request), request.match_info["mid"])
         path = store.blob_path(FOLDER.format(row["id"]), name)
         if not path.is_file():
             fail(404, f"measurement {row['id']} has no {name}")
@@ -150,84 +140,6 @@ def _download(name: str) -> Any:
 
 
 # --- upload: initiate -> PUT /uploads/{token} -> confirm ----------------------------------------
-
-
-def _uploads_dir(store: Store) -> Path:
-    return store.blob_dir / "uploads"
-
-
-def _partial(store: Store, token: str) -> Path:
-    """Where a PUT streams to (a ``.*.tmp`` partial write: removed at start if interrupted)."""
-    return _uploads_dir(store) / f".{token}.tmp"
-
-
-def _complete(store: Store, token: str) -> Path:
-    """A fully received upload (renamed from its partial file after fsync)."""
-    return _uploads_dir(store) / token
-
-
-def _converted(store: Store, token: str) -> Path:
-    """The parquet copy of an uploaded CSV file, made by confirm-upload."""
-    return _uploads_dir(store) / f".{token}.parquet.tmp"
-
-
-def upload_files(store: Store, token: str) -> tuple[Path, ...]:
-    """Every file an upload URL may have on disk (for deleting them)."""
-    return _partial(store, token), _complete(store, token), _converted(store, token)
-
-
-def _remove_upload_files(store: Store, tokens: Iterable[str]) -> None:
-    for token in tokens:
-        for path in upload_files(store, token):
-            path.unlink(missing_ok=True)
-
-
-def _discard(store: Store, tokens: Sequence[str]) -> None:
-    """Forget these upload URLs: their rows, then their files."""
-    with store.transaction():
-        for token in tokens:
-            store.execute("DELETE FROM measurement_uploads WHERE token = ?", (token,))
-    _remove_upload_files(store, tokens)
-
-
-def sweep_uploads(store: Store, ttl: float, *, at_start: bool = False) -> None:
-    """Remove uploads older than ``ttl`` seconds (rows and files; not while a PUT or a confirm
-    is working on one). ``at_start`` (no request in flight): an interrupted PUT's URL can be
-    used again, an interrupted confirm's upload is spent (its URLs, files and any partly moved
-    measurement files are removed, unless its record was written), and files in
-    ``blobs/uploads/`` of unknown tokens are removed."""
-    if at_start:
-        for row in store.query(
-            "SELECT token FROM measurement_uploads WHERE received = ?", (RECEIVING,)
-        ):
-            _remove_upload_files(store, [row["token"]])
-        store.execute(
-            "UPDATE measurement_uploads SET received = ? WHERE received = ?", (WAITING, RECEIVING)
-        )
-        claimed = store.query(
-            "SELECT DISTINCT measurement_id FROM measurement_uploads WHERE received = ?",
-            (CONFIRMING,),
-        )
-        for row in claimed:
-            mid = row["measurement_id"]
-            tokens = store.query(
-                "SELECT token FROM measurement_uploads WHERE measurement_id = ?", (mid,)
-            )
-            _discard(store, [t["token"] for t in tokens])
-            if store.one("SELECT id FROM cell_measurements WHERE id = ?", (mid,)) is None:
-                store.delete_blobs(FOLDER.format(mid))
-    expired = store.query(
-        "SELECT token FROM measurement_uploads WHERE created <= ? AND received IN (?, ?)",
-        (time.time() - ttl, WAITING, RECEIVED),
-    )
-    if expired:
-        _discard(store, [row["token"] for row in expired])
-    folder = _uploads_dir(store)
-    if at_start and folder.is_dir():
-        known = {row["token"] for row in store.query("SELECT token FROM measurement_uploads")}
-        for path in folder.iterdir():
-            if not path.name.startswith(".") and path.name not in known:
-                path.unlink(missing_ok=True)
 
 
 def _origin(request: web.Request) -> str:
@@ -252,7 +164,7 @@ def _origin(request: web.Request) -> str:
 
 async def initiate_upload(request: web.Request) -> web.Response:
     store, owner_id, bounds = _store(request), owner(request), limits(request)
-    ci = _row(store, "cell_instances", owner_id, request.match_info["ci"])
+    ci = instance_or_404(store, owner_id, request.match_info["ci"])
     body = await read_json(request)
     meta = body.get("measurement")
     if not isinstance(meta, dict) or not meta.get("name"):
@@ -262,35 +174,26 @@ async def initiate_upload(request: web.Request) -> web.Response:
         fail(422, f"only time_series measurements can be uploaded, got {kind!r}")
     fields = json.dumps(_meta(meta))
     origin = _origin(request)
-    sweep_uploads(store, bounds.upload_ttl_seconds)
-    open_ = store.one(
-        "SELECT COUNT(DISTINCT measurement_id) n, MIN(created) oldest FROM measurement_uploads "
-        "WHERE owner_id = ?",
-        (owner_id,),
-    )
-    if open_ is not None and open_["n"] >= bounds.max_open_uploads:
-        left = max(0.0, open_["oldest"] + bounds.upload_ttl_seconds - time.time())
+    uploads.sweep(store, bounds.upload_ttl_seconds)
+    count, oldest = uploads.open_uploads(store, owner_id)
+    if count >= bounds.max_open_uploads:
+        left = max(0.0, (oldest or 0.0) + bounds.upload_ttl_seconds - time.time())
         fail(
             429,
-            f"this API key has {open_['n']} unconfirmed uploads; the limit is "
+            f"this API key has {count} unconfirmed uploads; the limit is "
             f"{bounds.max_open_uploads} (max_open_uploads): confirm them with confirm-upload, "
             f"or wait until they expire ({bounds.upload_ttl_seconds:g} s after initiate-upload, "
             f"upload_ttl_seconds; the oldest expires in {left:.0f} s)",
         )
-    mid, uploads, created = new_id(), [], time.time()
-    with store.transaction():
-        for filename in FILES:
-            token = secrets.token_urlsafe(32)
-            store.execute(
-                "INSERT INTO measurement_uploads(token, measurement_id, owner_id, cell_instance_id,"
-                " filename, meta, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (token, mid, owner_id, ci["id"], filename, fields, created),
-            )
-            path = f"/uploads/{token}"
-            uploads.append(
-                {"filename": filename, "signed_url": origin + path, "token": token, "path": path}
-            )
-    return json_response({"measurement_id": mid, "uploads": uploads})
+    mid = new_id()
+    tokens = uploads.create(store, owner_id, ci["id"], mid, FILES, fields)
+    urls = []
+    for filename, token in zip(FILES, tokens, strict=True):
+        path = f"/uploads/{token}"
+        urls.append(
+            {"filename": filename, "signed_url": origin + path, "token": token, "path": path}
+        )
+    return json_response({"measurement_id": mid, "uploads": urls})
 
 
 def _too_big(cap: int) -> str:
@@ -305,14 +208,9 @@ async def put_upload(request: web.Request) -> web.Response:
     is single-use and expires ``upload_ttl_seconds`` after initiate-upload."""
     store, token, bounds = _store(request), request.match_info["token"], limits(request)
     cap = bounds.max_upload_bytes
-    claimed = store.execute(
-        "UPDATE measurement_uploads SET received = ? WHERE token = ? AND received = ? "
-        "AND created > ?",
-        (RECEIVING, token, WAITING, time.time() - bounds.upload_ttl_seconds),
-    )
-    if not claimed:
+    if not uploads.start_receiving(store, token, bounds.upload_ttl_seconds):
         fail(404, "unknown, expired or already used upload URL; call initiate-upload again")
-    partial, size = _partial(store, token), 0
+    partial, size = uploads.partial_path(store, token), 0
     try:
         encoding = request.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("", "identity") and (request.content_length or 0) > cap:
@@ -329,22 +227,15 @@ async def put_upload(request: web.Request) -> web.Response:
             await fh.flush()
             await anyio.to_thread.run_sync(os.fsync, fh.wrapped.fileno())
         try:
-            os.replace(partial, _complete(store, token))
+            os.replace(partial, complete_path(store, token))
         except FileNotFoundError:  # removed meanwhile: the upload was withdrawn
             fail(404, "this upload URL was withdrawn while the body was received")
     except BaseException:
         partial.unlink(missing_ok=True)
-        store.execute(
-            "UPDATE measurement_uploads SET received = ? WHERE token = ? AND received = ?",
-            (WAITING, token, RECEIVING),
-        )
+        uploads.stop_receiving(store, token)
         raise
-    done = store.execute(
-        "UPDATE measurement_uploads SET received = ? WHERE token = ? AND received = ?",
-        (RECEIVED, token, RECEIVING),
-    )
-    if not done:  # the upload was discarded meanwhile (its project deleted)
-        _complete(store, token).unlink(missing_ok=True)
+    if not uploads.finish_receiving(store, token):  # discarded meanwhile (project deleted)
+        complete_path(store, token).unlink(missing_ok=True)
         fail(404, "this upload URL was withdrawn while the body was received")
     return json_response({"token": token, "size": size})
 
@@ -368,40 +259,12 @@ async def _chunks(request: web.Request, idle: float) -> AsyncIterator[bytes]:
 def _claim(store: Store, owner_id: str, mid: str) -> list[sqlite3.Row]:
     """Atomically take the measurement's upload URLs for one confirm-upload (409 if another
     confirm has them or had them, or a body is still being received)."""
-    with store.transaction():
-        uploads = store.query(
-            "SELECT * FROM measurement_uploads WHERE measurement_id = ? AND owner_id = ?",
-            (mid, owner_id),
-        )
-        if not uploads:
-            done = store.one(
-                "SELECT id FROM cell_measurements WHERE id = ? AND owner_id = ?", (mid, owner_id)
-            )
-            if done is not None:
-                fail(409, f"measurement {mid} was already confirmed")
-            fail(
-                404,
-                f"no pending upload for measurement {mid} (unknown, expired or already used); "
-                "call initiate-upload first",
-            )
-        states = {u["filename"]: u["received"] for u in uploads}
-        if CONFIRMING in states.values():
-            fail(409, f"measurement {mid} is already being confirmed by another request")
-        busy = sorted(f for f, state in states.items() if state == RECEIVING)
-        if busy:
-            fail(
-                409,
-                f"{', '.join(busy)} of measurement {mid} is still being uploaded; confirm once "
-                "the PUT has finished",
-            )
-        claimed = store.execute(
-            "UPDATE measurement_uploads SET received = ? WHERE measurement_id = ? "
-            "AND owner_id = ? AND received IN (?, ?)",
-            (CONFIRMING, mid, owner_id, WAITING, RECEIVED),
-        )
-        if claimed != len(uploads):  # cannot happen inside the transaction; never guess
-            fail(409, f"measurement {mid} is already being confirmed by another request")
-    return uploads
+    try:
+        return uploads.claim(store, owner_id, mid)
+    except uploads.AlreadyClaimed as exc:
+        fail(409, str(exc))
+    except LookupError as exc:
+        fail(404, str(exc))
 
 
 async def confirm_upload(request: web.Request) -> web.Response:
@@ -410,12 +273,12 @@ async def confirm_upload(request: web.Request) -> web.Response:
     measurement gets a 409 and never touches this one's files."""
     store, owner_id, mid = _store(request), owner(request), request.match_info["mid"]
     bounds = limits(request)
-    sweep_uploads(store, bounds.upload_ttl_seconds)
-    uploads = _claim(store, owner_id, mid)
-    tokens = [u["token"] for u in uploads]
+    uploads.sweep(store, bounds.upload_ttl_seconds)
+    claimed = _claim(store, owner_id, mid)
+    tokens = [u["token"] for u in claimed]
     files = {
-        u["filename"]: (_complete(store, u["token"]), _converted(store, u["token"]))
-        for u in uploads
+        u["filename"]: (complete_path(store, u["token"]), converted_path(store, u["token"]))
+        for u in claimed
         if u["received"] == RECEIVED
     }
     folder = FOLDER.format(mid)
@@ -423,7 +286,7 @@ async def confirm_upload(request: web.Request) -> web.Response:
         body = await read_json(request)
         if not isinstance(body.get("measurement", {}), dict):
             fail(422, "'measurement' must be an object")
-        meta = {**json.loads(uploads[0]["meta"]), **_meta(body.get("measurement", {}))}
+        meta = {**json.loads(claimed[0]["meta"]), **_meta(body.get("measurement", {}))}
         if FILES[0] not in files:
             fail(422, f"{FILES[0]} was not uploaded; PUT it to its upload URL before confirming")
         gone = sorted(name for name, (path, _) in files.items() if not path.is_file())
@@ -433,31 +296,18 @@ async def confirm_upload(request: web.Request) -> web.Response:
             stored, rows, steps = await anyio.to_thread.run_sync(check_files, files, bounds)
         except MeasurementValidationError as exc:
             fail(422, f"invalid measurement data: {exc.message}")
-        ci = _row(store, "cell_instances", owner_id, uploads[0]["cell_instance_id"])
+        ci = instance_or_404(store, owner_id, claimed[0]["cell_instance_id"])
         (store.blob_dir / folder).mkdir(parents=True, exist_ok=True)
         for name, path in stored.items():
             os.replace(path, store.blob_path(folder, name))
-        sizes = {"row_count": rows, "steps_count": steps, "updated_at": now_iso()}
-        name, pid = str(meta["name"]), ci["project_id"]
-        kind = {"measurement_type": "time_series", "cell_instance_id": ci["id"]}
-        _insert(
-            store,
-            "cell_measurements",
-            owner_id,
-            pid,
-            id=mid,
-            name=name,
-            fields=meta,
-            **kind,
-            **sizes,
-        )
+        measurements.create(store, ci, mid, meta, row_count=rows, steps_count=steps)
     except BaseException:
         store.delete_blobs(folder)  # this request holds the claim: the folder is its own
         raise
     finally:
-        _discard(store, tokens)
-    record = measurement_dict(_row(store, "cell_measurements", owner_id, mid))
-    return json_response({**record, "steps_created": steps or 0})
+        uploads.discard(store, tokens)
+    stored_record = measurement_dict(measurement_or_404(store, owner_id, mid))
+    return json_response({**stored_record, "steps_created": steps or 0})
 
 
 async def _start_sweeping(app: web.Application) -> None:
@@ -465,13 +315,13 @@ async def _start_sweeping(app: web.Application) -> None:
     (at most a minute): remove expired uploads."""
     server = app[STATE]
     store, ttl = server.store, server.limits.upload_ttl_seconds
-    sweep_uploads(store, ttl, at_start=True)
+    uploads.sweep(store, ttl, at_start=True)
 
     async def sweep_forever() -> None:
         while True:
             await asyncio.sleep(min(ttl, SWEEP_SECONDS))
             try:
-                sweep_uploads(store, ttl)
+                uploads.sweep(store, ttl)
             except Exception:  # e.g. "database is locked": log, try again later
                 log.exception("removing expired uploads failed")
 

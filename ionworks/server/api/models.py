@@ -10,7 +10,9 @@ from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
 from ionworks.server.api.listing import name_matches, page, page_params
-from ionworks.server.db.store import Store, new_id, now_iso, project_dict
+from ionworks.server.db import jobs, projects, simulations, templates, uploads
+from ionworks.server.db.measurements import folders_in_project
+from ionworks.server.db.store import Store
 from ionworks.server.state import state
 
 __all__ = ["setup"]
@@ -27,18 +29,15 @@ def _store(request: web.Request) -> Store:
 
 
 def project_or_404(store: Store, owner_id: str, project_id: str) -> dict[str, Any]:
-    row = store.one("SELECT * FROM projects WHERE id = ? AND owner_id = ?", (project_id, owner_id))
-    if row is None:
+    project = projects.get(store, owner_id, project_id)
+    if project is None:
         fail(404, f"project {project_id} not found")
-    return project_dict(row)
+    return project
 
 
 async def list_projects(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
-    store, owner_id = _store(request), owner(request)
-    store.default_project(owner_id)
-    rows = store.query("SELECT * FROM projects WHERE owner_id = ? ORDER BY created_at", (owner_id,))
-    items = [project_dict(r) for r in rows]
+    items = projects.list_for_owner(_store(request), owner(request))
     name = request.query.get("name")
     if name:
         items = [p for p in items if name_matches(p["name"], name)]
@@ -47,14 +46,9 @@ async def list_projects(request: web.Request) -> web.Response:
 
 async def create_project(request: web.Request) -> web.Response:
     body = await read_json(request)
-    name = require_str(body, "name")
-    pid, ts = new_id(), now_iso()
+    require_str(body, "name")
     store = _store(request)
-    store.execute(
-        "INSERT INTO projects(id, owner_id, name, description, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (pid, owner(request), name, body.get("description"), ts, ts),
-    )
+    pid = projects.create(store, owner(request), body["name"], body.get("description"))
     return json_response(project_or_404(store, owner(request), pid), status=201)
 
 
@@ -64,41 +58,17 @@ async def get_project(request: web.Request) -> web.Response:
 
 async def update_project(request: web.Request) -> web.Response:
     store, pid = _store(request), request.match_info["pid"]
-    project_or_404(store, owner(request), pid)
+    project = project_or_404(store, owner(request), pid)
     body = await read_json(request)
-    unknown = set(body) - {"name", "description"}
+    unknown = set(body) - set(projects.UPDATABLE)
     if unknown:
         fail(422, f"unknown project field(s): {', '.join(sorted(unknown))}")
     if "name" in body and (not isinstance(body["name"], str) or not body["name"]):
         fail(422, "'name' must be a non-empty string")
     if body.get("description") is not None and not isinstance(body["description"], str):
         fail(422, "'description' must be a string or null")
-    for field in ("name", "description"):
-        if field in body:
-            store.execute(
-                f"UPDATE projects SET {field} = ?, updated_at = ? WHERE id = ?",
-                (body[field], now_iso(), pid),
-            )
+    projects.update(store, project, body)
     return json_response(project_or_404(store, owner(request), pid))
-
-
-#: The project's rows, as ``(table, SQL condition)`` (parameters: project id, owner id),
-#: deleted children first. Study and measurement memberships go with their rows (ON DELETE
-#: CASCADE); unconfirmed uploads are those of the project's cell instances.
-_PROJECT_ROWS = (
-    ("jobs", "id IN (SELECT job_id FROM simulations WHERE project_id = ? AND owner_id = ?)"),
-    ("jobs", "id IN (SELECT job_id FROM pipelines WHERE project_id = ? AND owner_id = ?)"),
-    ("simulations", "project_id = ? AND owner_id = ?"),
-    ("pipelines", "project_id = ? AND owner_id = ?"),
-    ("studies", "project_id = ? AND owner_id = ?"),
-    ("cell_measurements", "project_id = ? AND owner_id = ?"),
-    (
-        "measurement_uploads",
-        "cell_instance_id IN (SELECT id FROM cell_instances WHERE project_id = ? AND owner_id = ?)",
-    ),
-    ("cell_instances", "project_id = ? AND owner_id = ?"),
-    ("cell_specifications", "project_id = ? AND owner_id = ?"),
-)
 
 
 async def delete_project(request: web.Request) -> web.Response:
@@ -112,55 +82,29 @@ async def delete_project(request: web.Request) -> web.Response:
     shared by every project of the key (found again by content), so they are kept, no longer
     tied to this project. The default project cannot be deleted (409): a key always has one.
     """
-    from ionworks.server.api.measurements import upload_files
-    from ionworks.server.db.measurements import FOLDER as MEASUREMENTS
     from ionworks.server.services.simulation_jobs import FOLDER as SIMULATIONS
 
     store, owner_id, pid = _store(request), owner(request), request.match_info["pid"]
     project = project_or_404(store, owner_id, pid)
     if project["is_default"]:
         fail(409, "the default project cannot be deleted")
-    ids = (pid, owner_id)
-    running = store.query(
-        f"SELECT id FROM jobs WHERE status = 'running' AND ({_PROJECT_ROWS[0][1]} OR "
-        f"{_PROJECT_ROWS[1][1]})",
-        ids * 2,
-    )
     runner = state(request).runner
-    for job in running:
-        runner.cancel(job["id"])
-    folders = [
-        SIMULATIONS.format(row["id"])
-        for row in store.query(
-            "SELECT id FROM simulations WHERE project_id = ? AND owner_id = ?", ids
-        )
-    ]
-    folders += [
-        MEASUREMENTS.format(row["id"])
-        for row in store.query(
-            "SELECT id FROM cell_measurements WHERE project_id = ? AND owner_id = ?", ids
-        )
-    ]
-    uploads = store.query(f"SELECT token FROM measurement_uploads WHERE {_PROJECT_ROWS[6][1]}", ids)
+    for job_id in jobs.running_of_project(store, pid, owner_id):
+        runner.cancel(job_id)
+    folders = [SIMULATIONS.format(sid) for sid in simulations.ids_of_project(store, pid, owner_id)]
+    folders += folders_in_project(store, owner_id, pid)
+    tokens = uploads.tokens_in_project(store, owner_id, pid)
     with store.transaction():
-        store.execute(
-            "UPDATE simulations SET study_id = NULL WHERE study_id IN "
-            "(SELECT id FROM studies WHERE project_id = ? AND owner_id = ?)",
-            ids,
-        )
-        for table, condition in _PROJECT_ROWS:
-            store.execute(f"DELETE FROM {table} WHERE {condition}", ids)
-        store.execute(
-            "UPDATE templates SET project_id = NULL WHERE project_id = ? AND owner_id = ?", ids
-        )
-        store.execute("DELETE FROM projects WHERE id = ? AND owner_id = ?", ids)
+        simulations.leave_studies_of_project(store, pid, owner_id)
+        jobs.delete_of_project(store, pid, owner_id)  # found through simulations and pipelines
+        simulations.delete_of_project(store, pid, owner_id)
+        templates.detach_project(store, pid, owner_id)
+        projects.delete_rows(store, owner_id, pid)
 
     def remove_files() -> None:
         for folder in folders:
             store.delete_blobs(folder)
-        for row in uploads:
-            for path in upload_files(store, row["token"]):
-                path.unlink(missing_ok=True)
+        uploads.remove_files(store, tokens)
 
     await anyio.to_thread.run_sync(remove_files)
     return web.Response(status=204)

@@ -20,6 +20,8 @@ from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner, read_json
 from ionworks.server.api.listing import Predicate, page_params, predicate, range_test
+from ionworks.server.db import jobs as jobs_db
+from ionworks.server.db import pipelines
 from ionworks.server.db.store import Store, new_id, now_iso
 from ionworks.server.engine.errors import EngineError
 from ionworks.server.state import limits, state
@@ -41,16 +43,14 @@ def _ctx(request: web.Request) -> tuple[Store, Any]:
 
 
 def _row_or_404(store: Store, owner_id: str, kind: str, pid: str) -> sqlite3.Row:
-    row = store.one(
-        "SELECT * FROM pipelines WHERE id = ? AND owner_id = ? AND kind = ?", (pid, owner_id, kind)
-    )
+    row = pipelines.get(store, owner_id, kind, pid)
     if row is None:
         fail(404, f"{KIND_LABEL[kind]} {pid} not found")
     return row
 
 
 def _job(store: Store, row: sqlite3.Row) -> sqlite3.Row | None:
-    return store.one("SELECT * FROM jobs WHERE id = ?", (row["job_id"],))
+    return jobs_db.get(store, row["job_id"])
 
 
 def _final(job: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -166,11 +166,9 @@ def _create(request: web.Request, kind: str, body: dict[str, Any], config: Any) 
         stored["output_file"] = config["output_file"]
     with store.transaction():
         job_id = runner.enqueue(owner_id, "pipeline", {"pipeline_id": pid})
-        store.execute(
-            "INSERT INTO pipelines(id, owner_id, kind, project_id, name, description, config, "
-            "options, job_id, created_at, updated_at, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (pid, owner_id, kind, project_id, name, description, json.dumps(stored),
-             json.dumps(options), job_id, ts, ts, store.next_seq()),
+        pipelines.create(
+            store, pid, owner_id, kind, project_id, name=name, description=description,
+            config=stored, options=options, job_id=job_id, created_at=ts,
         )  # fmt: skip
     runner.wake()
     return pid
@@ -256,11 +254,7 @@ async def _list(request: web.Request, kind: str) -> tuple[list[dict[str, Any]], 
         fail(422, f"order must be 'asc' or 'desc', got {order!r}")
     store, _ = _ctx(request)
     owner_id = owner(request)
-    where, args = "owner_id = ? AND kind = ?", [owner_id, kind]
-    if request.query.get("project_id"):
-        where += " AND project_id = ?"
-        args.append(request.query["project_id"])
-    rows = store.query(f"SELECT * FROM pipelines WHERE {where} ORDER BY seq", args)
+    rows = pipelines.list_rows(store, owner_id, kind, request.query.get("project_id"))
     jobs = {r["job_id"]: _job(store, r) for r in rows}
     items = [item for item in (record(r, jobs[r["job_id"]]) for r in rows) if keep(item)]
     items.sort(key=lambda i: str(i.get(order_by) or ""), reverse=order == "desc")
@@ -289,17 +283,13 @@ def _update(kind: str) -> Any:
         store, _ = _ctx(request)
         row = _row_or_404(store, owner(request), kind, request.match_info["id"])
         body = await read_json(request)
-        unknown = sorted(set(body) - {"name", "description"})
+        unknown = sorted(set(body) - set(pipelines.UPDATABLE))
         if unknown:
             fail(422, f"only name and description can be updated; got {', '.join(unknown)}")
-        changes = {k: _text(body, k) for k in ("name", "description") if body.get(k) is not None}
+        changes = {k: _text(body, k) for k in pipelines.UPDATABLE if body.get(k) is not None}
         if not changes:
             fail(422, "update needs at least one of name or description")
-        for key, value in changes.items():
-            store.execute(
-                f"UPDATE pipelines SET {key} = ?, updated_at = ? WHERE id = ?",
-                (value, now_iso(), row["id"]),
-            )
+        pipelines.update(store, row, changes)
         return _respond(request, kind, row["id"])
 
     return handler
@@ -321,8 +311,8 @@ def _delete(kind: str) -> Any:
         row = _row_or_404(store, owner(request), kind, request.match_info["id"])
         runner.cancel(row["job_id"])
         with store.transaction():
-            store.execute("DELETE FROM pipelines WHERE id = ?", (row["id"],))
-            store.execute("DELETE FROM jobs WHERE id = ?", (row["job_id"],))
+            pipelines.delete(store, row["id"])
+            jobs_db.delete(store, row["job_id"])
         return web.Response(status=204)
 
     return handler

@@ -21,7 +21,11 @@ from ionworks.server.api.http import (
     require_str,
 )
 from ionworks.server.api.listing import page_params
-from ionworks.server.db.store import Store, new_id, now_iso
+from ionworks.server.db import jobs as jobs_db
+from ionworks.server.db import simulations as simulations_db
+from ionworks.server.db import studies as studies_db
+from ionworks.server.db import templates as templates_db
+from ionworks.server.db.store import Store, json_column, new_id, now_iso
 from ionworks.server.services.simulation_jobs import FOLDER
 from ionworks.server.state import limits, state
 
@@ -40,13 +44,9 @@ def ctx(request: web.Request) -> tuple[Store, Any]:
     return server.store, server.runner
 
 
-def _json_col(value: str | None, default: Any = None) -> Any:
-    return default if value is None else json.loads(value)
-
-
 def simulation_dict(row: sqlite3.Row, job: Any) -> dict[str, Any]:
     """The wire record of a simulation; ``job`` is its jobs row (or None if missing)."""
-    model = _json_col(row["parameterized_model"])
+    model = json_column(row["parameterized_model"])
     status = job["status"] if job is not None else "failed"
     return {
         "id": row["id"],
@@ -59,13 +59,13 @@ def simulation_dict(row: sqlite3.Row, job: Any) -> dict[str, Any]:
         "protocol_id": row["template_id"],
         "parameterized_model": model,
         "parameterized_model_id": model if isinstance(model, str) else None,
-        "experiment_parameters": _json_col(row["experiment_parameters"], {}),
-        "design_parameters": _json_col(row["design_parameters"], {}),
-        "extra_variables": _json_col(row["extra_variables"], []),
+        "experiment_parameters": json_column(row["experiment_parameters"], {}),
+        "design_parameters": json_column(row["design_parameters"], {}),
+        "extra_variables": json_column(row["extra_variables"], []),
         "study_id": row["study_id"],
         "storage_folder": row["storage_folder"],
         "simulation_data": None,
-        "metrics": _json_col(row["metrics"]),
+        "metrics": json_column(row["metrics"]),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -81,22 +81,9 @@ class _JobView:
         return self._row["job_error" if key == "error" else key]
 
 
-def _jobs_for(store: Store, rows: list[sqlite3.Row]) -> dict[str, sqlite3.Row]:
-    ids = [r["job_id"] for r in rows]
-    out: dict[str, sqlite3.Row] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for job in store.query(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk):
-            out[job["id"]] = job
-    return out
-
-
 def sim_or_404(store: Store, owner_id: str, sid: str, columns: str = "*") -> sqlite3.Row:
     """The caller's simulation row (``columns`` of it), or a 404."""
-    row = store.one(
-        f"SELECT {columns} FROM simulations WHERE id = ? AND owner_id = ?", (sid, owner_id)
-    )
+    row = simulations_db.get(store, owner_id, sid, columns)
     if row is None:
         fail(404, f"simulation {sid} not found")
     return row
@@ -123,17 +110,11 @@ async def parse_to_template(request: web.Request) -> web.Response:
 
         project_or_404(store, owner(request), str(project_id))
     digest = hashlib.sha256(json.dumps([name, protocol]).encode()).hexdigest()
-    row = store.one(
-        "SELECT id FROM templates WHERE owner_id = ? AND digest = ?", (owner(request), digest)
-    )
-    if row is not None:
-        return json_response({"template_id": row["id"], "already_existed": True})
-    tid = new_id()
-    store.execute(
-        "INSERT INTO templates(id, owner_id, project_id, name, protocol, digest, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (tid, owner(request), project_id, name, protocol, digest, now_iso()),
-    )
+    existing = templates_db.find_by_digest(store, owner(request), digest)
+    if existing is not None:
+        return json_response({"template_id": existing, "already_existed": True})
+    project = None if project_id is None else str(project_id)
+    tid = templates_db.insert(store, owner(request), project, name, protocol, digest)
     return json_response({"template_id": tid})
 
 
@@ -226,37 +207,29 @@ def _insert_batch(
     store: Store,
     owner_id: str,
     template_id: str,
-    project_id: Any,
-    study_id: Any,
+    project_id: str,
+    study_id: str | None,
     fields: tuple[str, str, int],
     combos: list[tuple[dict[str, Any], dict[str, Any]]],
 ) -> list[dict[str, Any]]:
     """One simulation row and one job row per point, in one transaction on a connection of
     its own (runs in a worker thread)."""
-    from ionworks.server.execution.jobs import INSERT_JOB, job_row
-
     model, extra, jumps = fields
     seq = store.reserve_seq(2 * len(combos))
     ts = now_iso()
     jobs, sims, out = [], [], []
     for i, (params, design) in enumerate(combos):
         sid = new_id()
-        job = job_row(owner_id, "simulation", {"simulation_id": sid}, seq + 2 * i)
+        job = jobs_db.new_job(owner_id, "simulation", {"simulation_id": sid}, seq + 2 * i)
         jobs.append(job)
         sims.append(
-            (sid, owner_id, project_id, template_id, job[0], model, json.dumps(params),
-             json.dumps(design), extra, jumps, study_id, ts, ts, seq + 2 * i + 1)
+            simulations_db.NewSimulation(
+                sid, owner_id, project_id, template_id, job.id, model, json.dumps(params),
+                json.dumps(design), extra, jumps, study_id, ts, ts, seq + 2 * i + 1,
+            )
         )  # fmt: skip
-        out.append({"simulation_id": sid, "job_id": job[0], "already_existed": False})
-    with store.bulk_writer() as db:
-        db.executemany(INSERT_JOB, jobs)
-        db.executemany(
-            "INSERT INTO simulations(id, owner_id, project_id, template_id, job_id, "
-            "parameterized_model, experiment_parameters, design_parameters, extra_variables, "
-            "max_backward_jumps, study_id, created_at, updated_at, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            sims,
-        )
+        out.append({"simulation_id": sid, "job_id": job.id, "already_existed": False})
+    simulations_db.insert_batch(store, jobs, sims)
     return out
 
 
@@ -274,8 +247,8 @@ async def create_batch(request: web.Request) -> web.Response:
         await anyio.to_thread.run_sync(model_from_spec, model)
     except EngineError as exc:
         fail(422, f"invalid parameterized_model: {exc}")
-    tid = require_str(body, "experiment_template_id")
-    template = store.one("SELECT * FROM templates WHERE id = ? AND owner_id = ?", (tid, owner_id))
+    tid = str(require_str(body, "experiment_template_id"))  # not optional: never None
+    template = templates_db.get(store, owner_id, tid)
     if template is None:
         fail(404, f"protocol (experiment template) {tid} not found")
     cap = limits(request).max_batch_simulations
@@ -304,14 +277,12 @@ async def create_batch(request: web.Request) -> web.Response:
     project_or_404(store, owner_id, str(project_id))
     study_id = body.get("study_id")
     if study_id is not None and (
-        not isinstance(study_id, str)
-        or store.one("SELECT id FROM studies WHERE id = ? AND owner_id = ?", (study_id, owner_id))
-        is None
+        not isinstance(study_id, str) or not studies_db.exists(store, owner_id, study_id)
     ):
         fail(404, f"study {study_id} not found")
     fields = (json.dumps(model), json.dumps(extra), jumps)
     out = await anyio.to_thread.run_sync(
-        _insert_batch, store, owner_id, str(tid), project_id, study_id, fields, combos
+        _insert_batch, store, owner_id, tid, str(project_id), study_id, fields, combos
     )
     runner.wake()
     return json_response(out)
@@ -322,53 +293,27 @@ async def list_simulations(request: web.Request) -> web.Response:
     maximum: the server's ``max_page_size``) from ``offset``, with the ``total``."""
     limit, offset = page_params(request)
     store, _ = ctx(request)
-    where, args = ["s.owner_id = ?"], [owner(request)]
-    for param, column in (
-        ("project_id", "s.project_id"),
-        ("experiment_template_id", "s.template_id"),
-    ):
-        if request.query.get(param):
-            where.append(f"{column} = ?")
-            args.append(request.query[param])
-    study_id = request.query.get("study_id")
-    if study_id:  # created with the study, or assigned to it later (routes_studies)
-        where.append(
-            "(s.study_id = ? OR s.id IN "
-            "(SELECT simulation_id FROM study_simulations WHERE study_id = ?))"
-        )
-        args.extend([study_id, study_id])
-    if request.query.get("parameterized_model_id"):
-        where.append("s.parameterized_model = ?")
-        args.append(json.dumps(request.query["parameterized_model_id"]))
-    state = request.query.get("state")
-    if state:
-        if state not in STATE_FILTER:
-            fail(422, f"state must be one of {', '.join(STATE_FILTER)}, got {state!r}")
-        statuses = STATE_FILTER[state]
-        where.append(f"j.status IN ({','.join('?' * len(statuses))})")
-        args.extend(statuses)
-    sql_where = " AND ".join(where)
-    total = store.one(
-        f"SELECT COUNT(*) n FROM simulations s JOIN jobs j ON j.id = s.job_id WHERE {sql_where}",
-        args,
+    query = request.query
+    state = query.get("state")
+    if state and state not in STATE_FILTER:
+        fail(422, f"state must be one of {', '.join(STATE_FILTER)}, got {state!r}")
+    where = simulations_db.SimulationFilter(
+        project_id=query.get("project_id") or None,
+        template_id=query.get("experiment_template_id") or None,
+        study_id=query.get("study_id") or None,  # created with the study, or assigned later
+        parameterized_model_id=query.get("parameterized_model_id") or None,
+        job_statuses=STATE_FILTER[state] if state else None,
     )
-    rows = store.query(
-        f"SELECT s.* FROM simulations s JOIN jobs j ON j.id = s.job_id WHERE {sql_where} "
-        f"ORDER BY s.seq DESC LIMIT ? OFFSET ?",
-        [*args, limit, offset],
-    )
-    jobs = _jobs_for(store, rows)
+    total, rows = simulations_db.page(store, owner(request), where, limit, offset)
+    jobs = jobs_db.with_ids(store, [r["job_id"] for r in rows])
     items = [simulation_dict(r, jobs.get(r["job_id"])) for r in rows]
-    return json_response(
-        {"simulations": items, "model_scalar_parameters": {}, "total": total["n"] if total else 0}
-    )
+    return json_response({"simulations": items, "model_scalar_parameters": {}, "total": total})
 
 
 async def get_simulation(request: web.Request) -> web.Response:
     store, _ = ctx(request)
     row = sim_or_404(store, owner(request), request.match_info["id"])
-    job = store.one("SELECT * FROM jobs WHERE id = ?", (row["job_id"],))
-    return json_response(simulation_dict(row, job))
+    return json_response(simulation_dict(row, jobs_db.get(store, row["job_id"])))
 
 
 async def delete_simulation(request: web.Request) -> web.Response:
@@ -376,8 +321,8 @@ async def delete_simulation(request: web.Request) -> web.Response:
     row = sim_or_404(store, owner(request), request.match_info["id"])
     runner.cancel(row["job_id"])
     with store.transaction():
-        store.execute("DELETE FROM simulations WHERE id = ?", (row["id"],))
-        store.execute("DELETE FROM jobs WHERE id = ?", (row["job_id"],))
+        simulations_db.delete(store, row["id"])
+        jobs_db.delete(store, row["job_id"])
     store.delete_blobs(FOLDER.format(row["id"]))
     return web.Response(status=204)
 
@@ -391,14 +336,7 @@ async def statuses(request: web.Request) -> web.Response:
     if len(ids) > 1000:
         fail(422, f"at most 1000 simulation_ids per request, got {len(ids)}")
     limit = body.get("limit", len(ids))
-    marks = ",".join("?" * len(ids)) or "NULL"
-    rows = store.query(
-        f"SELECT s.*, j.status, j.error AS job_error, j.error_code, j.updated_at AS job_updated "
-        f"FROM simulations s JOIN jobs j ON j.id = s.job_id "
-        f"WHERE s.owner_id = ? AND s.id IN ({marks})",
-        [owner(request), *ids],
-    )
-    found = {r["id"]: r for r in rows}
+    found = {r["id"]: r for r in simulations_db.with_job_status(store, owner(request), ids)}
     out = []
     for i in ids:
         if i not in found:
@@ -411,7 +349,7 @@ async def statuses(request: web.Request) -> web.Response:
             "error_code": row["error_code"],
             "updated_at": row["job_updated"],
         }
-        if row["status"] in ("completed", "failed", "canceled"):
+        if row["status"] in jobs_db.TERMINAL:
             # Our extension: the finished record itself, so a waiter needs no extra GET.
             item["simulation"] = simulation_dict(row, _JobView(row))
         out.append(item)

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from ionworks.server.db.schema import SCHEMA
 
-__all__ = ["ARROW_SUFFIX", "DataDirInUse", "Store", "new_id", "now_iso"]
+__all__ = ["ARROW_SUFFIX", "DataDirInUse", "Store", "json_column", "new_id", "now_iso"]
 
 
 IDEMPOTENCY_TTL = 24 * 3600.0
@@ -66,7 +66,8 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _loads(value: str | None, default: Any = None) -> Any:
+def json_column(value: str | None, default: Any = None) -> Any:
+    """A JSON column's value, or ``default`` if it is NULL."""
     return default if value is None else json.loads(value)
 
 
@@ -204,17 +205,10 @@ class Store:
             self.execute("DROP TABLE api_keys")
 
     def default_project(self, owner_id: str) -> dict[str, Any]:
-        row = self.one("SELECT * FROM projects WHERE owner_id = ? AND is_default = 1", (owner_id,))
-        if row is None:
-            pid, ts = new_id(), now_iso()
-            self.execute(
-                "INSERT INTO projects(id, owner_id, name, description, is_default, created_at, "
-                "updated_at) VALUES (?, ?, 'Default project', 'Created automatically', 1, ?, ?)",
-                (pid, owner_id, ts, ts),
-            )
-            row = self.one("SELECT * FROM projects WHERE id = ?", (pid,))
-        assert row is not None
-        return project_dict(row)
+        """The owner's default project (:func:`ionworks.server.db.projects.default_project`)."""
+        from ionworks.server.db.projects import default_project
+
+        return default_project(self, owner_id)
 
     # --- idempotency -----------------------------------------------------------------------------
 
@@ -267,42 +261,9 @@ class Store:
         """Remove partial writes: ``.*.tmp`` files are only ever written to and then renamed,
         so one left at start is a write a stop interrupted. Complete files are kept, among
         them fully received but unconfirmed uploads (``blobs/uploads/{token}``; those of
-        expired or unknown tokens are removed by ``routes_measurements.sweep_uploads``)."""
+        expired or unknown tokens are removed by :func:`ionworks.server.db.uploads.sweep`)."""
         for tmp in self.blob_dir.rglob(".*.tmp"):
             tmp.unlink(missing_ok=True)
-
-
-def project_dict(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "organization_id": row["owner_id"],
-        "is_default": bool(row["is_default"]),
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
-
-
-def job_dict(row: sqlite3.Row) -> dict[str, Any]:
-    status = row["status"]
-    return {
-        "job_id": row["id"],
-        "id": row["id"],
-        "status": status,
-        "job_type": row["job_type"],
-        "priority": row["priority"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "started_at": row["started_at"],
-        "finished_at": row["finished_at"],
-        "is_terminal": status in ("completed", "failed", "canceled"),
-        "is_failed": status in ("failed", "canceled"),
-        "error": row["error"],
-        "error_code": row["error_code"],
-        "result": _loads(row["result"]),
-        "params": _loads(row["params"], {}),
-    }
 
 
 def rows_by_id(rows: Iterable[sqlite3.Row]) -> dict[str, sqlite3.Row]:

@@ -16,11 +16,12 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
-from ionworks.server.db.store import Store, new_id, now_iso
+from ionworks.server.db import jobs as jobs_db
+from ionworks.server.db.store import Store
 from ionworks.server.execution.executor import Executor, JobCanceled, WorkerError
 from ionworks.server.execution.fanout import FanOut, ServerTask
 
-__all__ = ["INSERT_JOB", "JobRunner", "JobType", "job_row"]
+__all__ = ["JobRunner", "JobType"]
 
 log = logging.getLogger("ionworks.server")
 
@@ -39,21 +40,6 @@ class JobType:
     run: Callable[[Any], Any] | ServerTask
     build_payload: Callable[[Store, dict[str, Any]], Any]
     store: Handler
-
-
-#: Inserts one pending job (parameters: :func:`job_row`).
-INSERT_JOB = (
-    "INSERT INTO jobs(id, owner_id, job_type, status, priority, params, created_at, "
-    "updated_at, seq) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)"
-)
-
-
-def job_row(
-    owner_id: str, job_type: str, params: dict[str, Any], seq: int, *, priority: int = 5
-) -> tuple[Any, ...]:
-    """The :data:`INSERT_JOB` parameters of a new pending job (its id first)."""
-    ts = now_iso()
-    return (new_id(), owner_id, job_type, priority, json.dumps(params), ts, ts, seq)
 
 
 class JobRunner:
@@ -78,30 +64,19 @@ class JobRunner:
 
     def requeue_interrupted(self) -> int:
         """Jobs that were running when the server stopped go back to pending."""
-        return self.store.execute(
-            "UPDATE jobs SET status = 'pending', updated_at = ? WHERE status = 'running'",
-            (now_iso(),),
-        )
+        return jobs_db.requeue_running(self.store)
 
     def enqueue(
         self, owner_id: str, job_type: str, params: dict[str, Any], *, priority: int = 5
     ) -> str:
-        row = job_row(owner_id, job_type, params, self.store.next_seq(), priority=priority)
-        self.store.execute(INSERT_JOB, row)
-        return str(row[0])
+        return jobs_db.enqueue(self.store, owner_id, job_type, params, priority=priority)
 
     def wake(self) -> None:
         self._wake.set()
 
     def cancel(self, job_id: str) -> None:
         """Cancel a pending job, or stop a running one."""
-        ts = now_iso()
-        changed = self.store.execute(
-            "UPDATE jobs SET status = 'canceled', updated_at = ?, finished_at = ? "
-            "WHERE id = ? AND status IN ('pending', 'running')",
-            (ts, ts, job_id),
-        )
-        if changed and job_id in self._running:
+        if jobs_db.cancel(self.store, job_id) and job_id in self._running:
             fan = self._fans.get(job_id)
             if fan is not None:
                 fan.cancel()
@@ -128,18 +103,8 @@ class JobRunner:
         free = self.capacity - len(self._running) - max(0, self._storing - self.capacity)
         if free <= 0:
             return
-        rows = self.store.query(
-            "SELECT * FROM jobs WHERE status = 'pending' ORDER BY priority DESC, seq LIMIT ?",
-            (free,),
-        )
-        for row in rows:
-            ts = now_iso()
-            claimed = self.store.execute(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ?, "
-                "started_at = ? WHERE id = ? AND status = 'pending'",
-                (ts, ts, row["id"]),
-            )
-            if claimed:
+        for row in jobs_db.pending(self.store, free):
+            if jobs_db.claim(self.store, row["id"]):
                 self._running.add(row["id"])
                 tg.start_soon(self._execute, dict(row))
 
@@ -158,7 +123,7 @@ class JobRunner:
             # The worker is free: dispatch the next job while this result is stored (the job
             # stays "running" until then, and is re-run if the server stops before).
             self._release(job_id)
-            if self._status(job_id) == "running":
+            if jobs_db.status(self.store, job_id) == "running":
                 self._storing += 1
                 try:
                     await on_result(self.store, params, result)
@@ -182,10 +147,6 @@ class JobRunner:
             self._running.discard(job_id)
             self._wake.set()
 
-    def _status(self, job_id: str) -> str | None:
-        row = self.store.one("SELECT status FROM jobs WHERE id = ?", (job_id,))
-        return None if row is None else str(row["status"])
-
     def _safe_finish(self, job_id: str, status: str, error: str | None) -> None:
         """Record a failure; if even that fails the job stays ``running`` and is re-queued at
         the next start."""
@@ -195,9 +156,4 @@ class JobRunner:
             log.exception("could not record the end of job %s", job_id)
 
     def _finish(self, job_id: str, status: str, error: str | None) -> None:
-        ts = now_iso()
-        self.store.execute(
-            "UPDATE jobs SET status = ?, error = ?, updated_at = ?, finished_at = ? "
-            "WHERE id = ? AND status = 'running'",
-            (status, error, ts, ts, job_id),
-        )
+        jobs_db.finish(self.store, job_id, status, error)

@@ -6,8 +6,9 @@ its element loop runs in the server and its work in sub-jobs on the executor's w
 one per element, and one per chunk of each differential evolution generation (see
 :mod:`.distributed`). :func:`run_pipeline_job` runs a whole config in one process.
 
-Checkpoints are written by the worker straight into the job's ``result`` column (SQLite in
-WAL mode takes writers from several processes), throttled to a few per second, so
+Checkpoints are written by the worker straight into the job's ``result`` column
+(:func:`ionworks.server.db.jobs.checkpoint_writer`: SQLite in WAL mode takes writers from
+several processes), throttled to a few per second, so
 ``GET /jobs/{id}/metadata`` and ``GET /pipelines/{id}/elements`` show them while the job
 runs. The server overwrites the column with the final result when the job completes.
 """
@@ -15,10 +16,12 @@ runs. The server overwrites the column with the final result when the job comple
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ionworks.server.db import jobs as jobs_db
+from ionworks.server.db import pipelines
+from ionworks.server.db.jobs import checkpoint_writer
 from ionworks.server.execution.fanout import FanOut, ServerTask
 from ionworks.wire.jsonsafe import json_safe
 
@@ -33,27 +36,6 @@ __all__ = [
     "run_pipeline_job",
     "store_result",
 ]
-
-
-def checkpoint_writer(db_path: str, job_id: str) -> Callable[[dict[str, Any]], None]:
-    """A function that stores a checkpoint as the running job's ``result`` (best effort)."""
-
-    def write(checkpoint: dict[str, Any]) -> None:
-        try:
-            text = json.dumps({"status": "running", **checkpoint}, allow_nan=False, default=str)
-        except ValueError:
-            return
-        try:
-            with sqlite3.connect(db_path, timeout=1.0) as db:
-                db.execute(
-                    "UPDATE jobs SET result = ? WHERE id = ? AND status = 'running'",
-                    (text, job_id),
-                )
-            db.close()
-        except sqlite3.Error:
-            pass  # progress is advisory; never fail the fit for it
-
-    return write
 
 
 def run_pipeline_job(payload: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +114,7 @@ def _measurements(store: Store, owner_id: str, config: Any) -> dict[str, Any]:
 
 
 def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
-    row = store.one("SELECT * FROM pipelines WHERE id = ?", (params["pipeline_id"],))
+    row = pipelines.get_by_id(store, params["pipeline_id"])
     if row is None:
         raise LookupError(f"pipeline {params['pipeline_id']} was deleted")
     config = json.loads(row["config"])
@@ -150,7 +132,7 @@ def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
-    row = store.one("SELECT job_id FROM pipelines WHERE id = ?", (params["pipeline_id"],))
+    row = pipelines.get_by_id(store, params["pipeline_id"])
     if row is None:
         return
     traces = [
@@ -160,7 +142,4 @@ async def store_result(store: Store, params: dict[str, Any], result: dict[str, A
     ]
 
     final = json_safe({**result, "intermediate_results": traces[-1] if traces else []})
-    store.execute(
-        "UPDATE jobs SET result = ? WHERE id = ?",
-        (json.dumps(final, default=str), row["job_id"]),
-    )
+    jobs_db.set_result(store, row["job_id"], final)

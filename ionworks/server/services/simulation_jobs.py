@@ -11,7 +11,9 @@ from typing import Any, Final
 
 import anyio.to_thread
 
-from ionworks.server.db.store import ARROW_SUFFIX, Store, now_iso
+from ionworks.server.db import simulations as simulations_db
+from ionworks.server.db import templates as templates_db
+from ionworks.server.db.store import ARROW_SUFFIX, Store
 from ionworks.wire.jsonsafe import json_safe
 
 __all__ = ["FOLDER", "build_payload", "store_result"]
@@ -21,15 +23,15 @@ FOLDER: Final = "simulations/{}"
 
 
 def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
-    row = store.one("SELECT * FROM simulations WHERE id = ?", (params["simulation_id"],))
+    row = simulations_db.by_id(store, params["simulation_id"])
     if row is None:
         raise LookupError(f"simulation {params['simulation_id']} was deleted")
-    template = store.one("SELECT protocol FROM templates WHERE id = ?", (row["template_id"],))
-    if template is None:
+    protocol = templates_db.protocol(store, row["template_id"])
+    if protocol is None:
         raise LookupError(f"protocol {row['template_id']} was deleted")
     return {
         "parameterized_model": json.loads(row["parameterized_model"]),
-        "protocol": template["protocol"],
+        "protocol": protocol,
         "experiment_parameters": json.loads(row["experiment_parameters"]),
         "design_parameters": json.loads(row["design_parameters"]),
         "extra_variables": json.loads(row["extra_variables"]),
@@ -39,7 +41,7 @@ def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
 
 async def store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
     sid = params["simulation_id"]
-    if store.one("SELECT id FROM simulations WHERE id = ?", (sid,)) is None:
+    if not simulations_db.exists(store, sid):
         return
     folder = FOLDER.format(sid)
     blobs = {"time_series.parquet": result["time_series"], "steps.parquet": result["steps"]}
@@ -49,15 +51,9 @@ async def store_result(store: Store, params: dict[str, Any], result: dict[str, A
     try:
         await anyio.to_thread.run_sync(store.write_blobs, folder, blobs)
     except FileNotFoundError:  # the simulation was deleted while its files were written
-        if store.one("SELECT id FROM simulations WHERE id = ?", (sid,)) is not None:
+        if simulations_db.exists(store, sid):
             raise
     metrics = json_safe(dict(result.get("metrics") or {}))
     # only while its job still runs: not after a delete or a cancel during the write
-    updated = store.execute(
-        "UPDATE simulations SET storage_folder = ?, metrics = ?, updated_at = ? WHERE id = ? "
-        "AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = simulations.job_id "
-        "AND jobs.status = 'running')",
-        (folder, json.dumps(metrics, default=str), now_iso(), sid),
-    )
-    if not updated:
+    if not simulations_db.set_result(store, sid, folder, json.dumps(metrics, default=str)):
         store.delete_blobs(folder)

@@ -1,0 +1,123 @@
+"""What a resource may ask of its client (not part of the public surface).
+
+The client builds one :class:`Requests` over its :class:`~ionworks._transport.Transport` and
+hands it to every resource; resources reach the API and the client's settings only through
+it. Retries, timeouts, idempotency keys, authentication and error mapping are the
+Transport's, unchanged: each method here is one ``Transport.request`` (or, for uploads to a
+signed URL, one ``Transport.put_stream``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+from ionworks._config import ClientConfig
+from ionworks._transport import DOWNLOAD_READ_TIMEOUT, Transport
+from ionworks.wire.multipart import Part
+
+__all__ = ["UPLOAD_CHUNK", "Requests"]
+
+#: Uploads to a signed URL are streamed in pieces of this size (each one advances progress).
+UPLOAD_CHUNK = 1024 * 1024
+
+Params = Mapping[str, Any]
+
+
+class Requests:
+    """Typed HTTP verbs on the client's API, and the client facts resources need: its
+    settings (:attr:`config`), its default project and the server's capabilities.
+
+    ``default_project_id`` and ``capabilities`` are the client's own (it decides the default
+    project and asks the server what it offers); this class only passes them on.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        config: ClientConfig,
+        *,
+        default_project_id: Callable[[str | None], Awaitable[str]],
+        capabilities: Callable[[], Awaitable[frozenset[str]]],
+    ) -> None:
+        self._transport = transport
+        #: The client's resolved settings (frozen): its project, DataFrame backend, ….
+        self.config = config
+        self._default_project_id = default_project_id
+        self._capabilities = capabilities
+
+    # ------------------------------------------------------------------ client facts
+
+    async def default_project_id(self, explicit: str | None = None) -> str:
+        """``explicit`` > the client's project > the only project this key can see; else a
+        ``ValueError`` saying how to give one."""
+        return await self._default_project_id(explicit)
+
+    async def capabilities(self) -> frozenset[str]:
+        """What the server offers beyond the cloud's API (empty for other servers)."""
+        return await self._capabilities()
+
+    # ------------------------------------------------------------------ JSON requests
+
+    async def get(self, path: str, *, params: Params | None = None) -> Any:
+        """``GET path``: the decoded JSON body."""
+        return await self._transport.request("GET", path, params=params)
+
+    async def post(self, path: str, body: Any = None) -> Any:
+        """``POST path`` with a JSON body (``None``: ``{}``) and a fresh Idempotency-Key."""
+        return await self._transport.request("POST", path, json_body={} if body is None else body)
+
+    async def patch(self, path: str, body: Any) -> Any:
+        """``PATCH path`` with a JSON body and a fresh Idempotency-Key."""
+        return await self._transport.request("PATCH", path, json_body=body)
+
+    async def delete(self, path: str) -> None:
+        """``DELETE path``."""
+        await self._transport.request("DELETE", path)
+
+    # ------------------------------------------------------------------ files
+
+    async def download(self, path: str, *, accept: str | None = None) -> bytes:
+        """``GET path``: the raw body (long read timeout). ``accept``: the Accept header."""
+        raw: bytes = await self._transport.request(
+            "GET", path, headers=_accept(accept), expect="bytes"
+        )
+        return raw
+
+    async def download_parts(self, path: str, *, accept: str | None = None) -> dict[str, Part]:
+        """``GET path`` answered with ``multipart/mixed``: ``{name: (content type, bytes)}``
+        (a malformed body is an ``APIResponseValidationError``)."""
+        parts: dict[str, Part] = await self._transport.request(
+            "GET", path, headers=_accept(accept), expect="multipart"
+        )
+        return parts
+
+    async def upload(
+        self, url: str, body: bytes, *, progress: Callable[[int], object] | None = None
+    ) -> None:
+        """``PUT`` a file. A path (``/...``) is on the API server: authenticated and retried
+        like any request, with the long read timeout. An absolute URL (a signed storage URL)
+        gets no API credentials and is streamed in :data:`UPLOAD_CHUNK` pieces. ``progress``
+        is called with the number of bytes each time some are sent."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if not url.startswith(("http://", "https://")):
+            await self._transport.request(
+                "PUT", url, data=body, headers=headers, expect="none", timeout=DOWNLOAD_READ_TIMEOUT
+            )
+            if progress is not None:
+                progress(len(body))
+            return
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), UPLOAD_CHUNK):
+                piece = body[start : start + UPLOAD_CHUNK]
+                yield piece
+                if progress is not None:
+                    progress(len(piece))
+
+        headers["Content-Length"] = str(len(body))
+        await self._transport.put_stream(url, chunks(), headers=headers)
+
+
+def _accept(accept: str | None) -> dict[str, str] | None:
+    return None if accept is None else {"Accept": accept}
