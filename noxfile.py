@@ -50,21 +50,18 @@ def sync(session: nox.Session) -> None:
     session.run("python", "tools/gen_sync.py", "--check")
 
 
+def _pytest(session: nox.Session, *args: str) -> None:
+    """pytest with these arguments (no cache directory), then the session's own arguments."""
+    session.run(
+        "python", "-m", "pytest", *args, "-p", "no:cacheprovider", *session.posargs, env=ENV
+    )
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The default test suite (slow tests excluded)."""
     session.install("-e", ".[server,dev]")
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-m",
-        "not slow",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env=ENV,
-    )
+    _pytest(session, "-m", "not slow")
 
 
 @nox.session(python=PYTHON)
@@ -78,19 +75,7 @@ def slow(session: nox.Session) -> None:
 def faults(session: nox.Session) -> None:
     """The slow fault-injection tests (200-simulation batch through the fault proxy)."""
     session.install("-e", ".[server,dev]")
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "tests/faults",
-        "-m",
-        "slow",
-        "-s",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env=ENV,
-    )
+    _pytest(session, "tests/faults", "-m", "slow", "-s")
 
 
 VENDOR_PARSERS = ("beep==2026.2.7", "aurora-unicycler==0.4.6")
@@ -100,16 +85,7 @@ VENDOR_PARSERS = ("beep==2026.2.7", "aurora-unicycler==0.4.6")
 def vendors(session: nox.Session) -> None:
     """Exported cycler files read back by independent parsers (beep, aurora-unicycler)."""
     session.install("-e", ".[dev]", *VENDOR_PARSERS)
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "tests/vendors",
-        "-p",
-        "no:cacheprovider",
-        *session.posargs,
-        env=ENV,
-    )
+    _pytest(session, "tests/vendors")
 
 
 @nox.session(python=PYTHON)

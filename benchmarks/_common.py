@@ -28,20 +28,7 @@ L_P = "Positive electrode thickness [m]"
 ONE_C = DEMO_PROTOCOL
 
 #: The same discharge recorded every 3 s (~1,200 rows per result).
-ONE_C_3S = """
-global:
-  initial_soc: 1
-  temperature: 25
-  resolution:
-    time: 3
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: 1
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
+ONE_C_3S = DEMO_PROTOCOL.replace("steps:\n", "  resolution:\n    time: 3\nsteps:\n", 1)
 
 
 def report(

@@ -7,11 +7,14 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from aioresponses import aioresponses
 from yarl import URL
 
@@ -28,6 +31,7 @@ __all__ = [
     "pipeline_record",
     "requests_to",
     "sent_requests",
+    "serving",
     "simple_pipeline_record",
     "url_re",
 ]
@@ -177,3 +181,14 @@ def simple_pipeline_record(**overrides: Any) -> dict[str, Any]:
 
 def measurement_record(**overrides: Any) -> dict[str, Any]:
     return {"id": "m1", "name": "run 1", "cell_instance_id": "ci-1", **overrides}
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` in process for the block; yield its base URL (no trailing slash)."""
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()

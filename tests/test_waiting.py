@@ -10,12 +10,12 @@ from typing import Any
 import anyio
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aioresponses import CallbackResult, aioresponses
 
 from ionworks import AsyncIonworks, WaitTimeout
 from ionworks.errors import IonworksError, JobFailedError
 from tests.conftest import API
+from tests.helpers import serving
 
 STATUSES = f"{API}/simulations/statuses"
 SIM_RE = re.compile(rf"^{re.escape(API)}/simulations/([^/?]+)$")
@@ -247,17 +247,12 @@ async def test_many_pipelines_are_polled_concurrently() -> None:
 
     app = web.Application()
     app.router.add_get("/pipelines/{pid}", get_pipeline)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        url = str(server.make_url("")).rstrip("/")
+    async with serving(app) as url:
         async with AsyncIonworks(api_url=url) as client:
             ids = [f"p{i}" for i in range(10)]
             with anyio.fail_after(0.45):  # sequential polling would need >= 0.5 s
                 done = await client.pipeline.wait_for_completion(ids, verbose=False)
         assert [p.id for p in done] == ids and peak > 1
-    finally:
-        await server.close()
 
 
 def client_tasks() -> set[asyncio.Task[Any]]:
@@ -282,10 +277,7 @@ async def test_cancelling_a_wait_leaves_no_task_or_connection() -> None:
     app = web.Application()
     app.router.add_post("/simulations/statuses", statuses)
     app.router.add_get("/healthz", healthz)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        url = str(server.make_url("")).rstrip("/")
+    async with serving(app) as url:
         async with AsyncIonworks(api_url=url) as client:
             before = client_tasks()
             ids = [f"s{i}" for i in range(3000)]
@@ -296,5 +288,3 @@ async def test_cancelling_a_wait_leaves_no_task_or_connection() -> None:
             connector = client._transport._session.connector  # type: ignore[union-attr]
             assert connector is not None and not connector._acquired  # no leaked connection
             assert await client.health_check() == {"status": "ok"}
-    finally:
-        await server.close()

@@ -15,6 +15,14 @@ from tests.server.conftest import local_server
 KEY_A = "faults-key-a"
 KEY_B = "faults-key-b"
 
+#: A 2C discharge of a quick model: a few-second simulation for batches and isolation checks.
+QUICK_PROTOCOL = """
+global: {initial_soc: 1, temperature: 25}
+steps:
+  - Discharge: {mode: C-rate, value: 2, ends: ["Voltage < 3.0"]}
+"""
+QUICK_MODEL = {"quick_model": {"capacity": 5, "chemistry": "NMC", "resistance_pct": 100}}
+
 
 @pytest.fixture(scope="module")
 def fault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:

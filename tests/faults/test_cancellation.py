@@ -11,16 +11,12 @@ import pytest
 
 from ionworks import AsyncIonworks
 from ionworks.server.hosting import EmbeddedServer
+from tests.faults.conftest import QUICK_MODEL as MODEL
+from tests.faults.conftest import QUICK_PROTOCOL as PROTOCOL
 
 pytest.importorskip("pybamm")
 
 KEY = "cancel-key"
-PROTOCOL = """
-global: {initial_soc: 1, temperature: 25}
-steps:
-  - Discharge: {mode: C-rate, value: 2, ends: ["Voltage < 3.0"]}
-"""
-MODEL = {"quick_model": {"capacity": 5, "chemistry": "NMC", "resistance_pct": 100}}
 BATCH = 1000
 
 

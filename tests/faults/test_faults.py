@@ -19,17 +19,13 @@ from ionworks import AsyncIonworks
 from ionworks._retry import RetryPolicy
 from ionworks._waiting import gather_limited
 from ionworks.server.hosting import EmbeddedServer
+from tests.faults.conftest import QUICK_MODEL as MODEL
+from tests.faults.conftest import QUICK_PROTOCOL as PROTOCOL
 from tests.faults.proxy import FAULT_KINDS, FaultPlan, FaultProxy
 
 pytest.importorskip("pybamm")
 
 KEY = "faults-batch-key"
-PROTOCOL = """
-global: {initial_soc: 1, temperature: 25}
-steps:
-  - Discharge: {mode: C-rate, value: 2, ends: ["Voltage < 3.0"]}
-"""
-MODEL = {"quick_model": {"capacity": 5, "chemistry": "NMC", "resistance_pct": 100}}
 CHUNK = 5  # simulations per batch POST: N/5 keyed POSTs go through the faults
 
 
@@ -113,21 +109,13 @@ def _check(figures: dict[str, Any], n: int) -> None:
         assert figures[kind] > 0, f"no {kind} fault was injected: {figures}"
 
 
-async def test_batch_of_20_through_faults(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("n", [20, pytest.param(200, marks=pytest.mark.slow)])
+async def test_batch_through_faults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], n: int
 ) -> None:
-    figures = await _run_batch(tmp_path, 20, seed=20)
+    figures = await _run_batch(tmp_path, n, seed=n)
     _report(capsys, figures)
-    _check(figures, 20)
-
-
-@pytest.mark.slow
-async def test_batch_of_200_through_faults(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    figures = await _run_batch(tmp_path, 200, seed=200)
-    _report(capsys, figures)
-    _check(figures, 200)
+    _check(figures, n)
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)

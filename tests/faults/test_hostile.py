@@ -64,6 +64,13 @@ async def _assert_serving(http: aiohttp.ClientSession) -> None:
     assert status == 200 and body, body
 
 
+async def _template_batch_refused(http: aiohttp.ClientSession, **fields: Any) -> str:
+    """A new template's batch of chen2020-spm with these fields is refused with 422."""
+    template = await _template(http)
+    body = {"parameterized_model": "chen2020-spm", "experiment_template_id": template, **fields}
+    return await _assert_4xx(http, "POST", "/simulations/with-template/batch", 422, json=body)
+
+
 async def _template(http: aiohttp.ClientSession) -> str:
     status, body, _ = await _call(
         http,
@@ -136,22 +143,18 @@ async def test_gzip_bomb_is_413(http: aiohttp.ClientSession) -> None:
 
 
 async def test_bad_gzip_and_encodings(http: aiohttp.ClientSession) -> None:
-    await _assert_4xx(
-        http,
-        "POST",
-        "/protocols/validate",
-        400,
-        data=b"\x1f\x8b\x08\x00garbage-not-deflate",
-        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
-    )
-    await _assert_4xx(
-        http,
-        "POST",
-        "/protocols/validate",
-        400,
-        data=b"not deflate at all",
-        headers={"Content-Type": "application/json", "Content-Encoding": "deflate"},
-    )
+    for data, encoding in [
+        (b"\x1f\x8b\x08\x00garbage-not-deflate", "gzip"),
+        (b"not deflate at all", "deflate"),
+    ]:
+        await _assert_4xx(
+            http,
+            "POST",
+            "/protocols/validate",
+            400,
+            data=data,
+            headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+        )
     # encodings aiohttp cannot decode are refused by its parser (a plain-text 400)
     async with http.post(
         "/protocols/validate",
@@ -281,19 +284,8 @@ def _doe(count: Any, *, sampling: str = "grid") -> dict[str, Any]:
 async def test_bad_doe_counts_are_refused(
     http: aiohttp.ClientSession, fault_url: str, design: dict[str, Any]
 ) -> None:
-    template = await _template(http)
     before = (await _call(http, "GET", "/simulations?limit=1"))[1]["total"]
-    detail = await _assert_4xx(
-        http,
-        "POST",
-        "/simulations/with-template/batch",
-        422,
-        json={
-            "parameterized_model": "chen2020-spm",
-            "experiment_template_id": template,
-            "design_parameters_doe": design,
-        },
-    )
+    detail = await _template_batch_refused(http, design_parameters_doe=design)
     assert "design_parameters_doe" in detail or "limit" in detail, detail
     assert (await _call(http, "GET", "/simulations?limit=1"))[1]["total"] == before
     async with AsyncIonworks(api_key=KEY_A, api_url=fault_url) as client:
@@ -309,18 +301,7 @@ async def test_bad_doe_counts_are_refused(
 
 
 async def test_too_many_conditions_are_refused(http: aiohttp.ClientSession) -> None:
-    template = await _template(http)
-    detail = await _assert_4xx(
-        http,
-        "POST",
-        "/simulations/with-template/batch",
-        422,
-        json={
-            "parameterized_model": "chen2020-spm",
-            "experiment_template_id": template,
-            "conditions": [{}] * (doe.MAX_SIMULATIONS + 1),
-        },
-    )
+    detail = await _template_batch_refused(http, conditions=[{}] * (doe.MAX_SIMULATIONS + 1))
     assert str(doe.MAX_SIMULATIONS) in detail
 
 

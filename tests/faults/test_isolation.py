@@ -14,15 +14,11 @@ import pytest
 
 from ionworks import AsyncIonworks
 from tests.faults.conftest import KEY_A, KEY_B
+from tests.faults.conftest import QUICK_MODEL as MODEL
+from tests.faults.conftest import QUICK_PROTOCOL as PROTOCOL
 
 pytest.importorskip("pybamm")
 
-PROTOCOL = """
-global: {initial_soc: 1, temperature: 25}
-steps:
-  - Discharge: {mode: C-rate, value: 2, ends: ["Voltage < 3.0"]}
-"""
-MODEL = {"quick_model": {"capacity": 5, "chemistry": "NMC", "resistance_pct": 100}}
 FAILING_PIPELINE = {"elements": {"x": {"element_type": "nope"}}}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("pybamm")
 
 from ionworks import AsyncIonworks
+from ionworks.errors import NotFoundError
 from ionworks.server.hosting import EmbeddedServer
 
 KEY_A = "test-key-a"
@@ -45,6 +46,13 @@ async def api(server_url: str) -> AsyncIterator[AsyncIonworks]:
     """An async client of key A (its default project is resolved from the server)."""
     async with AsyncIonworks(api_key=KEY_A, api_url=server_url) as client:
         yield client
+
+
+async def all_not_found(*calls: Callable[[], Awaitable[object]]) -> None:
+    """Each call raises NotFoundError (e.g. another owner's records)."""
+    for call in calls:
+        with pytest.raises(NotFoundError):
+            await call()
 
 
 async def job_reaches(api: AsyncIonworks, job_id: str, status: str, within: float) -> None:

@@ -32,6 +32,7 @@ from ionworks.server.engine import (
 from ionworks.server.engine.quick import CHEMISTRIES, canonical_chemistry
 from tests.ucp.protocols import SEED_INPUTS as PARAMETERIZED
 from tests.ucp.protocols import SEED_SINGLE as SEED
+from tests.ucp.protocols import cycling
 
 pytestmark = pytest.mark.pybamm
 
@@ -418,15 +419,7 @@ def test_request_validation() -> None:
         run("chen2020-spm", extra_variables="Voltage [V]")
 
 
-LOOPED = """
-global: {initial_soc: 1, temperature: 25}
-steps:
-  - "Cycle":
-      repeat: 3
-      steps:
-        - Discharge: {mode: C-rate, value: 1, ends: ["Voltage < 3.0"]}
-        - Charge: {mode: C-rate, value: 1, ends: ["Voltage > 4.1"]}
-"""
+LOOPED = cycling(3)
 
 
 def test_looped_protocols_get_per_cycle_summaries() -> None:

@@ -19,7 +19,7 @@ from ionworks.errors import MeasurementValidationError, NotFoundError
 from ionworks.server.db.measurements import measurement_frames
 from ionworks.server.db.store import Store
 from ionworks.server.hosting import EmbeddedServer
-from tests.server.conftest import KEY_A, KEY_B
+from tests.server.conftest import KEY_A, KEY_B, all_not_found
 
 
 def frame(n: int, seed: int = 0) -> pl.DataFrame:
@@ -94,14 +94,12 @@ async def test_read_update_list_delete(api: AsyncIonworks, api_b: AsyncIonworks)
     updated = await api.cell_measurement.update(m.id, {"name": "renamed", "tags": ["a", "b"]})
     assert updated.name == "renamed" and updated.tags == ["a", "b"]
     # another owner sees nothing
-    with pytest.raises(NotFoundError):
-        await api_b.cell_measurement.get(m.id)
-    with pytest.raises(NotFoundError):
-        await api_b.cell_measurement.time_series(m.id)
-    with pytest.raises(NotFoundError):
-        await api_b.cell_measurement.delete(m.id)
-    with pytest.raises(NotFoundError):
-        await api_b.cell_measurement.list(instance["id"])
+    await all_not_found(
+        lambda: api_b.cell_measurement.get(m.id),
+        lambda: api_b.cell_measurement.time_series(m.id),
+        lambda: api_b.cell_measurement.delete(m.id),
+        lambda: api_b.cell_measurement.list(instance["id"]),
+    )
     # no steps were uploaded
     with pytest.raises(NotFoundError, match=re.escape("has no steps.parquet")):
         await api.cell_measurement.steps(m.id)

@@ -13,7 +13,7 @@ import pytest
 
 from ionworks import AsyncIonworks
 from ionworks.errors import AuthenticationError, IonworksError, NotFoundError, ValidationError
-from tests.server.conftest import KEY_A, KEY_B, job_reaches
+from tests.server.conftest import KEY_A, KEY_B, all_not_found, job_reaches
 from tests.ucp.protocols import LONG_CYCLING, SEED_INPUTS
 from tests.ucp.protocols import SEED_SINGLE as SEED_1C
 
@@ -181,14 +181,12 @@ async def test_cancel_stops_a_running_simulation(api: AsyncIonworks) -> None:
 async def test_keys_are_isolated(api: AsyncIonworks, server_url: str) -> None:
     response = await api.simulation.protocol(config())
     async with AsyncIonworks(api_key=KEY_B, api_url=server_url) as other:
-        with pytest.raises(NotFoundError):
-            await other.simulation.get(response.simulation_id)
-        with pytest.raises(NotFoundError):
-            await other.job.get(response.job_id)
-        with pytest.raises(NotFoundError):
-            await other.job.cancel(response.job_id)
-        with pytest.raises(NotFoundError):
-            await other.simulation.delete(response.simulation_id)
+        await all_not_found(
+            lambda: other.simulation.get(response.simulation_id),
+            lambda: other.job.get(response.job_id),
+            lambda: other.job.cancel(response.job_id),
+            lambda: other.simulation.delete(response.simulation_id),
+        )
         assert response.simulation_id not in {s["id"] for s in await other.simulation.list()}
         assert await other.simulation.get_statuses([response.simulation_id]) == []
 

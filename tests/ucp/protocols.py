@@ -210,15 +210,21 @@ steps:
 
 # --- for tests that need a job still running (cancellation): 200 cycles of a DFN ------------
 
-LONG_CYCLING = """
-global: {initial_soc: 1, temperature: 25}
+
+def cycling(repeat: int) -> str:
+    """``repeat`` cycles of a 1C discharge to 3.0 V and a 1C charge to 4.1 V."""
+    return f"""
+global: {{initial_soc: 1, temperature: 25}}
 steps:
   - "Cycle":
-      repeat: 200
+      repeat: {repeat}
       steps:
-        - Discharge: {mode: C-rate, value: 1, ends: ["Voltage < 3.0"]}
-        - Charge: {mode: C-rate, value: 1, ends: ["Voltage > 4.1"]}
+        - Discharge: {{mode: C-rate, value: 1, ends: ["Voltage < 3.0"]}}
+        - Charge: {{mode: C-rate, value: 1, ends: ["Voltage > 4.1"]}}
 """
+
+
+LONG_CYCLING = cycling(200)
 
 EXAMPLES = {
     "keyed": KEYED_FORM,

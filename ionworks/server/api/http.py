@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from collections.abc import Set
 from typing import Any, Final, NoReturn
 
 import anyio
@@ -189,6 +190,15 @@ def require_str(body: dict[str, Any], key: str, *, optional: bool = False) -> st
     if not isinstance(value, str) or not value:
         fail(422, f"'{key}' must be a non-empty string")
     return value
+
+
+def check_editable(body: dict[str, Any], read_only: Set[str], what: str) -> None:
+    """Refuse read-only fields (422 naming them) and a ``name`` that is not a non-empty string."""
+    bad = sorted(read_only & set(body))
+    if bad:
+        fail(422, f"{what} field(s) cannot be set: {', '.join(bad)}")
+    if "name" in body:
+        require_str(body, "name")
 
 
 def int_param(

@@ -33,7 +33,14 @@ from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
 from ionworks.server.api.cells import found, instance_or_404, record
-from ionworks.server.api.http import HTTPError, fail, json_response, owner, read_json, require_str
+from ionworks.server.api.http import (
+    HTTPError,
+    check_editable,
+    fail,
+    json_response,
+    owner,
+    read_json,
+)
 from ionworks.server.api.listing import list_window
 from ionworks.server.api.models import _store, project_or_404
 from ionworks.server.db import measurements, uploads
@@ -101,11 +108,7 @@ async def get_measurement(request: web.Request) -> web.Response:
 
 
 def _meta(body: dict[str, Any]) -> dict[str, Any]:
-    bad = sorted(PROTECTED & set(body))
-    if bad:
-        fail(422, f"measurement field(s) cannot be set: {', '.join(bad)}")
-    if "name" in body:
-        require_str(body, "name")
+    check_editable(body, PROTECTED, "measurement")
     tags = body.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         fail(422, "'tags' must be a list of strings")

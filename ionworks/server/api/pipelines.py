@@ -295,11 +295,17 @@ def _update(kind: str) -> Any:
     return handler
 
 
+def _cancel_job(request: web.Request, kind: str) -> tuple[Store, sqlite3.Row]:
+    """The caller's record of this kind (404 otherwise), its job cancelled."""
+    store, runner = _ctx(request)
+    row = _row_or_404(store, owner(request), kind, request.match_info["id"])
+    runner.cancel(row["job_id"])
+    return store, row
+
+
 def _cancel(kind: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        store, runner = _ctx(request)
-        row = _row_or_404(store, owner(request), kind, request.match_info["id"])
-        runner.cancel(row["job_id"])
+        _, row = _cancel_job(request, kind)
         return _respond(request, kind, row["id"])
 
     return handler
@@ -307,9 +313,7 @@ def _cancel(kind: str) -> Any:
 
 def _delete(kind: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        store, runner = _ctx(request)
-        row = _row_or_404(store, owner(request), kind, request.match_info["id"])
-        runner.cancel(row["job_id"])
+        store, row = _cancel_job(request, kind)
         with store.transaction():
             pipelines.delete(store, row["id"])
             jobs_db.delete(store, row["job_id"])

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ionworks.server.api.cells import found
-from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
+from ionworks.server.api.http import check_editable, fail, json_response, owner, read_json
 from ionworks.server.api.listing import list_window, page_params
 from ionworks.server.api.measurements import measurement_dict, measurement_or_404
 from ionworks.server.api.models import _store, project_or_404
@@ -55,11 +55,7 @@ def _study(request: web.Request) -> sqlite3.Row:
 
 
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
-    bad = sorted(READ_ONLY & set(body))
-    if bad:
-        fail(422, f"study field(s) cannot be set: {', '.join(bad)}")
-    if "name" in body:
-        require_str(body, "name")
+    check_editable(body, READ_ONLY, "study")
     if body.get("description") is not None and not isinstance(body["description"], str):
         fail(422, "'description' must be a string")
     return body
