@@ -104,9 +104,12 @@ def test_expressions_are_safe_arithmetic() -> None:
     assert evaluate("{a [m]} * 2 + 3^2 - -1", {"a [m]": 1.5}) == 13.0
     assert evaluate("sqrt('x') / max(1, 2)", {"x": 16.0}) == 2.0
     assert names_in("{a} + {b} * exp(1)") == ["a", "b"]
-    for bad in ('__import__("os")', "1 +", "{missing}", "open(1)", "2 ** 5000", "1/0"):
+    deep = "(" * 900 + "1" + ")" * 900  # within MAX_LENGTH, deeper than the recursion limit
+    for bad in ('__import__("os")', "1 +", "{missing}", "open(1)", "2 ** 5000", "1/0", deep):
         with pytest.raises(ValueError):
             evaluate(bad, {})
+    with pytest.raises(ValueError, match="nested too deeply"):
+        names_in(deep)
 
 
 # --- parameters, costs, optimizers -----------------------------------------------------------

@@ -150,10 +150,15 @@ def evaluate(text: str, values: Mapping[str, float]) -> float:
         return _Parser(text, values).parse()
     except (OverflowError, ValueError, TypeError) as exc:
         raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"cannot evaluate {text[:40]!r}…: nested too deeply") from None
 
 
 def names_in(text: str) -> list[str]:
     """The parameter names an expression reads (syntax is checked, nothing is computed)."""
     parser = _Parser(text, None)
-    parser.parse()
+    try:
+        parser.parse()
+    except RecursionError:
+        raise ValueError(f"expression {text[:40]!r}… is nested too deeply") from None
     return parser.names
