@@ -47,4 +47,4 @@ def state(request: web.Request) -> ServerState:
 
 def limits(request: web.Request) -> Limits:
     """The limits of the server answering ``request``."""
-    return request.app[STATE].config.limits
+    return state(request).limits

@@ -99,7 +99,8 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
     key = request.headers.get("Idempotency-Key")
     if request.method not in ("POST", "PATCH") or not key or OWNER not in request:
         return await handler(request)
-    store, inflight = state(request).store, state(request).inflight
+    server = state(request)
+    store, inflight = server.store, server.inflight
     owner_id = request[OWNER]
     ident = (owner_id, key)
     while ident in inflight:

@@ -199,18 +199,3 @@ def check_editable(body: dict[str, Any], read_only: Set[str], what: str) -> None
         fail(422, f"{what} field(s) cannot be set: {', '.join(bad)}")
     if "name" in body:
         require_str(body, "name")
-
-
-def int_param(
-    request: web.Request, name: str, default: int | None, *, lo: int = 0, hi: int = 10_000
-) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        fail(422, f"query parameter '{name}' must be an integer, got {raw!r}")
-    if not lo <= value <= hi:
-        fail(422, f"query parameter '{name}' must be between {lo} and {hi}, got {value}")
-    return value

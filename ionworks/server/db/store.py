@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -69,6 +69,11 @@ def new_id() -> str:
 def json_column(value: str | None, default: Any = None) -> Any:
     """A JSON column's value, or ``default`` if it is NULL."""
     return default if value is None else json.loads(value)
+
+
+def _memo(key: str) -> bytes:
+    """How a configured key is remembered in memory (its SHA-256, never the key itself)."""
+    return hashlib.sha256(key.encode()).digest()
 
 
 class Store:
@@ -160,7 +165,7 @@ class Store:
     def owner_for_key(self, key: str) -> str | None:
         """The owner of ``key`` if this server was started with it (:meth:`add_key`), else
         None: a key is valid only while the running server is configured with it."""
-        return self._owners.get(hashlib.sha256(key.encode()).digest())
+        return self._owners.get(_memo(key))
 
     def add_key(self, key: str) -> str:
         """Accept ``key`` while the store is open; returns its owner (the same one every time
@@ -176,7 +181,7 @@ class Store:
         else:
             owner = str(row["owner_id"])
         self.default_project(owner)
-        self._owners[hashlib.sha256(key.encode()).digest()] = owner
+        self._owners[_memo(key)] = owner
         return owner
 
     def _key_hash(self, key: str) -> str:
@@ -264,7 +269,3 @@ class Store:
         expired or unknown tokens are removed by :func:`ionworks.server.db.uploads.sweep`)."""
         for tmp in self.blob_dir.rglob(".*.tmp"):
             tmp.unlink(missing_ok=True)
-
-
-def rows_by_id(rows: Iterable[sqlite3.Row]) -> dict[str, sqlite3.Row]:
-    return {str(r["id"]): r for r in rows}
