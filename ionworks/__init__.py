@@ -6,7 +6,8 @@ from it (``ionworks_sync``), with the same methods, arguments and defaults.
 The names below are loaded on first use (module ``__getattr__``), so ``import ionworks`` stays
 light: no aiohttp, numpy, polars, pyarrow or PyBaMM until a client or a result needs them.
 This module is also where the layers meet: it registers the embedded local server as the
-client's zero-config backend (:mod:`ionworks._local`) without the client importing the server.
+client's zero-config backend (:mod:`ionworks._local`): the shared local daemon of
+:mod:`ionworks.server.daemon`, without the client importing the server.
 """
 
 from __future__ import annotations
@@ -42,34 +43,6 @@ if TYPE_CHECKING:
     )
     from ionworks_sync import Ionworks
 
-#: Public name → the module that defines it.
-_LAZY = {
-    "AsyncIonworks": "ionworks._client",
-    "Ionworks": "ionworks_sync",
-    "IonworksError": "ionworks.errors",
-    "WaitTimeout": "ionworks._waiting",
-    "get_dataframe_backend": "ionworks.dataframes",
-    "set_dataframe_backend": "ionworks.dataframes",
-    **dict.fromkeys(
-        (
-            "ConvertResult",
-            "Job",
-            "Measurement",
-            "Model",
-            "Page",
-            "ParameterizedModel",
-            "Pipeline",
-            "PipelineResult",
-            "Project",
-            "SimplePipeline",
-            "SimulationResponse",
-            "SimulationResult",
-            "Study",
-        ),
-        "ionworks.models",
-    ),
-}
-
 __all__ = [
     "AsyncIonworks",
     "ConvertResult",
@@ -93,6 +66,18 @@ __all__ = [
     "set_dataframe_backend",
 ]
 
+#: Where each public name is defined when it is not one of the response models.
+_HOMES = {
+    "AsyncIonworks": "ionworks._client",
+    "Ionworks": "ionworks_sync",
+    "IonworksError": "ionworks.errors",
+    "WaitTimeout": "ionworks._waiting",
+    "get_dataframe_backend": "ionworks.dataframes",
+    "set_dataframe_backend": "ionworks.dataframes",
+}
+#: Public name → the module that defines it (every other name is a model of ionworks.models).
+_LAZY = {name: _HOMES.get(name, "ionworks.models") for name in __all__ if name != "__version__"}
+
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
@@ -107,10 +92,10 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
-def _embedded_server() -> tuple[str, str]:
-    from ionworks.server.hosting import shared_server
+def _local_daemon() -> tuple[str, str]:
+    from ionworks.server.daemon import ensure_running
 
-    return shared_server()
+    return ensure_running()
 
 
-set_local_server_provider(_embedded_server)
+set_local_server_provider(_local_daemon)

@@ -86,12 +86,13 @@ class AsyncIonworks:
             max_retries=max_retries,
         )
         self._transport = Transport(self._config, self._resolve_base_url)
-        self._sole_project: str | None = None
+        self._local_project: str | None = None
         self._local_url: str | None = None
         self._server_capabilities: frozenset[str] | None = None
         self._capabilities_retry_at = math.inf
         self._capabilities_lock = anyio.Lock()
         self._transport.retry_keyed_writes = self._is_local()
+        self._transport.rediscover_local = self._config.api_url is None
         api = Requests(
             self._transport,
             self._config,
@@ -124,19 +125,23 @@ class AsyncIonworks:
         return url
 
     async def _default_project_id(self, explicit: str | None = None) -> str:
-        """``explicit`` > the client's project > the only project this key can see."""
+        """``explicit`` > the client's project > on a local server, the key's default project
+        (``is_default``; else its only project), asked once per client; otherwise a
+        ``ValueError`` naming the three ways to give one."""
         if explicit:
             return explicit
         if self._config.project_id:
             return self._config.project_id
-        if self._sole_project is None and self._is_local():
-            data = await self._transport.request("GET", "/projects", params={"limit": 2})
+        if self._local_project is None and self._is_local():
+            # Asks for the default project only; a server that ignores the filter lists its
+            # first projects, and one of them alone (or the only one) is taken.
+            params = {"is_default": "true", "limit": 2}
+            data = await self._transport.request("GET", "/projects", params=params)
             items = data.get("items") if isinstance(data, dict) else data
-            if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
-                self._sole_project = str(items[0].get("id"))
-            else:
-                self._sole_project = ""
-        return require_project_id(self._sole_project)
+            projects = [p for p in items if isinstance(p, dict)] if isinstance(items, list) else []
+            chosen = [p for p in projects if p.get("is_default") is True] or projects
+            self._local_project = str(chosen[0].get("id") or "") if len(chosen) == 1 else ""
+        return require_project_id(self._local_project)
 
     async def _capabilities(self) -> frozenset[str]:
         """What the server offers beyond the cloud's API: our local server lists it on

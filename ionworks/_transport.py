@@ -136,6 +136,9 @@ class Transport:
         # Retry POST/PATCH that may have reached the server only where the server is known to
         # deduplicate by Idempotency-Key (the local server); elsewhere only connect failures.
         self.retry_keyed_writes = False
+        # The base URL is the local daemon's: after a refused connection, ask for it again (the
+        # provider restarts a daemon that stopped when idle).
+        self.rediscover_local = False
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -239,9 +242,13 @@ class Transport:
             method, bool(idempotency_key) and self.retry_keyed_writes
         )
         attempt = 0
+        rediscover = False
         while True:
             if attempt:
                 req_headers["X-Ionworks-Retry-Count"] = str(attempt)
+            if rediscover:  # the local daemon may have stopped (idle) or moved: find it again
+                self._base_url = None
+                url = f"{await self.base_url()}{path}"
             try:
                 return await self._send_once(
                     method,
@@ -259,6 +266,9 @@ class Transport:
                     delay = self.retry_policy.delay_for(attempt, failure.retry_after)
                 if delay is None:
                     raise failure.error from failure.__cause__
+                rediscover = (
+                    self.rediscover_local and failure.safe_for_any_method and not absolute_url
+                )
                 log.debug(
                     "retrying %s %s in %.2fs (attempt %d): %s",
                     method,

@@ -24,6 +24,7 @@ __all__ = [
     "Outcome",
     "Progress",
     "WaitTimeout",
+    "failure_error",
     "gather_limited",
     "id_list",
     "poll_outcomes",
@@ -36,13 +37,26 @@ R = TypeVar("R")
 
 @frozen
 class Outcome:
-    """A resource that reached a terminal state."""
+    """A resource that reached a terminal state (``error_code``: the server's code of a
+    failure, when it is not in ``record``)."""
 
     id: str
     failed: bool
     record: Any
     status: str = "completed"
     error: str | None = None
+    error_code: str | None = None
+
+    @property
+    def code(self) -> str:
+        """The failure's code: the server's ``error_code`` (here or in the record), else the
+        status (``failed``/``canceled``)."""
+        if self.error_code:
+            return self.error_code
+        record = self.record
+        code = record.get("error_code") if isinstance(record, dict) else None
+        code = code or getattr(record, "error_code", None)
+        return str(code) if code else self.status
 
 
 Fetcher = Callable[[list[str]], Awaitable[list[Outcome]]]
@@ -204,11 +218,28 @@ async def poll_outcomes(
 
 
 def failure_message(label: str, failures: list[Outcome]) -> str:
+    """``"Simulation <id> failed [job_failed]: <the server's message>"`` (one failure; the
+    code in brackets when it says more than the status), else one such line per failure
+    under a count."""
+
+    def describe(f: Outcome) -> str:
+        code = "" if f.code == f.status else f" [{f.code}]"
+        return f"{f.status}{code}: {f.error or 'unknown error'}"
+
     if len(failures) == 1:
-        f = failures[0]
-        return f"{label} {f.id} {f.status}: {f.error or 'unknown error'}"
-    lines = [f"  {f.id}: {f.status}: {f.error or 'unknown error'}" for f in failures]
+        return f"{label} {failures[0].id} {describe(failures[0])}"
+    lines = [f"  {f.id}: {describe(f)}" for f in failures]
     return f"{len(failures)} {label.lower()}(s) failed:\n" + "\n".join(lines)
+
+
+def failure_error(label: str, failures: list[Outcome]) -> JobFailedError:
+    """The :class:`JobFailedError` for these failures (``label``: ``"Simulation"`` …): their
+    records, the first one's code and :func:`failure_message`."""
+    return JobFailedError(
+        failure_message(label, failures),
+        [f.record for f in failures],
+        error_code=failures[0].code if failures else None,
+    )
 
 
 async def wait_all(
@@ -240,7 +271,7 @@ async def wait_all(
                 if outcome.failed:
                     failed += 1
                     if raise_on_failure:
-                        raise JobFailedError(failure_message(label, [outcome]), [outcome.record])
+                        raise failure_error(label, [outcome])
                 records[outcome.id] = outcome.record
                 progress.update(len(records) - failed, failed)
     except WaitTimeout as exc:
@@ -258,7 +289,14 @@ def record_fetcher(get: Callable[[str], Awaitable[Any]], *, limit: int = 16) -> 
     async def fetch(ids: list[str]) -> list[Outcome]:
         records = await gather_limited(get, ids, limit=limit)
         return [
-            Outcome(i, bool(r.is_failed), r, str(r.status), getattr(r, "error", None))
+            Outcome(
+                i,
+                bool(r.is_failed),
+                r,
+                str(r.status),
+                getattr(r, "error", None),
+                getattr(r, "error_code", None),
+            )
             for i, r in zip(ids, records, strict=True)
             if r.is_terminal
         ]

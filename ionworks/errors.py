@@ -2,7 +2,9 @@
 
 Every error the SDK raises for a failed API call is an :class:`IonworksError`. Its
 ``str()`` is ``"error code: {status_code}, message: {message}"`` exactly as in the official
-``ionworks-api`` client, so code that parses or logs those strings keeps working.
+``ionworks-api`` client, so code that parses or logs those strings keeps working. The one
+exception is :class:`JobFailedError` (no HTTP status to show): ``str()`` is its message,
+``"Simulation <id> failed [<error_code>]: <the server's message>"``.
 
 Subclasses group errors by HTTP status family so callers can catch what they care about::
 
@@ -149,15 +151,41 @@ class APIResponseValidationError(IonworksError):
 class JobFailedError(IonworksError):
     """A waited-on simulation / pipeline ended ``failed`` or ``canceled``.
 
-    ``records`` holds the final record(s) of the failed resource(s).
+    ``records`` holds the final record(s) of the failed resource(s). ``error_code`` is the
+    server's code for the (first) failure (our local server's: ``job_failed``,
+    ``worker_died``, ``server_error``, ``canceled``), else its status (``failed`` or
+    ``canceled``); ``status_code`` is None (no HTTP status). ``str()`` is the message, e.g.
+    ``"Simulation <id> failed [job_failed]: <the server's message>"``.
     """
 
-    def __init__(self, message: str, records: list[Any] | None = None) -> None:
-        super().__init__(message, None)
+    def __init__(
+        self, message: str, records: list[Any] | None = None, *, error_code: str | None = None
+    ) -> None:
         self.records: list[Any] = list(records or [])
+        super().__init__(message, None, error_code=error_code or _failure_code(self.records))
+
+    def __str__(self) -> str:
+        return str(self.message)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message, self.records))
+        return (_rebuild_failed, (type(self), self.message, self.records, self.error_code))
+
+
+def _rebuild_failed(
+    cls: type[JobFailedError], message: str, records: list[Any], error_code: str | None
+) -> JobFailedError:
+    return cls(message, records, error_code=error_code)
+
+
+def _failure_code(records: list[Any]) -> str | None:
+    """The ``error_code`` of the first record that has one, else the first record's status
+    (records are dicts or response models)."""
+    for key in ("error_code", "status"):
+        for record in records:
+            value = record.get(key) if isinstance(record, Mapping) else getattr(record, key, None)
+            if value:
+                return str(value)
+    return None
 
 
 class MeasurementValidationError(IonworksError, ValueError):

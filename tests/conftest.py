@@ -55,6 +55,23 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def local_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A client with no API configured uses the shared local daemon of ``IONWORKS_DATA_DIR``:
+    never the user's own, and none is left running after the session."""
+    path = tmp_path_factory.mktemp("zero-config-data")
+    previous = os.environ.get("IONWORKS_DATA_DIR")
+    os.environ["IONWORKS_DATA_DIR"] = str(path)
+    yield
+    from ionworks.server import daemon
+
+    daemon.stop(path, timeout=10)
+    if previous is None:
+        del os.environ["IONWORKS_DATA_DIR"]
+    else:
+        os.environ["IONWORKS_DATA_DIR"] = previous
+
+
 FAST_RETRIES = RetryPolicy(max_retries=3, initial_delay=0.001, max_delay=0.002)
 
 

@@ -29,6 +29,13 @@ def test_import_ionworks_loads_no_heavy_library() -> None:
     assert not {m for m in loaded if m.startswith(CLIENT)}
 
 
+def test_finding_the_local_daemon_loads_no_server_code() -> None:
+    """Client processes import the daemon's discovery module; it must stay that light."""
+    loaded = _loaded_after("import ionworks.server.daemon")
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    assert not {m for m in loaded if m.startswith("ionworks.server.") and "daemon" not in m}
+
+
 def test_public_names_load_on_first_use() -> None:
     loaded = _loaded_after(
         "import ionworks\n"

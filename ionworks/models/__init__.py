@@ -37,11 +37,13 @@ __all__ = [
 T = TypeVar("T")
 
 
+@frozen
 class _Extra:
-    """Mixin: unknown keys readable as attributes, ``to_dict()`` and mapping-style access."""
+    """Base of every record: response keys a model does not declare are kept in ``extra``
+    (keyword-only, so subclasses order their own fields freely), readable as attributes,
+    in ``to_dict()`` and through mapping-style access."""
 
-    __slots__ = ()
-    extra: dict[str, Any]
+    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False, kw_only=True)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name == "extra":
@@ -73,7 +75,6 @@ class SimulationResponse(_Extra):
     job_id: str
     protocol_id: str | None = None
     already_existed: bool = False
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -90,7 +91,6 @@ class Job(_Extra):
     is_failed: bool
     error: str | None = None
     result: Any = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -104,7 +104,6 @@ class Pipeline(_Extra):
     is_failed: bool
     description: str | None = None
     error: str | None = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -115,7 +114,6 @@ class PipelineElement(_Extra):
     job_id: str | None = None
     element_type: str | None = None
     progress: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -124,7 +122,6 @@ class PipelineResult(_Extra):
 
     result: dict[str, Any]
     element_results: dict[str, Any]
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -148,7 +145,6 @@ class SimplePipeline(_Extra):
     error_code: str | None = None
     config_path: str | None = None
     result: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -157,7 +153,6 @@ class Study(_Extra):
     name: str
     description: str | None = None
     project_id: str | None = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -171,7 +166,6 @@ class Measurement(_Extra):
     processing_status: str | None = None
     processing_error: str | None = None
     tags: list[str] | None = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -179,7 +173,6 @@ class ParameterizedModel(_Extra):
     id: str
     name: str
     simulation_settings: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -188,7 +181,6 @@ class Model(_Extra):
     name: str
     project_id: str | None = None
     config: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
 
 
 @frozen
@@ -197,7 +189,8 @@ class Project(_Extra):
     name: str
     organization_id: str | None = None
     description: str | None = None
-    extra: dict[str, Any] = field(factory=dict, repr=False, eq=False)
+    #: The key's default project (our local server marks it; None where a server does not say).
+    is_default: bool | None = None
 
 
 @define

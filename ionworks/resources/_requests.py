@@ -49,8 +49,8 @@ class Requests:
     # ------------------------------------------------------------------ client facts
 
     async def default_project_id(self, explicit: str | None = None) -> str:
-        """``explicit`` > the client's project > the only project this key can see; else a
-        ``ValueError`` saying how to give one."""
+        """``explicit`` > the client's project > (on a local server) the key's default project;
+        else a ``ValueError`` saying how to give one."""
         return await self._default_project_id(explicit)
 
     async def capabilities(self) -> frozenset[str]:

@@ -14,8 +14,15 @@ import anyio.to_thread
 from ionworks import doe as _doe
 from ionworks._concurrency import task_group
 from ionworks._config import resolve_project_id
-from ionworks._waiting import Outcome, gather_limited, id_list, poll_outcomes, wait_all
-from ionworks.errors import APIResponseValidationError, JobFailedError, NotFoundError
+from ionworks._waiting import (
+    Outcome,
+    failure_error,
+    gather_limited,
+    id_list,
+    poll_outcomes,
+    wait_all,
+)
+from ionworks.errors import APIResponseValidationError, NotFoundError
 from ionworks.models import Page, SimulationResponse, SimulationResult, structure
 from ionworks.resources._base import AsyncResource, expect, seg
 from ionworks.resources._requests import Requests
@@ -388,9 +395,5 @@ class AsyncSimulations(AsyncResource):
         async with aclosing(outcomes):
             async for outcome in outcomes:
                 if outcome.failed and raise_on_failure:
-                    raise JobFailedError(
-                        f"Simulation {outcome.id} {outcome.status}: "
-                        f"{outcome.error or 'unknown error'}",
-                        [outcome.record],
-                    )
+                    raise failure_error("Simulation", [outcome])
                 yield outcome.record

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeVar, cast
+
+import attrs
 
 __all__ = [
     "DATA_PREFIXES",
@@ -14,6 +16,7 @@ __all__ = [
     "check_positive_int",
     "check_str",
     "fail",
+    "from_registry",
     "is_number",
     "wire",
 ]
@@ -39,6 +42,34 @@ def fail(where: str, expected: str, got: Any = ..., note: str = "") -> NoReturn:
     if got is not ...:
         message += f", got {_show(got)}"
     raise SchemaError(message + (f" ({note})" if note else ""))
+
+
+S = TypeVar("S")
+
+
+def from_registry(
+    where: str, value: Any, registry: Mapping[str, type[S]], base: type, expected: str
+) -> S:
+    """An instance of a class of ``registry``, its name, or ``{"type": <name>, <its fields>}``.
+
+    An instance of ``base`` itself (or of a class not registered) is refused, and so are keys
+    that are not fields of the named class; every message names ``where`` and ``expected``.
+    """
+    if isinstance(value, base):
+        if type(value).__name__ not in registry:
+            fail(where, expected, value, f"{type(value).__name__} is not one of them")
+        return cast(S, value)
+    config = {"type": value} if isinstance(value, str) else value
+    if not isinstance(config, Mapping) or config.get("type") not in registry:
+        fail(where, f"{expected} or {{'type': <name>, ...}}", value)
+    cls = registry[config["type"]]
+    names = [a.name for a in attrs.fields(cast(Any, cls))]
+    options = {k: v for k, v in config.items() if k != "type"}
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        allowed = ", ".join(names) or "none"
+        fail(where, f"options of {cls.__name__}: {allowed}", value, f"unsupported {unknown}")
+    return cls(**options)
 
 
 def is_number(value: Any) -> bool:

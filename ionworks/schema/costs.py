@@ -6,12 +6,11 @@ Serialised as ``{"type": "<ClassName>"}`` like ionworks-schema. The local server
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from ._base import Schema, fail
+from ._base import Schema, from_registry
 
 __all__ = ["MAE", "MSE", "RMSE", "SSE", "ErrorFunction", "Max", "ObjectiveFunction", "cost_from"]
 
@@ -59,14 +58,5 @@ COSTS: dict[str, type[ObjectiveFunction]] = {c.__name__: c for c in (RMSE, MSE, 
 
 def cost_from(where: str, value: Any) -> ObjectiveFunction:
     """A cost from an instance, a name (``"RMSE"``) or a config dict (``{"type": "RMSE"}``)."""
-    expected = f"a cost ({', '.join(f'iws.costs.{n}()' for n in COSTS)}) or {{'type': <name>}}"
-    if isinstance(value, ObjectiveFunction):
-        if type(value).__name__ not in COSTS:
-            fail(where, expected, value, "a base class is not a cost")
-        return value
-    name = value.get("type") if isinstance(value, Mapping) else value
-    if isinstance(value, Mapping) and set(value) - {"type"}:
-        fail(where, expected, value, f"unsupported keys {sorted(set(value) - {'type'})}")
-    if not isinstance(name, str) or name not in COSTS:
-        fail(where, expected, value)
-    return COSTS[name]()
+    names = ", ".join(f"iws.costs.{n}()" for n in COSTS)
+    return from_registry(where, value, COSTS, ObjectiveFunction, f"a cost ({names})")

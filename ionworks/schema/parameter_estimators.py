@@ -9,12 +9,11 @@ as one batch per generation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, cast
 
 import attrs
 
-from ._base import Schema, check_positive_int, check_str, fail, is_number
+from ._base import Schema, check_positive_int, check_str, fail, from_registry, is_number
 
 __all__ = [
     "DifferentialEvolution",
@@ -99,24 +98,5 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 
 def optimizer_from(where: str, value: Any) -> Optimizer:
     """An optimizer from an instance, a name or ``{"type": <name>, <options>}``."""
-    expected = f"an optimizer ({', '.join(f'iws.optimizers.{n}' for n in OPTIMIZERS)})"
-    if isinstance(value, Optimizer):
-        if type(value).__name__ not in OPTIMIZERS:
-            fail(where, expected, value, "a base class is not an optimizer")
-        return value
-    if isinstance(value, str):
-        value = {"type": value}
-    if not isinstance(value, Mapping) or value.get("type") not in OPTIMIZERS:
-        fail(where, f"{expected} or {{'type': <name>, ...}}", value)
-    cls = OPTIMIZERS[value["type"]]
-    names = [a.name for a in attrs.fields(cast(Any, cls))]
-    options = {k: v for k, v in value.items() if k != "type"}
-    unknown = sorted(set(options) - set(names))
-    if unknown:
-        fail(
-            where,
-            f"options of {cls.__name__}: {', '.join(names)}",
-            value,
-            f"unsupported {unknown}",
-        )
-    return cls(**options)
+    names = ", ".join(f"iws.optimizers.{n}" for n in OPTIMIZERS)
+    return from_registry(where, value, OPTIMIZERS, Optimizer, f"an optimizer ({names})")

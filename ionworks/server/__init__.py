@@ -1,7 +1,8 @@
 """The embedded local server: the Ionworks HTTP API on this machine (aiohttp + SQLite + PyBaMM).
 
-``ionworks serve`` runs it in the foreground; :class:`EmbeddedServer` runs it on a background
-thread (used by tests and by clients with no API configured).
+``ionworks serve`` runs it in the foreground, ``ionworks serve --daemon`` as the shared local
+daemon that clients with no API configured use (:mod:`ionworks.server.daemon`);
+:class:`EmbeddedServer` runs it on a background thread of this process (tests, notebooks).
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ionworks.server.hosting import EmbeddedServer, default_data_dir, shared_server
+    from ionworks.server.hosting import EmbeddedServer, default_data_dir
 
-__all__ = ["EmbeddedServer", "default_data_dir", "shared_server"]
+__all__ = ["EmbeddedServer", "default_data_dir"]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ionworks.server.daemon import log_path
 from ionworks.server.execution.executor import Executor, ProcessExecutor, default_workers
 from ionworks.server.limits import Limits
 
@@ -62,4 +63,8 @@ def make_executor(config: ServerConfig) -> Executor:
 
         assert config.scheduler is not None
         return DaskExecutor(config.scheduler)
-    return ProcessExecutor(config.workers, initializer="ionworks.server.engine.simulate:warm_up")
+    return ProcessExecutor(
+        config.workers,
+        initializer="ionworks.server.engine.simulate:warm_up",
+        log_path=log_path(config.data_dir),
+    )

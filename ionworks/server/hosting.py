@@ -1,34 +1,31 @@
-"""Run the server on a background thread, and the process-wide zero-config server."""
+"""Hosting the server: on a background thread of this process (:class:`EmbeddedServer`), or as
+the process itself (:func:`serve`, used by ``ionworks serve`` and the shared local daemon)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import os
-import secrets
-import sys
+import signal
 import threading
 import time
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ionworks._version import __version__
 from ionworks.server.config import ServerConfig
-from ionworks.server.db.store import DataDirInUse
+from ionworks.server.daemon import Discovery, default_data_dir, remove_discovery, write_discovery
 from ionworks.server.limits import Limits
 
-__all__ = ["EmbeddedServer", "default_data_dir", "shared_server"]
+if TYPE_CHECKING:
+    from ionworks.server.state import ServerState
 
+__all__ = ["EmbeddedServer", "app_runner", "default_data_dir", "serve"]
 
-def default_data_dir() -> Path:
-    """``IONWORKS_DATA_DIR``, else ``$XDG_DATA_HOME/ionworks`` (``~/.local/share/ionworks``)."""
-    explicit = os.environ.get("IONWORKS_DATA_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ionworks"
+log = logging.getLogger("ionworks.server")
 
 
 class EmbeddedServer:
@@ -126,80 +123,75 @@ def app_runner(config: ServerConfig) -> web.AppRunner:
     )
 
 
-_shared_lock = threading.Lock()
-_shared: tuple[str, str] | None = None
-_shared_server: EmbeddedServer | None = None
+def serve(
+    config: ServerConfig,
+    host: str,
+    port: int,
+    *,
+    daemon: bool = False,
+    idle_timeout: float | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM, or until idle for ``idle_timeout`` seconds (no request and
+    no queued or running job). ``daemon``: publish the discovery file (see
+    :mod:`ionworks.server.daemon`) while serving. ``announce(url)`` is called once listening."""
+    asyncio.run(_serve(config, host, port, daemon, idle_timeout, announce))
 
 
-def shared_server() -> tuple[str, str]:
-    """The process-wide zero-config server: ``(url, api_key)``, started on first use.
+async def _serve(
+    config: ServerConfig,
+    host: str,
+    port: int,
+    daemon: bool,
+    idle_timeout: float | None,
+    announce: Callable[[str], None] | None,
+) -> None:
+    from ionworks.server.state import STATE
 
-    Data live in :func:`default_data_dir`. If another live process already serves that
-    directory, its URL and key (from ``server.json``) are used instead of a second server.
-    """
-    global _shared, _shared_server
-    with _shared_lock:
-        if _shared is not None:
-            return _shared
-        try:
-            import pybamm  # noqa: F401
-        except ImportError as exc:
-            raise RuntimeError(
-                "No Ionworks API is configured and the embedded local server needs the server "
-                "extra: pip install 'ionworks[server]' (or set IONWORKS_API_URL and "
-                "IONWORKS_API_KEY)"
-            ) from exc
-        data_dir = default_data_dir()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        info_path = data_dir / "server.json"
-        key = _local_key(data_dir)
-        server = EmbeddedServer(data_dir, api_keys=[key], allow_anonymous=False)
-        try:
-            url = server.start()
-        except RuntimeError as exc:
-            if not isinstance(exc.__cause__, DataDirInUse):
-                raise
-            _shared = _running_server(info_path, key)
-            return _shared
-        tmp = info_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"url": url, "api_key": key, "pid": os.getpid()}))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, info_path)
-        print(
-            f"ionworks: using the embedded local server at {url} (data: {data_dir})",
-            file=sys.stderr,
-        )
-        _shared, _shared_server = (url, key), server
-        return _shared
-
-
-def _running_server(info_path: Path, key: str, wait: float = 30.0) -> tuple[str, str]:
-    """The server another process runs on this data directory (it may still be starting)."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            info = json.loads(info_path.read_text())
-            os.kill(int(info["pid"]), 0)
-            with urllib.request.urlopen(f"{info['url']}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return str(info["url"]), key
-        except (OSError, ValueError, KeyError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"the data directory {info_path.parent} is locked by another ionworks server "
-                "that does not answer; stop it or set IONWORKS_DATA_DIR to another directory"
+    runner = app_runner(config)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watcher: asyncio.Task[None] | None = None
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        server = site._server
+        bound = server.sockets[0].getsockname()[1] if server else port  # type: ignore[attr-defined]
+        url = f"http://{host}:{bound}"
+        if daemon:
+            write_discovery(
+                config.data_dir,
+                Discovery(
+                    url=url,
+                    pid=os.getpid(),
+                    api_key=config.api_keys[0],
+                    version=__version__,
+                    started_at=time.time(),
+                ),
             )
-        time.sleep(0.2)
+        if announce is not None:
+            announce(url)
+        if idle_timeout is not None:
+            state = runner.app[STATE]
+            watcher = loop.create_task(_stop_when_idle(state, idle_timeout, stop))
+        await stop.wait()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        if daemon:
+            remove_discovery(config.data_dir, os.getpid())
+        await runner.cleanup()
 
 
-def _local_key(data_dir: Path) -> str:
-    """The data directory's own API key (created once, mode 0600), so data survive restarts."""
-    path = data_dir / "api_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = f"local-{secrets.token_hex(16)}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+async def _stop_when_idle(state: ServerState, idle_timeout: float, stop: asyncio.Event) -> None:
+    """Set ``stop`` once the server has had no request and no job for ``idle_timeout`` s."""
+    period = min(5.0, max(0.05, idle_timeout / 10))
+    while True:
+        await asyncio.sleep(period)
+        if state.idle_for() >= idle_timeout:
+            log.info("idle for %.0f s: stopping", idle_timeout)
+            stop.set()
+            return

@@ -8,6 +8,7 @@ embedded server beside ``ionworks serve``) run in one process without sharing an
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final
 
 import attrs
@@ -18,7 +19,22 @@ from ionworks.server.db.store import Store
 from ionworks.server.execution.jobs import JobRunner
 from ionworks.server.limits import Limits
 
-__all__ = ["STATE", "ServerState", "limits", "state"]
+__all__ = ["STATE", "Activity", "ServerState", "limits", "state"]
+
+
+@attrs.define
+class Activity:
+    """Requests under way and when the last one ended (for the daemon's idle stop)."""
+
+    in_flight: int = 0
+    last: float = attrs.field(factory=time.monotonic)
+
+    def begin(self) -> None:
+        self.in_flight += 1
+
+    def end(self) -> None:
+        self.in_flight -= 1
+        self.last = time.monotonic()
 
 
 @attrs.define(eq=False)
@@ -30,6 +46,15 @@ class ServerState:
     runner: JobRunner
     #: POST/PATCH requests under way per (owner, Idempotency-Key): duplicates wait for them.
     inflight: dict[tuple[str, str], asyncio.Future[None]] = attrs.field(factory=dict)
+    activity: Activity = attrs.field(factory=Activity)
+
+    def idle_for(self) -> float:
+        """Seconds since the server last had a request under way or a job queued or running
+        (0 while it has)."""
+        if self.activity.in_flight or self.runner.busy():
+            self.activity.last = time.monotonic()
+            return 0.0
+        return time.monotonic() - self.activity.last
 
     @property
     def limits(self) -> Limits:

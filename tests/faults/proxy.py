@@ -24,7 +24,6 @@ import ipaddress
 import random
 import time
 from collections import Counter
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -176,12 +175,7 @@ class FaultProxy:
         self._started = time.monotonic()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:

@@ -30,46 +30,14 @@ LONG_MODEL = "chen2020-dfn"
 WAIT = 180  # seconds for wait_for_completion
 D_N = "Negative particle diffusivity [m2.s-1]"
 
-# The seed 1C discharge (python-api.md, "Single simulation"), flat UCP form.
-SEED_PROTOCOL = """
-global:
-  initial_soc: 1
-  temperature: 25
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: 1
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
-
-# The inputs variant (python-api.md, experiment + design parameters).
-INPUT_PROTOCOL = """
-global:
-  initial_soc: input["Initial SOC"]
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: input["C-rate"]
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
-
+# The product doc's seeds (python-api.md), shared with tests/ucp/protocols.py.
+_SEED_DIR = Path(__file__).resolve().parents[1] / "data" / "protocols"
+SEED_PROTOCOL = (_SEED_DIR / "seed_single.yaml").read_text(encoding="utf-8")
+INPUT_PROTOCOL = (_SEED_DIR / "seed_inputs.yaml").read_text(encoding="utf-8")
+CONVERT_PROTOCOL = (_SEED_DIR / "seed_convert.yaml").read_text(encoding="utf-8")
 # ~200 cycles on the DFN: long enough to still be running when we cancel it.
-LONG_PROTOCOL = """
-global:
-  initial_soc: 1
-  temperature: 25
-steps:
-  - "Cycle":
-      repeat: 200
-      steps:
-        - Discharge: {mode: C-rate, value: 1, ends: ["Voltage < 3.0"]}
-        - Charge: {mode: C-rate, value: 1, ends: ["Voltage > 4.1"]}
-        - Rest: {duration: 60}
-"""
+LONG_PROTOCOL = (_SEED_DIR / "long_cycling_with_rest.yaml").read_text(encoding="utf-8")
+
 
 # ucp.md §13 E13: unknown mode -> invalid.
 INVALID_PROTOCOL = """
@@ -78,34 +46,6 @@ steps:
 """
 
 THICKNESS = "Positive electrode thickness [m]"
-
-
-#: The product doc's CC-CV charge + discharge protocol ("Converting UCP to a vendor protocol file").
-CONVERT_PROTOCOL = """
-global:
-  initial_temperature: 25
-  initial_state_type: soc_percentage
-  initial_state_value: 100
-steps:
-  - CC Charge:
-      - Charge:
-          mode: C-rate
-          value: 1
-          ends:
-            - "Voltage > 4.2"
-  - CV Charge:
-      - Charge:
-          mode: Voltage
-          value: 4.2
-          ends:
-            - "Current < 0.05"
-  - Discharge:
-      - Discharge:
-          mode: C-rate
-          value: 1
-          ends:
-            - "Voltage < 2.7"
-"""
 
 
 class Skip(Exception):

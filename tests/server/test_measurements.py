@@ -179,13 +179,7 @@ async def test_not_parquet_missing_file_and_spent_urls(
     assert_nothing_stored(server, None)
     headers = {"X-API-Key": KEY_A}
     async with aiohttp.ClientSession() as s:
-        init = await (
-            await s.post(
-                f"{server_url}/cell_instances/{instance['id']}/cell_measurements/initiate-upload",
-                json={"measurement": {"name": "x"}},
-                headers=headers,
-            )
-        ).json()
+        init = await initiate_upload(s, server_url, instance["id"], "x")
         url = init["uploads"][0]["signed_url"]
         assert url.startswith(server_url + "/uploads/")
         assert (await s.put(url, data=b"abc")).status == 200
@@ -206,16 +200,22 @@ async def test_not_parquet_missing_file_and_spent_urls(
     assert_nothing_stored(server, init["measurement_id"])
 
 
+async def initiate_upload(
+    session: aiohttp.ClientSession, url: str, instance_id: str, name: str
+) -> dict[str, Any]:
+    """``initiate-upload`` of a measurement called ``name`` by key A; the server's reply."""
+    path = f"{url}/cell_instances/{instance_id}/cell_measurements/initiate-upload"
+    response = await session.post(
+        path, json={"measurement": {"name": name}}, headers={"X-API-Key": KEY_A}
+    )
+    reply: dict[str, Any] = await response.json()
+    return reply
+
+
 async def raw_upload(url: str, instance_id: str, data: bytes | None) -> tuple[int, dict[str, Any]]:
     headers = {"X-API-Key": KEY_A}
     async with aiohttp.ClientSession() as s:
-        init = await (
-            await s.post(
-                f"{url}/cell_instances/{instance_id}/cell_measurements/initiate-upload",
-                json={"measurement": {"name": "raw"}},
-                headers=headers,
-            )
-        ).json()
+        init = await initiate_upload(s, url, instance_id, "raw")
         if data is not None:
             put = await s.put(init["uploads"][0]["signed_url"], data=data)
             assert put.status == 200

@@ -1,4 +1,4 @@
-"""Zero configuration: with no API configured, ``Ionworks()`` starts the embedded server.
+"""Zero configuration: with no API configured, ``Ionworks()`` starts the shared local server.
 
 Runs in a subprocess (a fresh interpreter, empty environment) exactly as a user's script would,
 without closing the client, to prove the script also exits promptly on its own.
@@ -10,7 +10,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from ionworks.server import daemon
 
 SCRIPT = textwrap.dedent(
     """
@@ -47,12 +52,20 @@ def run(data_dir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_unconfigured_client_uses_the_embedded_server_and_keeps_data(tmp_path: Path) -> None:
-    first = run(tmp_path)
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    daemon.stop(tmp_path, timeout=10)
+
+
+def test_unconfigured_client_uses_the_local_server_and_keeps_data(data_dir: Path) -> None:
+    first = run(data_dir)
     assert first.returncode == 0, first.stderr
-    assert "using the embedded local server" in first.stderr
+    assert "ionworks: started the local server at " in first.stderr
     assert "rows" in first.stdout and "listed 1" in first.stdout
-    assert (tmp_path / "ionworks.sqlite3").exists()
-    second = run(tmp_path)  # a restart sees the earlier simulation: nothing lost
+    assert (data_dir / "ionworks.sqlite3").exists()
+    assert daemon.stop(data_dir, timeout=10) is not None
+    second = run(data_dir)  # a restarted server sees the earlier simulation: nothing lost
     assert second.returncode == 0, second.stderr
+    assert "started the local server" in second.stderr
     assert "listed 2" in second.stdout

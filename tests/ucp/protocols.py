@@ -2,69 +2,23 @@
 
 from __future__ import annotations
 
-# --- python-api.md -------------------------------------------------------------------
+from pathlib import Path
 
-SEED_SINGLE = """
-global:
-  initial_soc: 1
-  temperature: 25
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: 1
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
+# --- python-api.md (tests/data/protocols/, shared with tests/official/drive_official.py) --
 
-SEED_INPUTS = """
-global:
-  initial_soc: input["Initial SOC"]
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: input["C-rate"]
-    ends:
-      - variable: Voltage [V]
-        value: 2.5
-"""
+_SEED_DIR = Path(__file__).resolve().parents[1] / "data" / "protocols"
+
+
+def _seed(name: str) -> str:
+    return (_SEED_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+
+
+SEED_SINGLE = _seed("seed_single")
+SEED_INPUTS = _seed("seed_inputs")
 SEED_INPUTS_PARAMETERS = {"Initial SOC": 1.0, "C-rate": 0.5}
-
 # Only ever passed to find_input_references in the docs (it has no end condition).
-SEED_REFERENCES_SNIPPET = """
-global:
-  initial_soc: input["Initial SOC"]
-steps:
-  - direction: Discharge
-    mode: C-rate
-    value: input["C-rate"]
-"""
-
-SEED_CONVERT = """
-global:
-  initial_temperature: 25
-  initial_state_type: soc_percentage
-  initial_state_value: 100
-steps:
-  - CC Charge:
-      - Charge:
-          mode: C-rate
-          value: 1
-          ends:
-            - "Voltage > 4.2"
-  - CV Charge:
-      - Charge:
-          mode: Voltage
-          value: 4.2
-          ends:
-            - "Current < 0.05"
-  - Discharge:
-      - Discharge:
-          mode: C-rate
-          value: 1
-          ends:
-            - "Voltage < 2.7"
-"""
+SEED_REFERENCES_SNIPPET = _seed("seed_references_snippet")
+SEED_CONVERT = _seed("seed_convert")
 
 SEEDS = {
     "single": SEED_SINGLE,

@@ -25,11 +25,13 @@ def test_convert_writes_primary_and_assets(
     assert capsys.readouterr().out.splitlines() == [str(out / "drive.000"), str(out / "us06.MWF")]
 
 
-def test_convert_capacity_and_stem(tmp_path: Path) -> None:
+def test_convert_capacity_and_stem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "cccv.yaml"
     source.write_text(CCCV)
     args = ["convert", str(source), "--target", "neware", "--out", str(tmp_path), "--stem", "cell"]
     assert main(args) == 1  # C-rate without capacity
+    err = capsys.readouterr().err
+    assert "C-rate needs --nominal-capacity" in err and "nominal_capacity_ah" not in err
     assert main([*args, "--nominal-capacity", "5"]) == 0
     assert (tmp_path / "cell.xml").read_bytes().startswith(b"<?xml")
 
@@ -39,6 +41,10 @@ def test_convert_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     source.write_text(CCCV)
     assert main(["convert", str(source), "--target", "arbin_sdx", "--out", str(tmp_path)]) == 1
     assert "not supported yet" in capsys.readouterr().err
-    assert main(["convert", str(tmp_path / "missing.yaml"), "--target", "maccor"]) == 2
+    assert main(["convert", str(tmp_path / "missing.yaml"), "--target", "maccor"]) == 1
+    assert "cannot read FILE" in capsys.readouterr().err
     bad = ["convert", str(source), "--target", "maccor", "--drive-cycle", "oops"]
     assert main(bad) == 2
+    assert capsys.readouterr().err == (
+        "ionworks convert: error: --drive-cycle expects NAME=CSV, got 'oops'\n"
+    )

@@ -84,7 +84,7 @@ def test_missing_input_is_named() -> None:
     (issue,) = raised.value.issues
     assert issue.code == "input"
     assert "unknown input reference 'Initial SOC'" in str(raised.value)
-    assert str(raised.value).startswith("global (line 3, column 16): initial_soc:")
+    assert str(raised.value).startswith("global (line 2, column 16): initial_soc:")
 
 
 @pytest.mark.parametrize("bad", ["abc", None, True, [1], "nan", float("inf"), 10**400])

@@ -45,6 +45,17 @@ def _error_response(status: int, detail: Any) -> web.Response:
 
 
 @web.middleware
+async def activity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts requests under way (an idle daemon stops only when there are none)."""
+    activity = state(request).activity
+    activity.begin()
+    try:
+        return await handler(request)
+    finally:
+        activity.end()
+
+
+@web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
@@ -168,7 +179,12 @@ def create_app(config: ServerConfig) -> web.Application:
     runner start and stop with the app."""
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
-        middlewares=[errors_middleware, auth_middleware, idempotency_middleware],
+        middlewares=[
+            activity_middleware,
+            errors_middleware,
+            auth_middleware,
+            idempotency_middleware,
+        ],
     )
     store = Store(config.data_dir)
     for key in config.api_keys:

@@ -35,9 +35,19 @@ def project_or_404(store: Store, owner_id: str, project_id: str) -> dict[str, An
     return project
 
 
+#: ``GET /projects?is_default=…``: the values accepted (PostgREST's ``eq.`` form too).
+_BOOLEANS = {"true": True, "eq.true": True, "false": False, "eq.false": False}
+
+
 async def list_projects(request: web.Request) -> web.Response:
+    """The key's projects, its default project first (``is_default: true``; created if
+    missing). Filters: ``name``, ``is_default=true|false``."""
     limit, offset = page_params(request)
-    items = projects.list_for_owner(_store(request), owner(request))
+    only = request.query.get("is_default")
+    if only is not None and only.lower() not in _BOOLEANS:
+        fail(422, f"query parameter 'is_default' must be 'true' or 'false', got {only!r}")
+    is_default = None if only is None else _BOOLEANS[only.lower()]
+    items = projects.list_for_owner(_store(request), owner(request), is_default=is_default)
     name = request.query.get("name")
     if name:
         items = [p for p in items if name_matches(p["name"], name)]

@@ -76,7 +76,7 @@ def record(row: sqlite3.Row, job: sqlite3.Row | None) -> dict[str, Any]:
         "is_terminal": status in ("completed", "failed", "canceled"),
         "is_failed": status in ("failed", "canceled"),
         "error": job["error"] if job is not None else "job record missing",
-        "error_code": job["error_code"] if job is not None else None,
+        "error_code": job["error_code"] if job is not None else jobs_db.SERVER_ERROR,
         "created_at": row["created_at"],
         "updated_at": max(row["updated_at"], job["updated_at"]) if job else row["updated_at"],
     }

@@ -53,6 +53,7 @@ def simulation_dict(row: sqlite3.Row, job: Any) -> dict[str, Any]:
         "job_id": row["job_id"],
         "status": status,
         "error": job["error"] if job is not None else "job record missing",
+        "error_code": job["error_code"] if job is not None else jobs_db.SERVER_ERROR,
         "project_id": row["project_id"],
         "experiment_template_id": row["template_id"],
         "protocol_id": row["template_id"],

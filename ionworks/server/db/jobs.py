@@ -17,7 +17,13 @@ from typing import Any, Final, NamedTuple
 from ionworks.server.db.store import Store, json_column, new_id, now_iso
 
 __all__ = [
+    "CANCELED",
+    "ERROR_CODES",
+    "JOB_FAILED",
+    "MAX_ERROR_CHARS",
+    "SERVER_ERROR",
     "TERMINAL",
+    "WORKER_DIED",
     "NewJob",
     "cancel",
     "checkpoint_writer",
@@ -32,6 +38,7 @@ __all__ = [
     "list_for_owner",
     "new_job",
     "pending",
+    "readable_error",
     "requeue_running",
     "running_of_project",
     "set_result",
@@ -41,6 +48,20 @@ __all__ = [
 
 #: Statuses a job never leaves.
 TERMINAL: Final = ("completed", "failed", "canceled")
+
+#: The ``error_code`` of a failed or canceled job (docs/spec/wire.md §5), one of
+#: :data:`ERROR_CODES`; ``error`` is then one readable line (:func:`readable_error`).
+#: The job's function raised in its worker; ``error`` is the exception's message.
+JOB_FAILED: Final = "job_failed"
+#: The worker process running the job exited (crashed, was killed) or misbehaved.
+WORKER_DIED: Final = "worker_died"
+#: The server itself failed while preparing, running or storing the job (a bug: see the log).
+SERVER_ERROR: Final = "server_error"
+#: A client canceled the job.
+CANCELED: Final = "canceled"
+ERROR_CODES: Final = (JOB_FAILED, WORKER_DIED, SERVER_ERROR, CANCELED)
+#: A job's ``error`` is cut to this many characters.
+MAX_ERROR_CHARS: Final = 2000
 
 _INSERT: Final = (
     "INSERT INTO jobs(id, owner_id, job_type, status, priority, params, created_at, "
@@ -59,13 +80,15 @@ _CLAIM: Final = (
     "started_at = ? WHERE id = ? AND status = 'pending'"
 )
 _FINISH: Final = (
-    "UPDATE jobs SET status = ?, error = ?, updated_at = ?, finished_at = ? "
+    "UPDATE jobs SET status = ?, error = ?, error_code = ?, updated_at = ?, finished_at = ? "
     "WHERE id = ? AND status = 'running'"
 )
 _CANCEL: Final = (
-    "UPDATE jobs SET status = 'canceled', updated_at = ?, finished_at = ? "
+    "UPDATE jobs SET status = 'canceled', error = 'the job was canceled', "
+    f"error_code = '{CANCELED}', updated_at = ?, finished_at = ? "
     "WHERE id = ? AND status IN ('pending', 'running')"
 )
+_TRACEBACK: Final = "Traceback (most recent call last)"
 #: Rows per ``IN (...)`` query (SQLite bounds the number of parameters).
 _CHUNK: Final = 500
 
@@ -139,9 +162,12 @@ def list_for_owner(store: Store, owner_id: str, limit: int, offset: int) -> list
 
 
 def pending(store: Store, limit: int) -> list[sqlite3.Row]:
-    """Up to ``limit`` pending jobs in dispatch order (priority, then age)."""
+    """Up to ``limit`` pending jobs in dispatch order: priority, then first attempts before
+    re-attempts (jobs re-queued after a restart wait behind work submitted since), then age
+    (the ``jobs_dispatch`` index in this order)."""
     return store.query(
-        "SELECT * FROM jobs WHERE status = 'pending' ORDER BY priority DESC, seq LIMIT ?",
+        "SELECT * FROM jobs WHERE status = 'pending' "
+        "ORDER BY priority DESC, attempts > 0, seq LIMIT ?",
         (limit,),
     )
 
@@ -158,10 +184,32 @@ def claim(store: Store, job_id: str) -> bool:
     return _stamped(store, _CLAIM, job_id=job_id)
 
 
-def finish(store: Store, job_id: str, final: str, error: str | None) -> bool:
+def finish(
+    store: Store, job_id: str, final: str, error: str | None, error_code: str | None = None
+) -> bool:
     """End a running job with status ``final``; False if it was not running (canceled or
-    deleted meanwhile)."""
-    return _stamped(store, _FINISH, final, error, job_id=job_id)
+    deleted meanwhile). A job that did not complete gets an :data:`ERROR_CODES` code
+    (``error_code``, :data:`JOB_FAILED` if none is given) and its ``error`` made readable
+    (:func:`readable_error`); a completed job gets neither."""
+    if final == "completed":
+        error = error_code = None
+    else:
+        error_code = error_code or JOB_FAILED
+        if error_code not in ERROR_CODES:
+            raise ValueError(f"unknown job error code {error_code!r}; one of {ERROR_CODES}")
+        error = readable_error(error)
+    return _stamped(store, _FINISH, final, error, error_code, job_id=job_id)
+
+
+def readable_error(text: str | None) -> str:
+    """One line for a job's ``error``: ``text`` without any Python traceback in it (of a bare
+    traceback only its last line, the exception), its lines joined by spaces, at most
+    :data:`MAX_ERROR_CHARS` characters."""
+    head, marker, tail = (text or "").partition(_TRACEBACK)
+    lines = [part.strip() for part in (head if head.strip() or not marker else tail).splitlines()]
+    lines = [part for part in lines if part]
+    line = " ".join(lines if head.strip() or not marker else lines[-1:]) or "unknown error"
+    return line if len(line) <= MAX_ERROR_CHARS else line[: MAX_ERROR_CHARS - 1] + "…"
 
 
 def cancel(store: Store, job_id: str) -> bool:

@@ -57,14 +57,27 @@ def default_project(store: Store, owner_id: str) -> dict[str, Any]:
     return project_dict(row)
 
 
-def list_for_owner(store: Store, owner_id: str) -> list[dict[str, Any]]:
-    """The owner's projects, oldest first (the default project is created if missing)."""
+def list_for_owner(
+    store: Store, owner_id: str, *, is_default: bool | None = None
+) -> list[dict[str, Any]]:
+    """The owner's projects, the default project first (created if missing), then the
+    others oldest first; ``is_default``: only the default project (True) or only the others
+    (False)."""
     default_project(store, owner_id)
-    rows = store.query("SELECT * FROM projects WHERE owner_id = ? ORDER BY created_at", (owner_id,))
+    where, args = "owner_id = ?", list[Any]([owner_id])
+    if is_default is not None:
+        where += " AND is_default = ?"
+        args.append(int(is_default))
+    rows = store.query(
+        f"SELECT * FROM projects WHERE {where} ORDER BY is_default DESC, created_at, rowid", args
+    )
     return [project_dict(r) for r in rows]
 
 
 def create(store: Store, owner_id: str, name: str, description: str | None) -> str:
+    """A new (not default) project; the owner's default project is created first if missing,
+    so it stays the first one."""
+    default_project(store, owner_id)
     pid, ts = new_id(), now_iso()
     store.execute(
         "INSERT INTO projects(id, owner_id, name, description, created_at, updated_at) "

@@ -27,7 +27,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   priority INTEGER NOT NULL DEFAULT 5, params TEXT NOT NULL, error TEXT, error_code TEXT,
   result TEXT, attempts INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, seq INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority, seq);
+-- the dispatch order of db/jobs.pending (first attempts before re-attempts); it replaces
+-- jobs_queue(status, priority, seq) of older data directories
+CREATE INDEX IF NOT EXISTS jobs_dispatch ON jobs(status, priority DESC, attempts > 0, seq);
+DROP INDEX IF EXISTS jobs_queue;
 CREATE TABLE IF NOT EXISTS simulations (
   id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT, template_id TEXT NOT NULL,
   job_id TEXT NOT NULL, parameterized_model TEXT NOT NULL, experiment_parameters TEXT NOT NULL,

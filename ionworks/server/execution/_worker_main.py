@@ -2,7 +2,9 @@
 
 Workers are started as fresh interpreters (not multiprocessing's spawn), so they never import
 the user's ``__main__`` script. They ignore Ctrl-C (the server decides what happens to running
-jobs) and exit when the server's end of the socket closes.
+jobs) and exit when the server's end of the socket closes, or, if the server dies without
+closing it (``kill -9``), within :data:`WATCH_PERIOD` seconds: a watchdog thread sees the
+parent change and kills the worker's process group, mid-job or not.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import importlib
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -43,8 +47,25 @@ def serve(conn: Connection) -> None:
             return
 
 
+#: Seconds between the watchdog's looks at the parent process.
+WATCH_PERIOD = 0.25
+
+
+def _watch_parent(parent: int) -> None:
+    """Kill this worker's process group (it leads one) as soon as ``parent`` is gone."""
+    while os.getppid() == parent:
+        time.sleep(WATCH_PERIOD)
+    try:
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+    finally:
+        os._exit(70)
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_watch_parent, args=(os.getppid(),), name="parent-watchdog", daemon=True
+    ).start()
     os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
     conn = Connection(int(argv[1]))
     if len(argv) > 2 and argv[2]:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
@@ -29,7 +30,13 @@ log = logging.getLogger("ionworks.server")
 
 
 class WorkerError(Exception):
-    """The job's function raised; ``str()`` is the original error text."""
+    """The job's function raised (``str()`` is its error text, ``traceback`` the worker's
+    traceback if it sent one), or ``died``: the worker went away or broke the protocol."""
+
+    def __init__(self, message: str, *, died: bool = False, traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.died = died
+        self.traceback = traceback
 
 
 class JobCanceled(Exception):
@@ -50,10 +57,13 @@ def default_workers() -> int:
     )
 
 
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+
+
 class _Worker:
     """One worker interpreter connected by a socket pair (see ``_worker_main``)."""
 
-    def __init__(self, initializer: str | None) -> None:
+    def __init__(self, initializer: str | None, log_path: Path | None) -> None:
         parent, child = socket.socketpair()
         command = [
             sys.executable,
@@ -63,10 +73,21 @@ class _Worker:
         ]
         if initializer:
             command.append(initializer)
-        self.process = subprocess.Popen(
-            command, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True
-        )
-        child.close()
+        # Output goes to the server's log, never to the terminal of a process hosting the server.
+        out = os.open(log_path, _LOG_FLAGS, 0o600) if log_path else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                command,
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        finally:
+            child.close()
+            if log_path:
+                os.close(out)
         self.conn = Connection(parent.detach())
         self.job_id: str | None = None
         self.canceled = False
@@ -106,9 +127,16 @@ def _answers(reply: Any, job_id: str, token: str, pid: int) -> bool:
 class ProcessExecutor:
     """A pool of long-lived worker processes (spawned, so the server's threads are safe)."""
 
-    def __init__(self, workers: int | None = None, initializer: str | None = None) -> None:
-        """``initializer`` is ``"module:function"``, called once in each worker at start."""
+    def __init__(
+        self,
+        workers: int | None = None,
+        initializer: str | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        """``initializer`` is ``"module:function"``, called once in each worker at start;
+        workers append their output to ``log_path`` (discarded if ``None``)."""
         self._initializer = initializer
+        self._log_path = log_path
         self.size = workers or default_workers()
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
@@ -125,7 +153,7 @@ class ProcessExecutor:
             if worker.is_alive():
                 return worker
             self._discard(worker)
-        worker = _Worker(self._initializer)
+        worker = _Worker(self._initializer, self._log_path)
         self._all.append(worker)
         return worker
 
@@ -137,7 +165,7 @@ class ProcessExecutor:
     def start(self) -> None:
         """Start all workers now (otherwise they start on first use)."""
         while len(self._all) < self.size:
-            worker = _Worker(self._initializer)
+            worker = _Worker(self._initializer, self._log_path)
             self._all.append(worker)
             self._idle.append(worker)
 
@@ -163,7 +191,9 @@ class ProcessExecutor:
             except (EOFError, OSError, BrokenPipeError) as exc:
                 if worker.canceled:
                     raise JobCanceled(job_id) from exc
-                raise WorkerError(f"the worker process died (exit code {worker.exitcode})") from exc
+                raise WorkerError(
+                    f"the worker process died (exit code {worker.exitcode})", died=True
+                ) from exc
             finally:
                 self._by_job.pop(job_id, None)
                 worker.job_id = None
@@ -175,10 +205,10 @@ class ProcessExecutor:
             log.error(
                 "worker %s gave a reply that does not match job %s", worker.process.pid, job_id
             )
-            raise WorkerError("the worker process answered out of turn and was replaced")
+            raise WorkerError("the worker process answered out of turn and was replaced", died=True)
         if reply[3] == "ok":
             return reply[4]
-        raise WorkerError(reply[4])
+        raise WorkerError(reply[4], traceback=reply[5] if len(reply) > 5 else None)
 
     def cancel(self, job_id: str) -> bool:
         """Stop a job: kill its worker if it runs, else make sure it never starts."""

@@ -1,14 +1,15 @@
 """The durable job queue: rows in SQLite, executed by an :class:`Executor`.
 
 pending → running → completed | failed | canceled. On start, jobs left ``running`` by a crash are
-put back to ``pending``. A simulation job is ``completed`` only after its parquet files and
-metrics are stored.
+put back to ``pending`` (they run after the work submitted since, see ``db/jobs.pending``). A
+simulation job is ``completed`` only after its parquet files and metrics are stored. A job that
+fails gets an error code (``db/jobs.ERROR_CODES``) and one readable line of error; tracebacks
+go to the server's log only (:mod:`ionworks.server.logs`).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -20,10 +21,11 @@ from ionworks.server.db import jobs as jobs_db
 from ionworks.server.db.store import Store
 from ionworks.server.execution.executor import Executor, JobCanceled, WorkerError
 from ionworks.server.execution.fanout import FanOut, ServerTask
+from ionworks.server.logs import log
 
-__all__ = ["JobRunner", "JobType"]
+__all__ = ["JobRunner", "JobType", "worker_error_code"]
 
-log = logging.getLogger("ionworks.server")
+#: How :class:`~ionworks.server.execution.executor.ProcessExecutor` words the loss of a worker.
 
 #: Stores a job's result (a coroutine on the event loop; slow I/O goes to a thread).
 Handler = Callable[[Store, dict[str, Any], Any], Awaitable[None]]
@@ -73,6 +75,10 @@ class JobRunner:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def busy(self) -> bool:
+        """Whether a job runs here or waits in the queue."""
+        return bool(self._running) or bool(jobs_db.pending(self.store, 1))
 
     def cancel(self, job_id: str) -> None:
         """Cancel a pending job, or stop a running one."""
@@ -134,10 +140,15 @@ class JobRunner:
         except JobCanceled:
             pass
         except WorkerError as exc:
-            self._safe_finish(job_id, "failed", str(exc))
+            code = worker_error_code(exc)
+            log.info("job %s failed [%s]: %s", job_id, code, exc)
+            if exc.traceback:
+                log.debug("job %s: the worker's traceback:\n%s", job_id, exc.traceback)
+            self._safe_finish(job_id, "failed", str(exc), code)
         except Exception as exc:  # a bug in the server: fail the job, keep serving
             log.exception("job %s failed in the server", job_id)
-            self._safe_finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
+            message = f"internal server error ({type(exc).__name__}: {exc}); see the server log"
+            self._safe_finish(job_id, "failed", message, jobs_db.SERVER_ERROR)
         finally:
             self._release(job_id)
 
@@ -147,13 +158,21 @@ class JobRunner:
             self._running.discard(job_id)
             self._wake.set()
 
-    def _safe_finish(self, job_id: str, status: str, error: str | None) -> None:
+    def _safe_finish(self, job_id: str, status: str, error: str, error_code: str) -> None:
         """Record a failure; if even that fails the job stays ``running`` and is re-queued at
         the next start."""
         try:
-            self._finish(job_id, status, error)
+            self._finish(job_id, status, error, error_code)
         except Exception:
             log.exception("could not record the end of job %s", job_id)
 
-    def _finish(self, job_id: str, status: str, error: str | None) -> None:
-        jobs_db.finish(self.store, job_id, status, error)
+    def _finish(
+        self, job_id: str, status: str, error: str | None, error_code: str | None = None
+    ) -> None:
+        jobs_db.finish(self.store, job_id, status, error, error_code)
+
+
+def worker_error_code(exc: WorkerError) -> str:
+    """``worker_died`` when the worker went away or broke the protocol, else ``job_failed``:
+    the job's function raised."""
+    return jobs_db.WORKER_DIED if exc.died else jobs_db.JOB_FAILED
