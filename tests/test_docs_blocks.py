@@ -13,6 +13,7 @@ with real ids filled in.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -96,8 +97,17 @@ def block_env(data_dir: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def docs_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One local-server data directory for every block; the server is stopped at the end."""
+    """One local-server data directory for every block, whose key has a second project (the
+    examples use the default project however many there are); stopped at the end."""
     data_dir = tmp_path_factory.mktemp("docs-data")
+    if importlib.util.find_spec("pybamm") is not None:
+        from ionworks import Ionworks
+        from ionworks.server import daemon
+
+        url, key = daemon.ensure_running(data_dir)
+        with Ionworks(api_url=url, api_key=key) as client:
+            client.project.create({"name": "a second project"})
+            assert len(client.project.list()) == 2
     yield data_dir
     # Stop the background server the blocks may have started for this data directory (the
     # status is ignored: there may be nothing to stop).
