@@ -13,6 +13,7 @@ Each check prints ``PASS name`` or ``FAIL name: reason``; the last line is
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import itertools
 import sys
@@ -625,6 +626,8 @@ class Driver:
             ("pipeline.create/wait/result/list/delete (D_n fit)", self.check_pipeline),
             ("simple_pipeline.create/wait/list/delete (validation)", self.check_simple_pipeline),
         ]
+        for group in EXTRA_CHECKS:  # one module per parity area: checks_<area>.py
+            checks.extend(group.checks(self))
         for name, fn in checks:
             self.check(name, fn)
         print(f"\nelapsed {time.monotonic() - started:.1f}s")
@@ -632,6 +635,15 @@ class Driver:
             print(f"  failed: {name}: {reason}")
         print(f"{len(self.passed)} passed, {len(self.failed)} failed", flush=True)
         return 1 if self.failed else 0
+
+
+#: Modules beside this script, each with ``checks(driver) -> [(name, fn), ...]`` run after the
+#: checks above (``fn`` returns a note or None, raises to fail, ``Skip`` if a prerequisite
+#: failed; ``driver.client``, ``driver.state``, ``driver.need(...)`` are theirs to use).
+EXTRA_CHECKS: list[Any] = [
+    importlib.import_module(path.stem)
+    for path in sorted(Path(__file__).resolve().parent.glob("checks_*.py"))
+]
 
 
 def main(argv: list[str]) -> int:
