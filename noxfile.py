@@ -153,6 +153,11 @@ def official(session: nox.Session) -> None:
         configs = str(Path(tmp) / "configs.json")
         session.run(str(python), "tests/official/dump_schema_configs.py", configs, external=True)
         session.run("python", "tests/official/schema_compat.py", configs, env=ENV)
+        # (b3) the public surface: every official method of the walked groups in ours, with
+        # the same signature (or a documented difference; tests/official/surface.py)
+        surface = str(Path(tmp) / "surface.json")
+        session.run(str(python), "tests/official/surface.py", "dump", surface, external=True)
+        session.run("python", "tests/official/surface.py", "compare", surface, env=ENV)
     # (c) start it on a free port with a throw-away data dir and a random key
     key = secrets.token_urlsafe(24)
     port = _free_port()
