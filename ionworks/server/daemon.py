@@ -29,6 +29,8 @@ from pathlib import Path
 
 import attrs
 
+from ionworks._version import __version__
+
 __all__ = [
     "IDLE_TIMEOUT_ENV",
     "Discovery",
@@ -202,6 +204,7 @@ def ensure_running(data_dir: Path | None = None, *, timeout: float = 120.0) -> t
     data_dir = data_dir or default_data_dir()
     info = read_discovery(data_dir)
     if info is not None and _healthy(info):
+        _warn_if_other_version(info)
         return info.url, info.api_key
     if find_spec("pybamm") is None:
         raise RuntimeError(
@@ -255,6 +258,20 @@ def _wait_data_dir_free(data_dir: Path, timeout: float) -> None:
             else:
                 fcntl.flock(handle, fcntl.LOCK_UN)
                 return
+
+
+def _warn_if_other_version(info: Discovery) -> None:
+    """After an upgrade the running daemon still has the old code: say so (once a process)."""
+    if info.version and info.version != __version__ and info.pid not in _warned:
+        _warned.add(info.pid)
+        print(
+            f"ionworks: the local server (pid {info.pid}) runs ionworks {info.version}, this is "
+            f"{__version__}; run 'ionworks stop' to restart it with this version",
+            file=sys.stderr,
+        )
+
+
+_warned: set[int] = set()
 
 
 def _start(data_dir: Path, timeout: float) -> Discovery:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 pytest.importorskip("pybamm")
@@ -238,3 +239,21 @@ def test_kill_9_of_the_daemon_leaves_no_worker(data_dir: Path) -> None:
     os.kill(info.pid, signal.SIGKILL)
     assert _gone([info.pid], 5)
     assert _gone(workers, 3), f"workers outlived the daemon: {workers}"
+
+
+def test_a_daemon_of_another_version_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After an upgrade the old daemon keeps serving; the client says how to restart it."""
+    url, key = daemon.ensure_running(tmp_path)
+    try:
+        info = daemon.read_discovery(tmp_path)
+        assert info is not None
+        daemon.write_discovery(tmp_path, attrs.evolve(info, version="0.0.1-old"))
+        capsys.readouterr()
+        assert daemon.ensure_running(tmp_path) == (url, key)
+        assert daemon.ensure_running(tmp_path) == (url, key)
+        err = capsys.readouterr().err
+        assert err.count("runs ionworks 0.0.1-old") == 1 and "'ionworks stop'" in err
+    finally:
+        daemon.stop(tmp_path, timeout=10)
