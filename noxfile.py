@@ -160,6 +160,7 @@ def official(session: nox.Session) -> None:
         session.run("python", "tests/official/surface.py", "compare", surface, env=ENV)
     # (c) start it on a free port with a throw-away data dir and a random key
     key = secrets.token_urlsafe(24)
+    member_key = secrets.token_urlsafe(24)  # a second key: project members (checks_projects)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="ionworks-official-") as tmp:
@@ -173,7 +174,7 @@ def official(session: nox.Session) -> None:
                 [
                     str(python), "-m", "ionworks", "serve", "--host", "127.0.0.1",
                     "--port", str(port), "--data-dir", str(Path(tmp) / "data"),
-                    "--api-key", key, "--workers", "2",
+                    f"--api-key={key}", f"--api-key={member_key}", "--workers", "2",
                 ],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
             )  # fmt: skip
@@ -182,7 +183,8 @@ def official(session: nox.Session) -> None:
             _wait_healthy(url, key, proc, timeout=120)
             session.log(f"server ready at {url} (pid {proc.pid})")
             # (d) the official client against it
-            session.run("python", "tests/official/drive_official.py", url, key, env=ENV)
+            member = {**ENV, "OFFICIAL_MEMBER_KEY": member_key}
+            session.run("python", "tests/official/drive_official.py", url, key, env=member)
             ok = True
         finally:
             # (e) always stop the server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -81,12 +82,21 @@ def engine_sweep(name: str, values: list[float]) -> tuple[float, list[dict[str, 
     return (time.perf_counter() - start) / len(values), timings
 
 
+_RUNS = itertools.count()
+
+
+def _fresh_one_c() -> dict[str, object]:
+    """The SPMe 1C discharge as a new simulation each time: an identical resubmission would
+    return the earlier run (already_existed), so each carries an unused experiment parameter."""
+    return config(ONE_C, "chen2020-spme", experiment_parameters={"bench run": next(_RUNS)})
+
+
 async def _one_off(url: str) -> float:
     """Submit one SPMe 1C discharge, wait with as_completed(poll 0.05), fetch the result."""
     async with AsyncIonworks(api_key=KEY, api_url=url) as client:
         await client.project.list()  # the session and project are set up before timing
         start = time.perf_counter()
-        response = await client.simulation.protocol(config(ONE_C, "chen2020-spme"))
+        response = await client.simulation.protocol(_fresh_one_c())
         async for _ in client.simulation.as_completed([response.simulation_id], poll_interval=0.05):
             pass
         await client.simulation.get_result(response.simulation_id)
@@ -97,7 +107,7 @@ async def _ids_one_off(url: str, n: int) -> list[str]:
     async with AsyncIonworks(api_key=KEY, api_url=url) as client:
         ids = []
         for _ in range(n):
-            response = await client.simulation.protocol(config(ONE_C, "chen2020-spme"))
+            response = await client.simulation.protocol(_fresh_one_c())
             async for _ in client.simulation.as_completed(
                 [response.simulation_id], poll_interval=0.05
             ):

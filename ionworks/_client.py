@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from ionworks._client_api import ClientApi
 from ionworks._config import ClientConfig, require_project_id, resolve_config
 from ionworks._local import local_server
 from ionworks._transport import Transport
@@ -40,7 +41,7 @@ NO_BACKEND_HELP = (
 )
 
 
-class AsyncIonworks:
+class AsyncIonworks(ClientApi):
     """Client for the Ionworks API.
 
     Settings resolve as arguments > environment (``IONWORKS_API_KEY``, ``IONWORKS_API_URL``,
@@ -68,13 +69,22 @@ class AsyncIonworks:
         self,
         api_key: str | None = None,
         api_url: str | None = None,
-        token: str | None = None,
         project_id: str | None = None,
-        organization_id: str | None = None,
         dataframe_backend: str | None = None,
         timeout: float | None = 10,
-        max_retries: int = 5,
+        max_retries: int | None = 5,
+        token: str | None = None,
+        organization_id: str | None = None,
     ) -> None:
+        """The arguments, in the official client's order, each overriding its environment
+        variable: ``api_key`` (``IONWORKS_API_KEY``; sent as ``X-API-Key``), ``api_url``
+        (``IONWORKS_API_URL``), ``project_id`` (``IONWORKS_PROJECT_ID``: the default project),
+        ``dataframe_backend`` (``"polars"``/``"pandas"``), ``timeout`` (seconds a request may
+        wait to connect or between reads; ``None``: the default, 10 s, as the official
+        client), ``max_retries`` (``None``: 5), ``token`` (``IONWORKS_API_TOKEN``; sent as a
+        bearer token; an argument beats the environment, then a token beats a key) and
+        ``organization_id`` (``IONWORKS_ORGANIZATION_ID``; sent as ``X-Organization-Id``).
+        With no URL and no credential the client starts (or joins) the local server."""
         self._config: ClientConfig = resolve_config(
             api_key=api_key,
             api_url=api_url,
@@ -93,7 +103,7 @@ class AsyncIonworks:
         self._capabilities_lock = anyio.Lock()
         self._transport.retry_keyed_writes = self._is_local()
         self._transport.rediscover_local = self._config.api_url is None
-        api = Requests(
+        self._api = api = Requests(
             self._transport,
             self._config,
             default_project_id=self._default_project_id,
@@ -200,7 +210,28 @@ class AsyncIonworks:
         return self._config.dataframe_backend
 
     @property
-    def timeout(self) -> float | None:
+    def organization_id(self) -> str | None:
+        """The organization every request is scoped to (``X-Organization-Id``), if any."""
+        return self._config.organization_id
+
+    @property
+    def api_key(self) -> str | None:
+        """The configured API key (``None`` when a token or the local server authenticates)."""
+        return self._config.api_key
+
+    @property
+    def token(self) -> str | None:
+        """The configured bearer token, if any."""
+        return self._config.token
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a request may wait to connect or between reads."""
+        return self._config.timeout
+
+    @property
+    def request_timeout(self) -> float:
+        """The official client's name for :attr:`timeout`."""
         return self._config.timeout
 
     @property

@@ -9,9 +9,20 @@ from collections.abc import Mapping
 
 from attrs import frozen
 
-__all__ = ["DEFAULT_API_URL", "ClientConfig", "require_project_id", "resolve_config"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "ClientConfig",
+    "require_project_id",
+    "resolve_config",
+]
 
 DEFAULT_API_URL = "https://api.ionworks.com"
+#: Per-request timeout (seconds) and retries when the client is given ``None`` (as the official
+#: client: ``timeout=None`` is 10 s, ``max_retries=None`` is 5).
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_RETRIES = 5
 DATAFRAME_BACKENDS = ("polars", "pandas")
 
 PROJECT_ID_HELP = (
@@ -34,8 +45,8 @@ class ClientConfig:
     project_id: str | None = None
     organization_id: str | None = None
     dataframe_backend: str | None = None
-    timeout: float | None = 10.0
-    max_retries: int = 5
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
     internal_client: bool = False
 
     def auth_headers(self) -> dict[str, str]:
@@ -85,11 +96,13 @@ def resolve_config(
     project_id: str | None = None,
     organization_id: str | None = None,
     dataframe_backend: str | None = None,
-    timeout: float | None = 10,
-    max_retries: int = 5,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    max_retries: int | None = DEFAULT_MAX_RETRIES,
     environ: Mapping[str, str] | None = None,
 ) -> ClientConfig:
-    """Resolve a :class:`ClientConfig` from arguments and the environment."""
+    """Resolve a :class:`ClientConfig` from arguments and the environment (``timeout`` and
+    ``max_retries`` ``None``: the defaults, :data:`DEFAULT_TIMEOUT` and
+    :data:`DEFAULT_MAX_RETRIES`)."""
     env = os.environ if environ is None else environ
     if api_key or token:
         # Explicit credentials: the environment's credentials are ignored entirely.
@@ -111,16 +124,19 @@ def resolve_config(
     if backend is None:
         env_backend = _env(env, "IONWORKS_DATAFRAME_BACKEND")
         backend = env_backend if env_backend in DATAFRAME_BACKENDS else None
-    if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-        if not (math.isfinite(timeout) and timeout > 0):
-            raise ValueError(
-                f"timeout must be a finite number of seconds > 0, or None for no timeout; "
-                f"got {timeout!r}"
-            )
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(
+            f"timeout must be a finite number of seconds > 0, or None for the default "
+            f"({DEFAULT_TIMEOUT:g} s); got {timeout!r}"
+        )
+    if max_retries is None:
+        max_retries = DEFAULT_MAX_RETRIES
     if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-        raise TypeError(f"max_retries must be an int, got {max_retries!r}")
+        raise TypeError(f"max_retries must be an int or None, got {max_retries!r}")
     if max_retries < 0:
         raise ValueError(f"max_retries must be >= 0, got {max_retries!r}")
     return ClientConfig(
@@ -130,7 +146,7 @@ def resolve_config(
         project_id=resolve_project_id(project_id, env),
         organization_id=organization_id or _env(env, "IONWORKS_ORGANIZATION_ID"),
         dataframe_backend=backend,
-        timeout=float(timeout) if timeout is not None else None,
+        timeout=float(timeout),
         max_retries=int(max_retries),
         internal_client=bool(_env(env, "IONWORKS_INTERNAL_CLIENT")),
     )

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import gzip
+import io
 import json
 import logging
-import math
 import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urljoin
 
 import aiohttp
 import anyio
+from yarl import URL
 
 from ionworks._config import ClientConfig
+from ionworks._jsonbody import dumps
 from ionworks._retry import RetryPolicy, parse_retry_after
 from ionworks._version import __version__
 from ionworks.errors import (
@@ -27,13 +29,25 @@ from ionworks.errors import (
 )
 from ionworks.wire import multipart
 
-__all__ = ["GZIP_THRESHOLD", "NOT_GIVEN", "NotGiven", "Transport", "dumps"]
+__all__ = ["GZIP_THRESHOLD", "NOT_GIVEN", "FormPart", "NotGiven", "Transport", "dumps"]
 
 log = logging.getLogger("ionworks")
 
 GZIP_THRESHOLD = 512 * 1024  # the official client's threshold (wire.md §1.3)
 DOWNLOAD_READ_TIMEOUT = 300.0
-ResponseKind = Literal["json", "bytes", "none", "multipart"]
+#: Headers that carry the client's credentials: sent to the API's own origin only.
+CREDENTIAL_HEADERS = (
+    "Authorization",
+    "X-API-Key",
+    "X-Organization-Id",
+    "X-Ionworks-Internal-Client",
+)
+#: ``"location"``: redirects are not followed; the answer is ``(status, absolute Location or
+#: None)``.
+ResponseKind = Literal["json", "bytes", "none", "multipart", "location"]
+#: One ``multipart/form-data`` part: ``(field name, value, filename, content type)``; a part
+#: with a filename is a file, one without is a plain form field.
+FormPart = tuple[str, str | bytes, str | None, str | None]
 
 
 class NotGiven:
@@ -47,66 +61,6 @@ class NotGiven:
 
 
 NOT_GIVEN = NotGiven()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    python = _as_python(value)
-    if python is not value:
-        return python
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _as_python(value: Any) -> Any:
-    """numpy arrays and scalars as Python lists and numbers (``value`` itself otherwise)."""
-    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars (scalars → Python)
-    if callable(tolist):
-        return tolist()
-    item = getattr(value, "item", None)
-    if callable(item):
-        return item()
-    return value
-
-
-def _non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
-    """Where ``value`` holds the first NaN or infinity: ``(path, number)``, or ``None``."""
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (path, value)
-    if value is None or isinstance(value, str | bytes | int):
-        return None
-    if isinstance(value, Mapping):
-        children: Any = ((f"{path}[{k!r}]", v) for k, v in value.items())
-    elif isinstance(value, list | tuple | set | frozenset):
-        children = ((f"{path}[{i}]", v) for i, v in enumerate(value))
-    else:
-        python = _as_python(value)
-        return None if python is value else _non_finite(python, path)
-    for child_path, child in children:
-        found = _non_finite(child, child_path)
-        if found is not None:
-            return found
-    return None
-
-
-def dumps(body: Any) -> bytes:
-    """Serialise a request body as strict JSON. JSON has no NaN or infinity: a body holding
-    one is a ``ValueError`` naming the value and where it is (pipeline configs have their
-    NaN/inf replaced by ``null`` before, as the official client does: wire.md §6.2)."""
-    try:
-        text = json.dumps(body, default=_json_default, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        found = _non_finite(body)
-        if found is None:
-            raise
-        path, value = found
-        raise ValueError(
-            f"cannot send {value!r} in the request body (at body{path}): JSON has no NaN or "
-            "infinity; pass a finite number, or None for a missing value"
-        ) from None
-    return text.encode()
 
 
 BaseUrlProvider = Callable[[], Awaitable[str]]
@@ -187,8 +141,20 @@ class Transport:
                     "Accept": "application/json",
                     "User-Agent": f"ionworks-python/{__version__}",
                 },
+                middlewares=(self._credentials_stay_home,),
             )
         return self._session
+
+    async def _credentials_stay_home(
+        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        """Every hop of a request, redirects included: a hop that leaves the API's origin
+        loses the credentials (aiohttp itself drops only ``Authorization``)."""
+        home = self._base_url
+        if home is None or request.url.origin() != URL(home).origin():
+            for name in CREDENTIAL_HEADERS:
+                request.headers.popall(name, None)
+        return await handler(request)
 
     async def aclose(self) -> None:
         """Close the session (idempotent)."""
@@ -206,6 +172,7 @@ class Transport:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json_body: Any = NOT_GIVEN,
         data: bytes | None = None,
+        form: Sequence[FormPart] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | NotGiven | None = NOT_GIVEN,
         expect: ResponseKind = "json",
@@ -218,13 +185,14 @@ class Transport:
         response.
 
         POST/PATCH get a fresh ``Idempotency-Key`` unless one is given (``None`` disables it);
-        the same key is reused on every retry so the server can deduplicate.
+        the same key is reused on every retry so the server can deduplicate. ``form`` sends a
+        ``multipart/form-data`` body instead (built afresh for each attempt).
         """
         method = method.upper()
         if isinstance(idempotency_key, NotGiven):
             idempotency_key = str(uuid.uuid4()) if method in ("POST", "PATCH") else None
         req_headers: dict[str, str] = dict(headers or {})
-        body: bytes | None = data
+        body: bytes | Sequence[FormPart] | None = data if form is None else tuple(form)
         if not isinstance(json_body, NotGiven):
             body = dumps(json_body)  # a body JSON cannot carry fails here, before any request
             req_headers["Content-Type"] = "application/json"
@@ -301,7 +269,7 @@ class Transport:
         method: str,
         url: str,
         query: list[tuple[str, str]],
-        body: bytes | None,
+        body: bytes | Sequence[FormPart] | None,
         headers: dict[str, str],
         expect: ResponseKind,
         read_timeout: float | None,
@@ -322,14 +290,16 @@ class Transport:
                 method,
                 url,
                 params=query or None,
-                data=body,
+                data=body if body is None or isinstance(body, bytes) else _form_data(body),
                 headers=headers,
                 timeout=timeout,
+                allow_redirects=expect != "location",
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
                 content_type = resp.headers.get("Content-Type", "")
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                location = resp.headers.get("Location")
         except aiohttp.ClientConnectorError as exc:
             # Nothing reached the server: safe to retry any method.
             err = APIConnectionError(f"Error during request to {url}: {exc}")
@@ -345,6 +315,8 @@ class Transport:
             if self.retry_policy.should_retry_status(status):
                 raise _Retryable(error, retry_after=retry_after)
             raise error
+        if expect == "location":
+            return status, (urljoin(url, location) if location else None)
         if expect == "none" or method == "DELETE":
             return None
         if expect == "bytes":
@@ -383,6 +355,16 @@ class _Retryable(Exception):
         self.error = error
         self.retry_after = retry_after
         self.safe_for_any_method = safe_for_any_method
+
+
+def _form_data(parts: Sequence[FormPart]) -> aiohttp.FormData:
+    """A fresh ``multipart/form-data`` body (aiohttp consumes one on sending); file contents
+    go in as streams (aiohttp refuses large raw ``bytes``)."""
+    form = aiohttp.FormData(default_to_multipart=True)
+    for name, value, filename, content_type in parts:
+        body = io.BytesIO(value) if isinstance(value, bytes) else value
+        form.add_field(name, body, filename=filename, content_type=content_type)
+    return form
 
 
 def _decode_error_body(raw: bytes, content_type: str) -> Any:

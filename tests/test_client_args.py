@@ -261,10 +261,16 @@ def test_a_timeout_that_is_not_a_number_is_a_type_error(timeout: Any) -> None:
         AsyncIonworks(api_key="k", api_url=API, timeout=timeout)
 
 
-async def test_no_timeout_and_finite_timeouts_are_accepted(mock_api: aioresponses) -> None:
-    for timeout in (None, 0.5, 30):
+async def test_finite_timeouts_are_accepted_and_none_is_the_default(
+    mock_api: aioresponses,
+) -> None:
+    """``timeout=None`` and ``max_retries=None`` mean the defaults (10 s, 5), as in the
+    official client."""
+    for timeout, expected in ((None, 10.0), (0.5, 0.5), (30, 30.0)):
         async with AsyncIonworks(api_key="k", api_url=API, timeout=timeout) as c:
-            assert c.timeout == (None if timeout is None else float(timeout))
+            assert c.timeout == c.request_timeout == expected
+    with Ionworks(api_key="k", api_url=API, timeout=None, max_retries=None) as sync_client:
+        assert sync_client.timeout == 10.0 and sync_client.max_retries == 5
 
 
 # --- NaN and infinity cannot be sent as JSON -------------------------------------------------

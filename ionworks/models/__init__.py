@@ -14,22 +14,32 @@ from attrs import define, field, frozen
 
 from ionworks.models._base import _Extra
 from ionworks.models._converter import converter, structure, unstructure
+from ionworks.models.modelling import Model, ModelChemistry, ParameterizedModel, ZooImport
+from ionworks.models.projects import InviteResult, ProjectRoleInfo
+from ionworks.models.protocols import INCLUDABLE_FIELDS, ParsedProtocol, Protocol
 
 __all__ = [
+    "INCLUDABLE_FIELDS",
     "ConvertResult",
+    "InviteResult",
     "Job",
     "Measurement",
     "Model",
+    "ModelChemistry",
     "Page",
     "ParameterizedModel",
+    "ParsedProtocol",
     "Pipeline",
     "PipelineElement",
     "PipelineResult",
     "Project",
+    "ProjectRoleInfo",
+    "Protocol",
     "SimplePipeline",
     "SimulationResponse",
     "SimulationResult",
     "Study",
+    "ZooImport",
     "converter",
     "structure",
     "unstructure",
@@ -140,21 +150,6 @@ class Measurement(_Extra):
 
 
 @frozen
-class ParameterizedModel(_Extra):
-    id: str
-    name: str
-    simulation_settings: dict[str, Any] | None = None
-
-
-@frozen
-class Model(_Extra):
-    id: str
-    name: str
-    project_id: str | None = None
-    config: dict[str, Any] | None = None
-
-
-@frozen
 class Project(_Extra):
     id: str
     name: str
@@ -219,13 +214,13 @@ class ConvertResult:
         """The primary file decoded as text."""
         return self.primary_bytes.decode(encoding)
 
-    def save(self, dir: str | Path) -> list[Path]:
-        """Write the primary file and every sidecar into ``dir`` (created if needed).
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write the primary file and every sidecar into ``directory`` (created if needed).
 
         Returns the written paths, primary first. File names from the server are checked: a name
         with a directory part, ``..`` or an absolute path is refused (``ValueError``).
         """
-        directory = Path(dir)
+        directory = Path(directory)
         files = [(self.primary_filename, self.primary_bytes), *self.assets]
         for name, _ in files:
             _check_filename(name)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from ionworks._config import ClientConfig
-from ionworks._transport import DOWNLOAD_READ_TIMEOUT, Transport
+from ionworks._transport import DOWNLOAD_READ_TIMEOUT, FormPart, Transport
 from ionworks.wire.multipart import Part
 
 __all__ = ["UPLOAD_CHUNK", "Requests"]
@@ -74,6 +74,25 @@ class Requests:
     async def delete(self, path: str) -> None:
         """``DELETE path``."""
         await self._transport.request("DELETE", path)
+
+    async def post_form(
+        self,
+        path: str,
+        *,
+        fields: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        method: str = "POST",
+    ) -> Any:
+        """``POST`` (or ``method``) ``path`` with a ``multipart/form-data`` body: the form
+        ``fields`` and the ``files`` (``{field: (filename, bytes, content type)}``), and a fresh
+        Idempotency-Key; the long read timeout (the server may parse the files). The decoded
+        JSON body, as :meth:`post`."""
+        form: list[FormPart] = [(name, value, None, None) for name, value in (fields or {}).items()]
+        form += [(name, body, fn, ctype) for name, (fn, body, ctype) in (files or {}).items()]
+        return await self._transport.request(
+            method, path, params=params, form=form, timeout=DOWNLOAD_READ_TIMEOUT
+        )
 
     # ------------------------------------------------------------------ files
 

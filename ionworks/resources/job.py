@@ -6,7 +6,7 @@ import builtins
 from typing import Any
 
 from ionworks.models import Job, structure
-from ionworks.resources._base import AsyncResource, seg
+from ionworks.resources._base import AsyncResource, expect, seg
 
 __all__ = ["AsyncJobs"]
 
@@ -33,3 +33,36 @@ class AsyncJobs(AsyncResource):
         """Free-form metadata of a job (e.g. fit traces)."""
         data = await self._api.get(f"/jobs/{seg(job_id)}/metadata")
         return data if isinstance(data, dict) else {}
+
+    async def get_series_channels(self, job_id: str) -> dict[str, dict[str, builtins.list[str]]]:
+        """The model-vs-data series a job recorded, names only: ``{objective: {source:
+        [channel, ...]}}`` (``source``: ``"optimal"`` or ``"baseline"``); empty when it
+        recorded none."""
+        data = await self._api.get(f"/jobs/{seg(job_id)}/series/channels")
+        return expect(data, dict, what="job series channels")
+
+    async def get_series(
+        self,
+        job_id: str,
+        objective: str,
+        source: str = "optimal",
+        columns: builtins.list[str] | None = None,
+        x_column: str | None = None,
+        max_points: int | None = None,
+        x_min: float | None = None,
+        x_max: float | None = None,
+    ) -> dict[str, builtins.list[Any]]:
+        """One objective's series, ``{channel: [values]}`` (equal lengths): ``x_column``
+        (default: the objective's own x, ``"Time [s]"``) and ``columns`` (default: every
+        channel), within ``x_min``..``x_max``, thinned to at most ``max_points`` rows."""
+        params = {
+            "objective": objective,
+            "source": source,
+            "columns": ",".join(columns) if columns else None,
+            "x_column": x_column,
+            "max_points": max_points,
+            "x_min": x_min,
+            "x_max": x_max,
+        }
+        data = await self._api.get(f"/jobs/{seg(job_id)}/series", params=params)
+        return expect(data, dict, what="job series")

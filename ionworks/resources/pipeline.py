@@ -12,6 +12,7 @@ from ionworks.errors import IonworksError, PermissionDeniedError
 from ionworks.models import Page, Pipeline, PipelineElement, PipelineResult, structure
 from ionworks.resources._base import expect, seg
 from ionworks.resources._pipeline_base import AsyncPipelineBase, split_config
+from ionworks.resources.job import AsyncJobs
 
 __all__ = ["AsyncPipelines", "split_config"]
 
@@ -27,6 +28,11 @@ class AsyncPipelines(AsyncPipelineBase[Pipeline]):
     _label: ClassVar[str] = "Pipeline"
     _argument: ClassVar[str] = "pipeline_id"
     _config_keys: ClassVar[tuple[str, ...] | None] = PIPELINE_KEYS
+
+    @property
+    def _jobs(self) -> AsyncJobs:
+        """The job requests the element helpers delegate to (``client.job``'s)."""
+        return AsyncJobs(self._api)
 
     async def create(
         self,
@@ -62,25 +68,49 @@ class AsyncPipelines(AsyncPipelineBase[Pipeline]):
             raise
         return self._structure(data)
 
-    async def get(self, pipeline_id: str) -> Pipeline:
-        """The pipeline record (status, is_terminal, is_failed, error)."""
-        return await self._get_record(pipeline_id)
+    async def get(self, job_id: str) -> Pipeline:
+        """The pipeline record (status, is_terminal, is_failed, error); ``job_id`` is the
+        pipeline's id (the official client's name for it)."""
+        return await self._get_record(job_id)
 
     async def list(
         self,
         project_id: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
-        **filters: str,
+        id: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        status: str | None = None,
+        created_by_email: str | None = None,
+        created_at: str | None = None,
+        updated_at: str | None = None,
+        created_at_gt: str | None = None,
+        created_at_lt: str | None = None,
+        updated_at_gt: str | None = None,
+        updated_at_lt: str | None = None,
+        order_by: str | None = None,
+        order: str | None = None,
     ) -> Page[Pipeline]:
-        """Pipelines of a project, newest first. Filters (``status="in.(completed,failed)"``,
-        ``name="ilike.%fit%"``, ``created_at_gt=…``, ``order_by``, ``order``) pass through.
-        Without ``limit``, every matching pipeline (read in pages of 1,000)."""
+        """Pipelines of a project, newest first (``order_by``/``order`` change that).
+
+        The filters pass through as the server's query parameters: a plain value is an exact
+        match, or write an operator (``status="in.(completed,failed)"``,
+        ``name="ilike.%fit%"``, ``created_at="gte.2025-01-01"``); ``created_at_gt`` … are
+        plain bounds. Without ``limit``, every matching pipeline (read in pages of 1,000).
+        """
+        filters = {
+            "id": id, "name": name, "description": description, "status": status,
+            "created_by_email": created_by_email, "created_at": created_at,
+            "updated_at": updated_at, "created_at_gt": created_at_gt,
+            "created_at_lt": created_at_lt, "updated_at_gt": updated_at_gt,
+            "updated_at_lt": updated_at_lt, "order_by": order_by, "order": order,
+        }  # fmt: skip
         params: dict[str, Any] = {
             "project_id": await self._api.default_project_id(project_id),
             "limit": limit,
             "skip": offset,
-            **filters,
+            **{key: value for key, value in filters.items() if value is not None},
         }
         return await self._list(
             "/pipelines", params, Pipeline, key="pipelines", offset_key="skip", what="pipeline list"
@@ -92,9 +122,10 @@ class AsyncPipelines(AsyncPipelineBase[Pipeline]):
         """Rename or describe a pipeline (at least one field)."""
         return await self._update_record(pipeline_id, name, description)
 
-    async def result(self, pipeline_id: str) -> PipelineResult:
-        """The final result and each element's result (``element_results`` by element name)."""
-        data = await self._api.get(f"/pipelines/{seg(pipeline_id)}/result")
+    async def result(self, job_id: str) -> PipelineResult:
+        """The final result and each element's result (``element_results`` by element name);
+        ``job_id`` is the pipeline's id (the official client's name for it)."""
+        data = await self._api.get(f"/pipelines/{seg(job_id)}/result")
         return structure(data, PipelineResult, what="pipeline result")
 
     async def elements(self, pipeline_id: str) -> builtins.list[PipelineElement]:
@@ -110,6 +141,65 @@ class AsyncPipelines(AsyncPipelineBase[Pipeline]):
     async def delete(self, pipeline_id: str) -> None:
         """Delete a pipeline."""
         await self._delete_record(pipeline_id)
+
+    async def get_element_metadata(
+        self,
+        pipeline_id: str,
+        element_name: str,
+        elements: builtins.list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The metadata of the job behind the named element (``client.job.get_metadata``).
+        ``elements``: the pipeline's elements, already fetched (``GET
+        /pipelines/{id}/elements``), to save a request per call."""
+        job_id = await self._element_job_id(pipeline_id, element_name, elements)
+        return await self._jobs.get_metadata(job_id)
+
+    async def get_element_series_channels(
+        self,
+        pipeline_id: str,
+        element_name: str,
+        elements: builtins.list[dict[str, Any]] | None = None,
+    ) -> dict[str, dict[str, builtins.list[str]]]:
+        """``{objective: {source: [channel, ...]}}`` of the series the named element's job
+        recorded (``client.job.get_series_channels``)."""
+        job_id = await self._element_job_id(pipeline_id, element_name, elements)
+        return await self._jobs.get_series_channels(job_id)
+
+    async def get_element_series(
+        self,
+        pipeline_id: str,
+        element_name: str,
+        objective: str,
+        elements: builtins.list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, builtins.list[Any]]:
+        """One objective's model-vs-data series of the named element's job
+        (``client.job.get_series``; ``kwargs``: its ``source``, ``columns``, ``x_column``,
+        ``max_points``, ``x_min``, ``x_max``)."""
+        job_id = await self._element_job_id(pipeline_id, element_name, elements)
+        return await self._jobs.get_series(job_id, objective, **kwargs)
+
+    async def _element_job_id(
+        self,
+        pipeline_id: str,
+        element_name: str,
+        elements: builtins.list[dict[str, Any]] | None,
+    ) -> str:
+        """The job id behind a named element (``ValueError`` for an unknown name or an
+        element with no job)."""
+        if elements is None:
+            data = await self._api.get(f"/pipelines/{seg(pipeline_id)}/elements")
+            elements = expect(data, list, what="pipeline elements", items=dict)
+        for element in elements:
+            if isinstance(element, dict) and element.get("name") == element_name:
+                job_id = element.get("job_id")
+                if not job_id or not isinstance(job_id, str):
+                    raise ValueError(
+                        f"Element {element_name!r} in pipeline {pipeline_id} has no associated "
+                        "job; it may not have run yet."
+                    )
+                return job_id
+        raise ValueError(f"No element named {element_name!r} found in pipeline {pipeline_id}.")
 
     @overload
     async def wait_for_completion(

@@ -180,7 +180,7 @@ class AsyncSimulations(AsyncResource):
         *,
         protocol_id: str | None = None,
         state: str | None = None,
-        summary: bool | None = None,
+        summary: bool = False,
         limit: int | None = None,
         offset: int | None = None,
         project_id: str | None = None,

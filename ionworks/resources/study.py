@@ -41,7 +41,9 @@ class AsyncStudies(AsyncResource):
         data = await self._api.get(f"{await self._base(project_id)}/{seg(study_id)}")
         return structure(data, Study, what="study")
 
-    async def create(self, data: dict[str, Any], project_id: str | None = None) -> Study:
+    async def create(
+        self, data: dict[str, Any] | None = None, project_id: str | None = None
+    ) -> Study:
         """Create a study from ``{"name": ..., "description": ...}``."""
         if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
             raise ValueError(
@@ -52,7 +54,7 @@ class AsyncStudies(AsyncResource):
         return structure(result, Study, what="study")
 
     async def update(
-        self, study_id: str, data: dict[str, Any], project_id: str | None = None
+        self, study_id: str, data: dict[str, Any] | None = None, project_id: str | None = None
     ) -> Study:
         """Update a study's fields (e.g. ``{"name": ...}``)."""
         if not isinstance(data, dict) or not data:

@@ -24,15 +24,20 @@ LONG = {"protocol": LONG_CYCLING, "name": "long"}
 
 
 def _submit(data_dir: Path, count: int) -> list[tuple[str, str]]:
-    """``count`` long simulations: ``(simulation id, job id)`` each."""
+    """``count`` long simulations: ``(simulation id, job id)`` each (each with an unused
+    experiment parameter of its own: an identical resubmission would be the same run)."""
     with client(data_dir) as api:
         return [
             (r.simulation_id, r.job_id)
             for r in (
                 api.simulation.protocol(
-                    {"parameterized_model": "chen2020-dfn", "protocol_experiment": LONG}
+                    {
+                        "parameterized_model": "chen2020-dfn",
+                        "protocol_experiment": LONG,
+                        "experiment_parameters": {"run": i},
+                    }
                 )
-                for _ in range(count)
+                for i in range(count)
             )
         ]
 

@@ -75,6 +75,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _describe(pids: list[int]) -> list[str]:
+    """What is left of ``pids``: state and command line, for a failure message."""
+    out = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        out.append(f"{pid} {stat[stat.rindex(')') + 2 :].split()[:2]} {cmd[:120]}")
+    return out
+
+
 def _gone(pids: list[int], within: float) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -238,7 +251,7 @@ def test_kill_9_of_the_daemon_leaves_no_worker(data_dir: Path) -> None:
     assert workers, "the daemon has no worker processes"
     os.kill(info.pid, signal.SIGKILL)
     assert _gone([info.pid], 5)
-    assert _gone(workers, 3), f"workers outlived the daemon: {workers}"
+    assert _gone(workers, 3), f"workers outlived the daemon: {_describe(workers)}"
 
 
 def test_a_daemon_of_another_version_is_named(

@@ -274,9 +274,11 @@ def test_project_rows_and_templates(store: Store) -> None:
     assert jobs_db.with_ids(store, [j.id for j in jobs]) == {}
     assert not simulations_db.exists(store, sims[0].id)
 
-    tid = templates_db.insert(store, "org-a", "proj", "CC", "Rest for 1 s", "d1")
-    assert templates_db.find_by_digest(store, "org-a", "d1") == tid
-    assert templates_db.find_by_digest(store, "org-b", "d1") is None
+    template = templates_db.NewTemplate("CC", "Rest for 1 s", "{}", "d1")
+    tid = templates_db.insert(store, "org-a", "proj", template)
+    assert templates_db.find(store, "org-a", "proj", "d1") == tid
+    assert templates_db.find(store, "org-a", "other", "d1") is None  # per project
+    assert templates_db.find(store, "org-b", "proj", "d1") is None
     assert templates_db.get(store, "org-b", tid) is None
     assert templates_db.protocol(store, tid) == "Rest for 1 s"
     templates_db.detach_project(store, "proj", "org-b")  # not the owner: kept

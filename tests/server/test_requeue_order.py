@@ -62,8 +62,12 @@ def test_interrupted_jobs_run_after_work_submitted_after_the_restart(tmp_path: P
             _wait_until(
                 lambda: client.job.get(blocker.job_id).status == "running", 60, "no job ran"
             )
-            interrupted = [
-                client.simulation.protocol(config(DISCHARGE, f"interrupted {i}", "chen2020-dfn"))
+            interrupted = [  # two runs (an identical resubmission would be the same one)
+                client.simulation.protocol(
+                    config(
+                        DISCHARGE.replace("value: 1", f"value: {i}"), f"int. {i}", "chen2020-dfn"
+                    )
+                )
                 for i in (1, 2)
             ]
     store = Store(tmp_path)

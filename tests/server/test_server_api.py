@@ -209,8 +209,10 @@ async def test_idempotency_key_replays(server_url: str, api: AsyncIonworks) -> N
         "POST", "/simulations/with-template/batch", json_body=body, idempotency_key="same-key"
     )
     assert first == second
+    # without the key: the same request again is the existing run (wire.md §4.2), not a replay
     third = await api._transport.request("POST", "/simulations/with-template/batch", json_body=body)
-    assert third[0]["simulation_id"] != first[0]["simulation_id"]
+    assert third[0]["simulation_id"] == first[0]["simulation_id"]
+    assert third[0]["already_existed"] is True
 
 
 async def test_gzip_request_bodies(server_url: str) -> None:

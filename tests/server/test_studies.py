@@ -94,7 +94,7 @@ async def test_study_methods_async(api: AsyncIonworks, api_b: AsyncIonworks) -> 
 async def test_simulation_created_in_study_and_explicit_project(
     api: AsyncIonworks, server_url: str
 ) -> None:
-    (default,) = await api.project.list()
+    (default,) = [p for p in await api.project.list() if p.is_default]
     project = await api.project.create({"name": "study side project"})
     try:
         study = await api.study.create({"name": "Side"}, project_id=project.id)

@@ -69,7 +69,7 @@ def test_sync_job_and_protocol_methods(client: Ionworks) -> None:
 
 def test_sync_models_and_projects(client: Ionworks) -> None:
     projects = client.project.list()
-    assert len(projects) == 1 and projects[0].is_default
+    assert [p.is_default for p in projects].count(True) == 1 and projects[0].is_default
     values = client.parameterized_model.get_parameter_values("chen2020-spm")
     assert values["Nominal cell capacity [A.h]"] == pytest.approx(5.0)
     names = client.parameterized_model.get_variable_names("chen2020-spm")

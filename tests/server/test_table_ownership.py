@@ -1,5 +1,5 @@
 """Only its repository module in ``ionworks/server/db`` writes each of the tables of projects,
-cells, measurements, uploads, studies and pipelines (the scan of
+cells, measurements, uploads, studies, pipelines and project members (the scan of
 :mod:`tests.server.test_repositories`, run for these tables)."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ OWNERS = {
     "study_simulations": DB + "studies.py",
     "study_measurements": DB + "studies.py",
     "pipelines": DB + "pipelines.py",
+    "project_members": DB + "members.py",
 }
 
 

@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent(
     client.simulation.wait_for_completion(response.simulation_id, timeout=120, verbose=False)
     result = client.simulation.get_result(response.simulation_id)
     print("rows", len(result.time_series), "project", client.project_id is None)
-    print("listed", len(client.simulation.list()))
+    print("listed", len(client.simulation.list()), "existed", response.already_existed)
     """
 )
 
@@ -62,10 +62,11 @@ def test_unconfigured_client_uses_the_local_server_and_keeps_data(data_dir: Path
     first = run(data_dir)
     assert first.returncode == 0, first.stderr
     assert "ionworks: started the local server at " in first.stderr
-    assert "rows" in first.stdout and "listed 1" in first.stdout
+    assert "rows" in first.stdout and "listed 1 existed False" in first.stdout
     assert (data_dir / "ionworks.sqlite3").exists()
     assert daemon.stop(data_dir, timeout=10) is not None
-    second = run(data_dir)  # a restarted server sees the earlier simulation: nothing lost
+    # a restarted server sees the earlier simulation, nothing lost: the same run again is it
+    second = run(data_dir)
     assert second.returncode == 0, second.stderr
     assert "started the local server" in second.stderr
-    assert "listed 2" in second.stdout
+    assert "listed 1 existed True" in second.stdout

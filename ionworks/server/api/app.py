@@ -17,11 +17,15 @@ from ionworks.server.api import (
     jobs,
     measurements,
     models,
+    parameterized_models,
     pipelines,
+    platform,
+    projects,
     protocols,
     results,
     simulations,
     studies,
+    templates,
 )
 from ionworks.server.api.http import JSON, OWNER, HTTPError, error_body, json_response
 from ionworks.server.config import ServerConfig, make_executor
@@ -162,7 +166,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 #: The resource groups, each a module with ``setup(app)`` that adds its routes.
 ROUTES: Final = (
+    projects,
     models,
+    parameterized_models,
     simulations,
     results,
     jobs,
@@ -171,6 +177,8 @@ ROUTES: Final = (
     measurements,
     studies,
     pipelines,
+    templates,
+    platform,
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
-from ionworks.server.api.listing import list_window, page_params
+from ionworks.server.api.listing import list_window, name_matches, page_params
 from ionworks.server.api.models import _store, project_or_404
 from ionworks.server.db import cells
 from ionworks.server.db.store import Store
@@ -53,6 +53,22 @@ async def create_spec(request: web.Request) -> web.Response:
     project_or_404(store, owner_id, pid)
     sid = cells.create_specification(store, owner_id, pid, body["name"], body)
     return json_response(record(_spec_or_404(store, owner_id, sid)), 201)
+
+
+async def list_specs(request: web.Request) -> web.Response:
+    """``/cell_specifications[?project_id=…&name=eq.…]``: the key's specifications."""
+    page_params(request)  # a bad page is refused before any work
+    store, owner_id = _store(request), owner(request)
+    pid = request.query.get("project_id") or None
+    if pid:
+        project_or_404(store, owner_id, pid)
+    try:  # a bad pattern is refused even when no record would be tested against it
+        name_matches("", request.query.get("name") or "")
+    except ValueError as exc:
+        fail(422, f"query parameter 'name': {exc}")
+    rows = cells.list_specifications(store, owner_id, project_id=pid)
+    items = [record(r) for r in rows]
+    return json_response(list_window(request, items, ("name", "created_at")))
 
 
 async def get_spec(request: web.Request) -> web.Response:
@@ -103,6 +119,7 @@ async def list_instances(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_post("/cell_specifications", create_spec)
+    r.add_get("/cell_specifications", list_specs)
     r.add_get("/cell_specifications/{spec}", get_spec)
     r.add_post("/cell_specifications/{spec}/cell_instances", create_instance)
     r.add_get("/cell_specifications/{spec}/cell_instances", list_instances)

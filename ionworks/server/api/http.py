@@ -14,9 +14,12 @@ from aiohttp import web
 
 from ionworks.server.state import limits
 
-__all__ = ["OWNER", "HTTPError", "fail", "json_response", "owner", "read_json"]
+__all__ = ["ACTING", "OWNER", "HTTPError", "fail", "json_response", "owner", "read_json"]
 
 OWNER = web.RequestKey("owner_id", str)
+#: The owner a request acts for inside a project shared with its key (set only by
+#: :mod:`ionworks.server.api.access`).
+ACTING = web.RequestKey("acting_owner_id", str)
 JSON = "application/json"
 
 
@@ -28,8 +31,9 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 def error_body(status: int, detail: Any, error_code: str | None = None) -> bytes:
     payload: dict[str, Any] = {"detail": detail}
-    if error_code:
-        payload = {"error_code": error_code, "message": str(detail), "detail": detail}
+    if error_code:  # a dict detail (e.g. {"message", "existing_id"}) gives its own message
+        message = detail.get("message", detail) if isinstance(detail, dict) else detail
+        payload = {"error_code": error_code, "message": str(message), "detail": detail}
     return json.dumps(payload, default=str).encode()
 
 
@@ -59,7 +63,9 @@ def fail(status: int, detail: Any, error_code: str | None = None) -> NoReturn:
 
 
 def owner(request: web.Request) -> str:
-    return request[OWNER]
+    """The owner whose records the request reads and writes: its API key's owner, or the owner
+    of a project shared with the key once the request has entered it (:mod:`.access`)."""
+    return request.get(ACTING) or request[OWNER]
 
 
 async def read_body(request: web.Request) -> bytes:

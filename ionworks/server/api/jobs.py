@@ -6,9 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ionworks.server.api import job_series
+from ionworks.server.api.access import find_shared
 from ionworks.server.api.http import fail, json_response, owner
 from ionworks.server.api.listing import page_params
 from ionworks.server.db import jobs as jobs_db
+from ionworks.server.db import members
 from ionworks.server.db.jobs import job_dict
 from ionworks.server.db.store import Store
 from ionworks.server.state import state
@@ -21,8 +24,14 @@ def _ctx(request: web.Request) -> tuple[Store, Any]:
     return server.store, server.runner
 
 
-def _job_or_404(store: Store, owner_id: str, job_id: str) -> dict[str, Any]:
-    row = jobs_db.get(store, job_id, owner_id)
+def _job_or_404(request: web.Request, job_id: str) -> dict[str, Any]:
+    """The job, the key's own or one of a project shared with it, or a 404."""
+    store = state(request).store
+    row = find_shared(
+        request,
+        lambda owner_id: jobs_db.get(store, job_id, owner_id),
+        lambda job: members.job_project(store, job["id"]),
+    )
     if row is None:
         fail(404, f"job {job_id} not found")
     return job_dict(row)
@@ -42,21 +51,32 @@ async def create_job(request: web.Request) -> web.Response:
 
 
 async def get_job(request: web.Request) -> web.Response:
-    store, _ = _ctx(request)
-    return json_response(_job_or_404(store, owner(request), request.match_info["id"]))
+    return json_response(_job_or_404(request, request.match_info["id"]))
 
 
 async def cancel_job(request: web.Request) -> web.Response:
-    store, runner = _ctx(request)
     job_id = request.match_info["id"]
-    _job_or_404(store, owner(request), job_id)
+    _job_or_404(request, job_id)
+    runner = state(request).runner
     runner.cancel(job_id)
-    return json_response(_job_or_404(store, owner(request), job_id))
+    return json_response(_job_or_404(request, job_id))
+
+
+async def series_channels(request: web.Request) -> web.Response:
+    """``{objective: {source: [channel, ...]}}`` of the series the job recorded (see
+    :mod:`.job_series`); ``{}`` when it recorded none."""
+    job = _job_or_404(request, request.match_info["id"])
+    return json_response(job_series.channels(job["result"]))
+
+
+async def series(request: web.Request) -> web.Response:
+    """One objective's series, ``{channel: [values]}`` (see :func:`.job_series.select`)."""
+    job = _job_or_404(request, request.match_info["id"])
+    return json_response(job_series.select(request, job["job_id"], job["result"]))
 
 
 async def job_metadata(request: web.Request) -> web.Response:
-    store, _ = _ctx(request)
-    job = _job_or_404(store, owner(request), request.match_info["id"])
+    job = _job_or_404(request, request.match_info["id"])
     result = job["result"] if isinstance(job["result"], dict) else {"result": job["result"]}
     return json_response({"job_id": job["job_id"], "job_type": job["job_type"], **result})
 
@@ -69,3 +89,5 @@ def setup(app: web.Application) -> None:
     r.add_get("/jobs/{id}", get_job)
     r.add_post("/jobs/{id}/cancel", cancel_job)
     r.add_get("/jobs/{id}/metadata", job_metadata)
+    r.add_get("/jobs/{id}/series/channels", series_channels)
+    r.add_get("/jobs/{id}/series", series)

@@ -84,8 +84,8 @@ def _as_text(value: Any) -> str:
 
 
 def predicate(pattern: str) -> Predicate:
-    """The test of one filter value (see :func:`matches`); ``ValueError`` for a LIKE pattern
-    that ends with its escape character."""
+    """The test of one filter value (see :func:`matches`); a 422 for a LIKE pattern that ends
+    with its escape character."""
     op, dot, arg = pattern.partition(".")
     if not dot:
         return lambda value: _as_text(value) == pattern
@@ -94,7 +94,10 @@ def predicate(pattern: str) -> Predicate:
     if op == "neq":
         return lambda value: _as_text(value) != arg
     if op in ("ilike", "like"):
-        like = _like(arg, ignore_case=op == "ilike")
+        try:
+            like = _like(arg, ignore_case=op == "ilike")
+        except ValueError as exc:  # the client's pattern: a 422, never a 500
+            fail(422, str(exc))
         return lambda value: like(_as_text(value))
     if op == "in":
         options = {v.strip().strip('"') for v in arg.strip("()").split(",")}

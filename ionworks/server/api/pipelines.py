@@ -18,6 +18,7 @@ from typing import Any, Final
 import anyio.to_thread
 from aiohttp import web
 
+from ionworks.server.api import access
 from ionworks.server.api.http import fail, json_response, owner, read_json
 from ionworks.server.api.listing import Predicate, page_params, predicate, range_test
 from ionworks.server.db import jobs as jobs_db
@@ -42,11 +43,20 @@ def _ctx(request: web.Request) -> tuple[Store, Any]:
     return server.store, server.runner
 
 
-def _row_or_404(store: Store, owner_id: str, kind: str, pid: str) -> sqlite3.Row:
-    row = pipelines.get(store, owner_id, kind, pid)
+def _row_or_404(request: web.Request, kind: str, pid: str) -> sqlite3.Row:
+    """The record of this kind, the key's own or in a project shared with it (then the
+    request acts as the project's owner), or a 404."""
+    store = state(request).store
+    row = access.find_shared(
+        request, lambda owner_id: pipelines.get(store, owner_id, kind, pid), _project_of
+    )
     if row is None:
         fail(404, f"{KIND_LABEL[kind]} {pid} not found")
     return row
+
+
+def _project_of(row: sqlite3.Row) -> str:
+    return str(row["project_id"])
 
 
 def _job(store: Store, row: sqlite3.Row) -> sqlite3.Row | None:
@@ -143,19 +153,18 @@ def _check_simple(elements: dict[str, Any]) -> None:
 
 
 def _create(request: web.Request, kind: str, body: dict[str, Any], config: Any) -> str:
-    from ionworks.server.api.models import project_or_404
-
     store, runner = _ctx(request)
-    owner_id = owner(request)
     elements = _elements_or_422(config)
     if kind == SIMPLE:
         _check_simple(elements)
     project_id = body.get("project_id")
     if project_id is None:
-        project_id = store.default_project(owner_id)["id"]
+        project_id = store.default_project(owner(request))["id"]
     elif not isinstance(project_id, str):
         fail(422, "'project_id' must be a string")
-    project_or_404(store, owner_id, project_id)
+    access.project_in(request, project_id)
+    owner_id = owner(request)
+    access.check_references(request, config)  # a member: only the shared projects' data
     name, description = _text(body, "name"), _text(body, "description")
     options = _options(body)
     pid, ts = new_id(), now_iso()
@@ -176,17 +185,26 @@ def _create(request: web.Request, kind: str, body: dict[str, Any], config: Any) 
 
 def _respond(request: web.Request, kind: str, pid: str) -> web.Response:
     store, _ = _ctx(request)
-    row = _row_or_404(store, owner(request), kind, pid)
+    row = _row_or_404(request, kind, pid)
     return json_response(record(row, _job(store, row)))
+
+
+def _enter_named_project(request: web.Request, body: dict[str, Any]) -> None:
+    """Before any check: a project shared with the key makes its owner's records the ones
+    the request reads (stored parameterized models included)."""
+    if isinstance(body.get("project_id"), str):
+        access.project_in(request, body["project_id"])
 
 
 async def _checked(request: web.Request, config: Any) -> None:
     """Models against the PyBaMM allow-list, fit sizes against the limits (off the loop:
     a model check may import PyBaMM)."""
+    from ionworks.server.engine.stored import resolve_tree
     from ionworks.server.fitting.checks import check_pipeline
 
     elements = _elements_or_422(config)
-    try:
+    try:  # ids of stored parameterized models are checked as their specs
+        elements = resolve_tree(state(request).store, owner(request), elements)
         await anyio.to_thread.run_sync(check_pipeline, elements, limits(request))
     except (ValueError, EngineError) as exc:  # EngineError: a model outside the allow-list
         fail(422, str(exc))
@@ -194,6 +212,7 @@ async def _checked(request: web.Request, config: Any) -> None:
 
 async def create_pipeline(request: web.Request) -> web.Response:
     body = await read_json(request)
+    _enter_named_project(request, body)
     config = {k: body[k] for k in ("elements", "output_file") if k in body}
     await _checked(request, config)
     return _respond(request, PIPELINE, _create(request, PIPELINE, body, config))
@@ -201,6 +220,7 @@ async def create_pipeline(request: web.Request) -> web.Response:
 
 async def create_simple(request: web.Request) -> web.Response:
     body = await read_json(request)
+    _enter_named_project(request, body)
     await _checked(request, body.get("config"))
     return _respond(request, SIMPLE, _create(request, SIMPLE, body, body.get("config")))
 
@@ -253,8 +273,10 @@ async def _list(request: web.Request, kind: str) -> tuple[list[dict[str, Any]], 
     if order not in ("asc", "desc"):
         fail(422, f"order must be 'asc' or 'desc', got {order!r}")
     store, _ = _ctx(request)
-    owner_id = owner(request)
-    rows = pipelines.list_rows(store, owner_id, kind, request.query.get("project_id"))
+    project_id = request.query.get("project_id")
+    if project_id:
+        access.enter_if_shared(request, project_id)  # a shared project: list its records
+    rows = pipelines.list_rows(store, owner(request), kind, project_id)
     jobs = {r["job_id"]: _job(store, r) for r in rows}
     items = [item for item in (record(r, jobs[r["job_id"]]) for r in rows) if keep(item)]
     items.sort(key=lambda i: str(i.get(order_by) or ""), reverse=order == "desc")
@@ -281,7 +303,7 @@ def _get(kind: str) -> Any:
 def _update(kind: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         store, _ = _ctx(request)
-        row = _row_or_404(store, owner(request), kind, request.match_info["id"])
+        row = _row_or_404(request, kind, request.match_info["id"])
         body = await read_json(request)
         unknown = sorted(set(body) - set(pipelines.UPDATABLE))
         if unknown:
@@ -298,7 +320,7 @@ def _update(kind: str) -> Any:
 def _cancel_job(request: web.Request, kind: str) -> tuple[Store, sqlite3.Row]:
     """The caller's record of this kind (404 otherwise), its job cancelled."""
     store, runner = _ctx(request)
-    row = _row_or_404(store, owner(request), kind, request.match_info["id"])
+    row = _row_or_404(request, kind, request.match_info["id"])
     runner.cancel(row["job_id"])
     return store, row
 
@@ -324,7 +346,7 @@ def _delete(kind: str) -> Any:
 
 async def pipeline_result(request: web.Request) -> web.Response:
     store, _ = _ctx(request)
-    row = _row_or_404(store, owner(request), PIPELINE, request.match_info["id"])
+    row = _row_or_404(request, PIPELINE, request.match_info["id"])
     job = _job(store, row)
     final = _final(job)
     if final is None:
@@ -340,7 +362,7 @@ async def pipeline_elements(request: web.Request) -> web.Response:
     from ionworks.server.fitting.config import DISPLAY_LABELS, LEGACY_ALIASES
 
     store, _ = _ctx(request)
-    row = _row_or_404(store, owner(request), PIPELINE, request.match_info["id"])
+    row = _row_or_404(request, PIPELINE, request.match_info["id"])
     job = _job(store, row)
     saved = json.loads(job["result"]) if job is not None and job["result"] else {}
     results, checkpoint = saved.get("element_results") or {}, saved.get("checkpoint") or {}

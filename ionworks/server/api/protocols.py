@@ -1,4 +1,5 @@
-"""Routes: protocol checks (validate, input references) and vendor conversion."""
+"""Routes: protocol checks (validate, input references), parsing a protocol file, and vendor
+conversion."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
+from ionworks.server.api.forms import read_form
 from ionworks.server.api.http import fail, json_response, protocol_text, read_json
+from ionworks.server.services.protocol_files import ProtocolFileError, parse_file
+from ionworks.server.state import limits
 
 __all__ = ["setup"]
 
@@ -91,8 +95,35 @@ async def convert_protocol(request: web.Request) -> web.Response:
     return json_response(await anyio.to_thread.run_sync(_convert, request, body))
 
 
+async def _uploaded_file(request: web.Request) -> tuple[str, bytes]:
+    """The form's ``file`` (its file name and bytes), at most ``max_protocol_bytes``."""
+    form = await read_form(request)
+    if "file" in form.files:
+        filename, data = form.files["file"]
+    elif "file" in form.fields:  # sent as a plain field: its text is the file
+        filename, data = "protocol", form.fields["file"].encode()
+    else:
+        fail(422, "the form has no field 'file' (the protocol file)")
+    limit = limits(request).max_protocol_bytes
+    if len(data) > limit:
+        fail(413, f"the file exceeds the limit of {limit} bytes (max_protocol_bytes)")
+    return filename or "protocol", data
+
+
+async def parse_protocol_file(request: web.Request) -> web.Response:
+    """``POST /protocols/parse`` (wire.md §9.2): a UCP file → ``ParsedProtocol`` (nothing is
+    saved); a vendor cycler file → 422 naming the formats this server parses."""
+    filename, data = await _uploaded_file(request)
+    try:
+        parsed = await anyio.to_thread.run_sync(parse_file, filename, data)
+    except ProtocolFileError as exc:
+        fail(422, str(exc))
+    return json_response(parsed)
+
+
 def setup(app: web.Application) -> None:
     r = app.router
+    r.add_post("/protocols/parse", parse_protocol_file)
     r.add_post("/protocols/validate", validate_protocol)
     r.add_post("/protocols/input_references", input_references)
     r.add_post("/protocols/convert", convert_protocol)

@@ -19,7 +19,7 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.api.http import fail, owner
+from ionworks.server.api.http import fail
 from ionworks.server.api.simulations import ctx, sim_or_404
 from ionworks.server.db.store import ARROW_SUFFIX, Store
 from ionworks.wire import multipart
@@ -50,7 +50,7 @@ def _table(store: Store, folder: str, table: str, sid: str, arrow: bool) -> tupl
 def _stored(request: web.Request, columns: str) -> tuple[Store, Any, bool]:
     """The store, the caller's finished simulation row and whether Arrow streams are wanted."""
     store, _ = ctx(request)
-    row = sim_or_404(store, owner(request), request.match_info["id"], columns)
+    row = sim_or_404(request, request.match_info["id"], columns)
     if not row["storage_folder"]:
         fail(404, f"result not yet available for simulation {row['id']}")
     return store, row, ARROW_STREAM in request.headers.get("Accept", "")

@@ -1,8 +1,7 @@
-"""Routes: protocol templates and simulations (submit, list, get, delete, statuses, results)."""
+"""Routes: simulations (submit, list, get, delete, statuses); templates are in templates.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from typing import Any
@@ -10,11 +9,18 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
+from ionworks.server.api.access import (
+    check_references,
+    enter_if_shared,
+    find_shared,
+    project_in,
+    readable_owners,
+    visible,
+)
 from ionworks.server.api.http import (
     fail,
     json_response,
     owner,
-    protocol_text,
     read_json,
     require_str,
 )
@@ -81,41 +87,19 @@ class _JobView:
         return self._row["job_error" if key == "error" else key]
 
 
-def sim_or_404(store: Store, owner_id: str, sid: str, columns: str = "*") -> sqlite3.Row:
-    """The caller's simulation row (``columns`` of it), or a 404."""
-    row = simulations_db.get(store, owner_id, sid, columns)
+def sim_or_404(request: web.Request, sid: str, columns: str = "*") -> sqlite3.Row:
+    """The simulation row (``columns`` of it, and ``project_id``), the key's own or one in a
+    project shared with it (the request then acts as the project's owner), or a 404."""
+    store = state(request).store
+    wanted = columns if columns == "*" else f"{columns}, project_id"
+    row = find_shared(
+        request,
+        lambda owner_id: simulations_db.get(store, owner_id, sid, wanted),
+        lambda found: found["project_id"],
+    )
     if row is None:
         fail(404, f"simulation {sid} not found")
     return row
-
-
-async def parse_to_template(request: web.Request) -> web.Response:
-    from ionworks import ucp
-
-    store, _ = ctx(request)
-    body = await read_json(request)
-    pe = body.get("protocol_experiment")
-    if not isinstance(pe, dict):
-        fail(422, "'protocol_experiment' must be an object with 'protocol' and 'name'")
-    protocol = protocol_text(request, pe)
-    name = pe.get("name") or "Protocol"
-    if not isinstance(name, str):
-        fail(422, "'protocol_experiment.name' must be a string")
-    result = await anyio.to_thread.run_sync(ucp.validate, protocol)
-    if not result["valid"]:
-        fail(422, f"invalid protocol: {result['error']}")
-    project_id = body.get("project_id")
-    if project_id is not None:
-        from ionworks.server.api.models import project_or_404
-
-        project_or_404(store, owner(request), str(project_id))
-    digest = hashlib.sha256(json.dumps([name, protocol]).encode()).hexdigest()
-    existing = templates_db.find_by_digest(store, owner(request), digest)
-    if existing is not None:
-        return json_response({"template_id": existing, "already_existed": True})
-    project = None if project_id is None else str(project_id)
-    tid = templates_db.insert(store, owner(request), project, name, protocol, digest)
-    return json_response({"template_id": tid})
 
 
 #: Output variables one simulation may add to its time series.
@@ -125,20 +109,25 @@ MAX_EXTRA_VARIABLES = 100
 async def create_batch(request: web.Request) -> web.Response:
     from ionworks import ucp
     from ionworks.server.engine.catalog import EngineError, model_from_spec
+    from ionworks.server.engine.stored import resolve
 
     store, runner = ctx(request)
-    owner_id = owner(request)
     body = await read_json(request)
+    if body.get("project_id") is not None:  # first: a shared project's records are its owner's
+        project_in(request, body["project_id"])
+    check_references(request, {"parameterized_model": body.get("parameterized_model")})
+    owner_id = owner(request)
     model = body.get("parameterized_model")
     if model is None:
         fail(422, "'parameterized_model' is required")
     try:  # off the loop: a parameter or options check may import PyBaMM
-        await anyio.to_thread.run_sync(model_from_spec, model)
+        resolved = resolve(store, owner_id, model)  # the id of a stored parameterized model
+        await anyio.to_thread.run_sync(model_from_spec, resolved)
     except EngineError as exc:
         fail(422, f"invalid parameterized_model: {exc}")
     tid = str(require_str(body, "experiment_template_id"))  # not optional: never None
     template = templates_db.get(store, owner_id, tid)
-    if template is None:
+    if template is None or not visible(request, template["project_id"]):
         fail(404, f"protocol (experiment template) {tid} not found")
     cap = limits(request).max_batch_simulations
     try:
@@ -164,13 +153,12 @@ async def create_batch(request: web.Request) -> web.Response:
     project_id = (
         body.get("project_id") or template["project_id"] or store.default_project(owner_id)["id"]
     )
-    from ionworks.server.api.models import project_or_404
-
-    project_or_404(store, owner_id, str(project_id))
+    project_in(request, str(project_id))
     study_id = body.get("study_id")
-    if study_id is not None and (
-        not isinstance(study_id, str) or not studies_db.exists(store, owner_id, study_id)
-    ):
+    study_project = (
+        studies_db.project_of(store, owner_id, study_id) if isinstance(study_id, str) else None
+    )
+    if study_id is not None and (study_project is None or not visible(request, study_project)):
         fail(404, f"study {study_id} not found")
     fields = (json.dumps(model), json.dumps(extra), jumps)
     out = await anyio.to_thread.run_sync(
@@ -189,6 +177,8 @@ async def list_simulations(request: web.Request) -> web.Response:
     state = query.get("state")
     if state and state not in STATE_FILTER:
         fail(422, f"state must be one of {', '.join(STATE_FILTER)}, got {state!r}")
+    if query.get("project_id"):
+        enter_if_shared(request, query["project_id"])  # a shared project: its simulations
     where = simulations_db.SimulationFilter(
         project_id=query.get("project_id") or None,
         template_id=query.get("experiment_template_id") or None,
@@ -204,13 +194,13 @@ async def list_simulations(request: web.Request) -> web.Response:
 
 async def get_simulation(request: web.Request) -> web.Response:
     store, _ = ctx(request)
-    row = sim_or_404(store, owner(request), request.match_info["id"])
+    row = sim_or_404(request, request.match_info["id"])
     return json_response(simulation_dict(row, jobs_db.get(store, row["job_id"])))
 
 
 async def delete_simulation(request: web.Request) -> web.Response:
     store, runner = ctx(request)
-    row = sim_or_404(store, owner(request), request.match_info["id"])
+    row = sim_or_404(request, request.match_info["id"])
     runner.cancel(row["job_id"])
     with store.transaction():
         simulations_db.delete(store, row["id"])
@@ -228,7 +218,12 @@ async def statuses(request: web.Request) -> web.Response:
     if len(ids) > 1000:
         fail(422, f"at most 1000 simulation_ids per request, got {len(ids)}")
     limit = body.get("limit", len(ids))
-    found = {r["id"]: r for r in simulations_db.with_job_status(store, owner(request), ids)}
+    found = {
+        r["id"]: r
+        for owner_id, projects in readable_owners(request)  # the key's and shared projects'
+        for r in simulations_db.with_job_status(store, owner_id, ids)
+        if projects is None or r["project_id"] in projects
+    }
     out = []
     for i in ids:
         if i not in found:
@@ -250,7 +245,6 @@ async def statuses(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     r = app.router
-    r.add_post("/protocols/parse-to-template", parse_to_template)
     r.add_post("/simulations/with-template/batch", create_batch)
     r.add_get("/simulations", list_simulations)
     r.add_post("/simulations/statuses", statuses)

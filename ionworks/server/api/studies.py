@@ -14,11 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ionworks.server.api.access import project_in, visible
 from ionworks.server.api.cells import found
 from ionworks.server.api.http import check_editable, fail, json_response, owner, read_json
 from ionworks.server.api.listing import list_window, page_params
 from ionworks.server.api.measurements import measurement_dict, measurement_or_404
-from ionworks.server.api.models import _store, project_or_404
+from ionworks.server.api.models import _store
 from ionworks.server.db import simulations as simulations_db
 from ionworks.server.db import studies
 from ionworks.server.db.store import Store
@@ -44,11 +45,10 @@ def _study_dict(store: Store, row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _study(request: web.Request) -> sqlite3.Row:
-    """The study of the path, in the owner's project (404 otherwise)."""
-    store, owner_id = _store(request), owner(request)
+    """The study of the path, in the key's project or one shared with it (404 otherwise)."""
     pid, sid = request.match_info["pid"], request.match_info["sid"]
-    project_or_404(store, owner_id, pid)
-    row = studies.get(store, owner_id, pid, sid)
+    project_in(request, pid)
+    row = studies.get(_store(request), owner(request), pid, sid)
     if row is None:
         fail(404, f"study {sid} not found in project {pid}")
     return row
@@ -63,16 +63,17 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
 
 async def list_studies(request: web.Request) -> web.Response:
     page_params(request)  # a bad page is refused before any work
-    store, owner_id, pid = _store(request), owner(request), request.match_info["pid"]
-    project_or_404(store, owner_id, pid)
-    items = [_study_dict(store, r) for r in studies.list_in_project(store, owner_id, pid)]
+    store, pid = _store(request), request.match_info["pid"]
+    project_in(request, pid)
+    items = [_study_dict(store, r) for r in studies.list_in_project(store, owner(request), pid)]
     sortable = ("name", "created_at", "updated_at", "simulation_count", "measurement_count")
     return json_response(list_window(request, items, sortable))
 
 
 async def create_study(request: web.Request) -> web.Response:
-    store, owner_id, pid = _store(request), owner(request), request.match_info["pid"]
-    project_or_404(store, owner_id, pid)
+    store, pid = _store(request), request.match_info["pid"]
+    project_in(request, pid)
+    owner_id = owner(request)
     body = _fields(await read_json(request))
     if "name" not in body:
         fail(422, "'name' must be a non-empty string")
@@ -122,6 +123,8 @@ def _assign(kind: str, param: str, lookup: Lookup) -> Any:
     async def handler(request: web.Request) -> web.Response:
         store, study = _store(request), _study(request)
         member = lookup(store, owner(request), request.match_info[param])
+        if not visible(request, member["project_id"]):  # the owner's unshared projects
+            fail(404, f"{kind} {member['id']} not found")
         ts = studies.add_member(store, kind, study["id"], member["id"])
         return json_response({"study_id": study["id"], column: member["id"], "created_at": ts})
 
@@ -146,7 +149,8 @@ async def remove_simulation(request: web.Request) -> web.Response:
 async def list_measurements(request: web.Request) -> web.Response:
     page_params(request)  # a bad page is refused before any work
     store, study = _store(request), _study(request)
-    items = [measurement_dict(r) for r in studies.measurements(store, study["id"])]
+    rows = studies.measurements(store, study["id"])
+    items = [measurement_dict(r) for r in rows if visible(request, r["project_id"])]
     return json_response(list_window(request, items, ("name", "created_at", "updated_at")))
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "get_instance",
     "get_specification",
     "list_instances",
+    "list_specifications",
 ]
 
 
@@ -97,6 +98,13 @@ def default_instance(store: Store, owner_id: str, project_id: str) -> sqlite3.Ro
     return row
 
 
+def list_specifications(
+    store: Store, owner_id: str, *, project_id: str | None = None
+) -> list[sqlite3.Row]:
+    """The owner's specifications, newest first (of one project, if given)."""
+    return _list(store, "cell_specifications", owner_id, project_id=project_id)
+
+
 def list_instances(
     store: Store,
     owner_id: str,
@@ -106,17 +114,28 @@ def list_instances(
     only_default: bool = False,
 ) -> list[sqlite3.Row]:
     """The owner's instances, newest first, of one specification and/or project."""
-    where, args = ["owner_id = ?"], [owner_id]
-    if spec_id is not None:
-        where.append("cell_specification_id = ?")
-        args.append(spec_id)
-    if project_id is not None:
-        where.append("project_id = ?")
-        args.append(project_id)
-    if only_default:
-        where.append("is_default = 1")
+    return _list(
+        store,
+        "cell_instances",
+        owner_id,
+        project_id=project_id,
+        cell_specification_id=spec_id,
+        is_default=1 if only_default else None,
+    )
+
+
+def _list(store: Store, table: str, owner_id: str, **equal: str | int | None) -> list[sqlite3.Row]:
+    """Rows of ``table`` (one of this module's two) of the owner, newest first, whose columns
+    equal the given values (``None``: no filter)."""
+    assert table in ("cell_specifications", "cell_instances")
+    where: list[str] = ["owner_id = ?"]
+    args: list[str | int] = [owner_id]
+    for column, value in equal.items():
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
     return store.query(
-        f"SELECT * FROM cell_instances WHERE {' AND '.join(where)} ORDER BY created_at DESC", args
+        f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY created_at DESC", args
     )
 
 

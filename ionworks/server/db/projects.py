@@ -6,7 +6,16 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ionworks.server.db import cells, measurements, pipelines, studies, uploads
+from ionworks.server.db import (
+    cells,
+    measurements,
+    members,
+    models,
+    parameterized_models,
+    pipelines,
+    studies,
+    uploads,
+)
 from ionworks.server.db.store import Store, new_id, now_iso
 
 __all__ = [
@@ -101,7 +110,8 @@ def update(store: Store, project: dict[str, Any], changes: dict[str, Any]) -> No
 def delete_rows(store: Store, owner_id: str, project_id: str) -> None:
     """Delete the project and its rows in this package's tables, children first: pipelines,
     studies (their memberships go with them: ON DELETE CASCADE), measurements, unconfirmed
-    uploads of its cell instances, cell instances, cell specifications, then the project.
+    uploads of its cell instances, cell instances, cell specifications, memberships, then the
+    project.
     Call inside a transaction; the rows of jobs, simulations and templates are the caller's
     (delete them first: jobs of the project's pipelines are found through ``pipelines``)."""
     pipelines.delete_in_project(store, owner_id, project_id)
@@ -109,4 +119,7 @@ def delete_rows(store: Store, owner_id: str, project_id: str) -> None:
     measurements.delete_in_project(store, owner_id, project_id)
     uploads.delete_in_project(store, owner_id, project_id)
     cells.delete_in_project(store, owner_id, project_id)
+    parameterized_models.delete_in_project(store, owner_id, project_id)
+    models.delete_in_project(store, owner_id, project_id)
+    members.delete_in_project(store, project_id)
     store.execute("DELETE FROM projects WHERE id = ? AND owner_id = ?", (project_id, owner_id))

@@ -6,9 +6,10 @@ creation. The jobs table is the durable queue (see :mod:`ionworks.server.executi
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Final
 
-__all__ = ["SCHEMA"]
+__all__ = ["ADDED_COLUMNS", "SCHEMA", "upgrade"]
 
 SCHEMA: Final = """
 -- keys, projects, templates, jobs, simulations, idempotency
@@ -21,7 +22,10 @@ CREATE TABLE IF NOT EXISTS projects (
 CREATE TABLE IF NOT EXISTS templates (
   id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT, name TEXT NOT NULL,
   protocol TEXT NOT NULL, digest TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS templates_digest ON templates(owner_id, digest);
+-- saved protocols are found again by content within their project (digest: see
+-- db/templates.py); it replaces templates_digest(owner_id, digest) of older data directories
+CREATE INDEX IF NOT EXISTS templates_content ON templates(owner_id, project_id, digest);
+DROP INDEX IF EXISTS templates_digest;
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, job_type TEXT NOT NULL, status TEXT NOT NULL,
   priority INTEGER NOT NULL DEFAULT 5, params TEXT NOT NULL, error TEXT, error_code TEXT,
@@ -38,6 +42,7 @@ CREATE TABLE IF NOT EXISTS simulations (
   max_backward_jumps INTEGER NOT NULL, study_id TEXT, storage_folder TEXT, metrics TEXT,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS simulations_owner ON simulations(owner_id, seq);
+CREATE INDEX IF NOT EXISTS simulations_template ON simulations(template_id);
 CREATE TABLE IF NOT EXISTS idempotency (
   owner_id TEXT NOT NULL, key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
   status INTEGER NOT NULL, body BLOB NOT NULL, created REAL NOT NULL,
@@ -90,4 +95,60 @@ CREATE TABLE IF NOT EXISTS pipelines (
   job_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
   seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS pipelines_owner ON pipelines(owner_id, kind, seq);
+
+-- projects shared with other keys' owners (db/members.py); owner_id: the project's owner
+CREATE TABLE IF NOT EXISTS project_members (
+  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, owner_id TEXT NOT NULL,
+  member_id TEXT NOT NULL, role_id TEXT NOT NULL, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, PRIMARY KEY (project_id, member_id));
+CREATE INDEX IF NOT EXISTS project_members_member ON project_members(member_id);
+
+-- a key's models (built-in model configs and uploaded custom models) and parameterized models
+CREATE TABLE IF NOT EXISTS models (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
+  description TEXT, config TEXT NOT NULL, simulation_settings TEXT, pybamm_version TEXT,
+  chemistry TEXT, is_custom INTEGER NOT NULL DEFAULT 0, custom_variables TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS models_project ON models(owner_id, project_id);
+CREATE TABLE IF NOT EXISTS model_documents (
+  model_id TEXT PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+  owner_id TEXT NOT NULL, document BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS parameterized_models (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL, cell_spec_id TEXT,
+  name TEXT NOT NULL, description TEXT, model_id TEXT NOT NULL, parameters TEXT NOT NULL,
+  simulation_settings TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS parameterized_models_project
+  ON parameterized_models(owner_id, project_id);
+CREATE UNIQUE INDEX IF NOT EXISTS parameterized_models_spec_name
+  ON parameterized_models(owner_id, cell_spec_id, name) WHERE cell_spec_id IS NOT NULL;
 """
+
+#: Columns added after the first release, per table: ``upgrade`` adds those an older data
+#: directory lacks (SQLite has no ``ADD COLUMN IF NOT EXISTS``). New columns are nullable.
+ADDED_COLUMNS: Final = {
+    "templates": (
+        ("description", "TEXT"),
+        ("protocol_config", "TEXT"),  # JSON; NULL on rows of older versions until first read
+        ("parameters_schema", "TEXT"),
+        ("source_protocol", "TEXT"),
+        ("updated_at", "TEXT"),
+    ),
+    # hash of what makes two runs identical (services/batches.run_key); NULL on older rows
+    "simulations": (("run_key", "TEXT"),),
+}
+
+#: DDL that needs the added columns.
+AFTER_UPGRADE: Final = """
+CREATE INDEX IF NOT EXISTS simulations_run_key ON simulations(owner_id, run_key);
+"""
+
+
+def upgrade(db: sqlite3.Connection) -> None:
+    """Bring a data directory's schema to this version (after :data:`SCHEMA`): add the
+    :data:`ADDED_COLUMNS` it lacks, then :data:`AFTER_UPGRADE`. Idempotent."""
+    for table, columns in ADDED_COLUMNS.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns:
+            if name not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    db.executescript(AFTER_UPGRADE)

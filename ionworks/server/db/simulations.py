@@ -17,10 +17,13 @@ from ionworks.server.db import jobs as jobs_db
 from ionworks.server.db.store import Store, now_iso
 
 __all__ = [
+    "REUSABLE",
     "NewSimulation",
+    "Run",
     "SimulationFilter",
     "by_id",
     "count_in_study",
+    "count_with_template",
     "delete",
     "delete_of_project",
     "exists",
@@ -59,6 +62,22 @@ class NewSimulation(NamedTuple):
     created_at: str
     updated_at: str
     seq: int
+    #: What makes two runs identical (:func:`ionworks.server.services.batches.run_key`).
+    run_key: str | None = None
+
+
+class Run(NamedTuple):
+    """An existing simulation an identical request gets back."""
+
+    simulation_id: str
+    job_id: str
+
+
+#: The job statuses whose simulation an identical request gets back (a failed or canceled
+#: one runs again).
+REUSABLE: Final = ("pending", "running", "completed")
+#: Run keys looked up per query.
+_KEYS_PER_QUERY: Final = 500
 
 
 @attrs.frozen
@@ -74,18 +93,56 @@ class SimulationFilter:
 
 def insert_batch(
     store: Store, jobs: Sequence[jobs_db.NewJob], simulations: Sequence[NewSimulation]
-) -> None:
+) -> dict[str, Run]:
     """Insert the job rows and the simulation rows in one transaction on a connection of its
-    own (:meth:`Store.bulk_writer`: call it from a worker thread)."""
+    own (:meth:`Store.bulk_writer`: call it from a worker thread), except those of a
+    simulation whose ``run_key`` an existing run of its owner has (:func:`_existing_runs`,
+    read in the same transaction); returns those runs by run key."""
     with store.bulk_writer() as db:
+        found = _existing_runs(db, simulations)
+        if found:
+            simulations = [s for s in simulations if s.run_key not in found]
+            keep = {s.job_id for s in simulations}
+            jobs = [j for j in jobs if j.id in keep]
         jobs_db.insert_many(db, jobs)
         db.executemany(
             "INSERT INTO simulations(id, owner_id, project_id, template_id, job_id, "
             "parameterized_model, experiment_parameters, design_parameters, extra_variables, "
-            "max_backward_jumps, study_id, created_at, updated_at, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "max_backward_jumps, study_id, created_at, updated_at, seq, run_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             simulations,
         )
+    return found
+
+
+def _existing_runs(db: sqlite3.Connection, simulations: Sequence[NewSimulation]) -> dict[str, Run]:
+    """The newest existing simulation of the same owner for each ``run_key`` among
+    ``simulations``, if its job is :data:`REUSABLE`."""
+    keys = sorted({s.run_key for s in simulations if s.run_key is not None})
+    if not keys:
+        return {}
+    owner_id = simulations[0].owner_id
+    found: dict[str, Run] = {}
+    statuses = ",".join(f"'{status}'" for status in REUSABLE)
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        rows = db.execute(
+            "SELECT s.run_key, s.id, s.job_id FROM simulations s JOIN jobs j ON j.id = s.job_id "
+            f"WHERE s.owner_id = ? AND s.run_key IN ({','.join('?' * len(chunk))}) "
+            f"AND j.status IN ({statuses}) ORDER BY s.seq",
+            [owner_id, *chunk],
+        ).fetchall()
+        found.update({key: Run(sid, job_id) for key, sid, job_id in rows})  # newest last
+    return found
+
+
+def count_with_template(store: Store, owner_id: str, template_id: str) -> int:
+    """How many of the owner's simulations run this template."""
+    row = store.one(
+        "SELECT COUNT(*) n FROM simulations WHERE template_id = ? AND owner_id = ?",
+        (template_id, owner_id),
+    )
+    return int(row["n"]) if row else 0
 
 
 def get(store: Store, owner_id: str, sid: str, columns: str = "*") -> sqlite3.Row | None:

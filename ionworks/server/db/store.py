@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ionworks.server.db.schema import SCHEMA
+from ionworks.server.db.schema import SCHEMA, upgrade
 
 __all__ = ["ARROW_SUFFIX", "DataDirInUse", "Store", "json_column", "new_id", "now_iso"]
 
@@ -99,6 +99,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        upgrade(self._db)
         self._migrate_clear_keys()
         self._seq = int(
             self._db.execute(

@@ -15,11 +15,11 @@ __all__ = [
     "create",
     "delete",
     "delete_in_project",
-    "exists",
     "get",
     "list_in_project",
     "measurement_count",
     "measurements",
+    "project_of",
     "remove_member",
     "update",
 ]
@@ -32,10 +32,12 @@ def get(store: Store, owner_id: str, project_id: str, study_id: str) -> sqlite3.
     )
 
 
-def exists(store: Store, owner_id: str, study_id: str) -> bool:
-    """Whether the owner has a study with this id (in any project)."""
-    row = store.one("SELECT id FROM studies WHERE id = ? AND owner_id = ?", (study_id, owner_id))
-    return row is not None
+def project_of(store: Store, owner_id: str, study_id: str) -> str | None:
+    """The project of the owner's study with this id, or None if the owner has none."""
+    row = store.one(
+        "SELECT project_id FROM studies WHERE id = ? AND owner_id = ?", (study_id, owner_id)
+    )
+    return None if row is None else str(row["project_id"])
 
 
 def list_in_project(store: Store, owner_id: str, project_id: str) -> list[sqlite3.Row]:

@@ -5,7 +5,10 @@
   :func:`~.catalog.parameter_values` and :func:`~.catalog.build_model`;
 - :mod:`.quick` — the quick model (a Thevenin ECM sized from capacity and chemistry);
 - :mod:`.simulate` — :func:`~.simulate.run_simulation` (UCP protocol → PyBaMM → parquet);
-- :mod:`.builder` — the per-process cache of built simulations.
+- :mod:`.builder` — the per-process cache of built simulations;
+- :mod:`.parameter_check` — a new parameterized model's values checked against PyBaMM;
+  :mod:`.stored` — a key's stored parameterized models as catalog specs (server process only:
+  it reads the store; neither is imported here).
 
 Importing this package does not import PyBaMM (``simulate.warm_up()`` does).
 """

@@ -37,15 +37,16 @@ A request's ``parameterized_model`` may be (:func:`model_from_spec`):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import attrs
 
 from . import quick
-from .errors import EngineError, UnknownModelError
+from .errors import EngineError, UnknownModelError, did_you_mean
 from .quick import QuickModel
 from .safe_pybamm import check_model_config, check_parameter_values
 
@@ -59,7 +60,10 @@ __all__ = [
     "QuickModel",
     "UnknownModelError",
     "build_model",
+    "check_names",
+    "known_parameter_names",
     "model_from_spec",
+    "parameter_set_name",
     "parameter_values",
 ]
 
@@ -195,13 +199,7 @@ def _pybamm_spec(config: Mapping[str, Any]) -> ModelSpec:
         spec = ModelSpec(model_type)
     parameters = config.get("parameters")
     if isinstance(parameters, str):
-        name = next((s for s in _available_sets() if s.lower() == parameters.lower()), None)
-        if name is None:
-            raise EngineError(
-                f"unknown PyBaMM parameter set {parameters!r}; available: "
-                f"{', '.join(_available_sets())}",
-                code="unknown_model",
-            )
+        name = parameter_set_name(parameters)
         spec = attrs.evolve(spec, parameter_set=name, builtin_id=None)
     elif parameters is not None:
         if not isinstance(parameters, Mapping):
@@ -218,10 +216,19 @@ def _pybamm_spec(config: Mapping[str, Any]) -> ModelSpec:
     return spec
 
 
-def _available_sets() -> list[str]:
+def parameter_set_name(name: str) -> str:
+    """PyBaMM's name of the parameter set ``name`` (case-insensitive), else an
+    :class:`EngineError` listing the sets."""
     from ionworks.wire.pybamm import import_pybamm
 
-    return sorted(import_pybamm().parameter_sets.keys())
+    available: list[str] = sorted(import_pybamm().parameter_sets.keys())
+    found = next((s for s in available if s.lower() == name.lower()), None)
+    if found is None:
+        raise EngineError(
+            f"unknown PyBaMM parameter set {name!r}; available: {', '.join(available)}",
+            code="unknown_model",
+        )
+    return found
 
 
 def model_from_spec(spec: Any) -> ModelSpec:
@@ -285,12 +292,45 @@ def _cached_values(spec: ModelSpec) -> Any:
     overrides = json.loads(spec.parameters)
     if overrides:
         check_parameter_values(overrides, "parameterized_model.parameters")  # again, here
+        check_names(overrides, values.keys())
         try:
             loaded = pybamm.ParameterValues.from_json(overrides)
-            values.update({key: loaded[key] for key in overrides})
+            values.update({key: loaded[key] for key in overrides}, check_already_exists=False)
         except Exception as error:  # pybamm raises many types for bad serialised values
             raise EngineError(f"invalid 'parameters': {type(error).__name__}: {error}") from None
     return values
+
+
+@functools.lru_cache(maxsize=1)
+def known_parameter_names() -> frozenset[str]:
+    """Every parameter name of PyBaMM's parameter sets (a name outside them and outside a
+    model's own parameters is a typo)."""
+    from ionworks.wire.pybamm import import_pybamm
+
+    pybamm = import_pybamm()
+    names: set[str] = set()
+    for name in pybamm.parameter_sets.keys():
+        with contextlib.suppress(Exception):  # a set that needs an optional dependency
+            names.update(pybamm.ParameterValues(name).keys())
+    return frozenset(names)
+
+
+#: Unknown names reported in one message, at most.
+_MAX_REPORTED = 10
+
+
+def check_names(parameters: Mapping[str, Any], *known: Iterable[str]) -> None:
+    """Every name of ``parameters`` is a PyBaMM parameter (:func:`known_parameter_names`) or
+    in ``known``; else an :class:`EngineError` (``unknown_parameter``) listing the unknown
+    names with their close matches."""
+    allowed = known_parameter_names().union(*known)
+    unknown = [str(name) for name in parameters if name not in allowed and name != "citations"]
+    if unknown:
+        details = "; ".join(
+            f"{name!r}{did_you_mean(name, allowed)}" for name in unknown[:_MAX_REPORTED]
+        )
+        more = f" (and {len(unknown) - _MAX_REPORTED} more)" if len(unknown) > _MAX_REPORTED else ""
+        raise EngineError(f"unknown parameter name(s): {details}{more}", code="unknown_parameter")
 
 
 def build_model(spec: Any) -> Any:

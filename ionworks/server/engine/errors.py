@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["EngineError", "UnknownModelError"]
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["EngineError", "UnknownModelError", "did_you_mean"]
 
 
 class EngineError(Exception):
@@ -35,3 +38,9 @@ class UnknownModelError(EngineError, KeyError):
 
     def __init__(self, message: str, *, code: str = "unknown_model") -> None:
         super().__init__(message, code=code)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'a' or 'b'?)`` with the close matches of ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""

@@ -19,7 +19,6 @@ limit / model event ending the run), the partial result is returned and the metr
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import io
 import logging
@@ -38,7 +37,7 @@ from ionworks.wire.derived import Derive, steps_derived, time_series_derived
 
 from .builder import CACHE_SIZE, Entry, Key, SimulationCache, build_entry, pybamm_error
 from .catalog import ModelSpec, model_from_spec, parameter_values
-from .errors import EngineError
+from .errors import EngineError, did_you_mean
 from .quick import INITIAL_SOC
 
 __all__ = [
@@ -186,11 +185,6 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _suggest(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
-    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-
-
 def _design_values(raw: Any, values: Any, spec: ModelSpec) -> dict[str, float]:
     """Design parameters as floats; every unknown name is reported with close matches."""
     if not isinstance(raw, Mapping):
@@ -199,7 +193,7 @@ def _design_values(raw: Any, values: Any, spec: ModelSpec) -> dict[str, float]:
     problems, out = [], {}
     for name, value in raw.items():
         if not isinstance(name, str) or name not in known:
-            problems.append(f"unknown parameter {name!r}{_suggest(str(name), known)}")
+            problems.append(f"unknown parameter {name!r}{did_you_mean(str(name), known)}")
         elif spec.is_ecm and name == INITIAL_SOC:
             problems.append(f"{name!r} comes from the protocol (global initial_soc)")
         elif (number := _number(value)) is None:
@@ -224,7 +218,7 @@ def _extra_names(raw: Any) -> list[str]:
 def _check_variables(names: list[str], entry: Entry) -> None:
     unknown = [name for name in names if name not in entry.variables]
     if unknown:
-        details = "; ".join(f"{name!r}{_suggest(name, entry.variables)}" for name in unknown)
+        details = "; ".join(f"{name!r}{did_you_mean(name, entry.variables)}" for name in unknown)
         raise EngineError(f"unknown extra variable(s): {details}", code="unknown_variable")
 
 

@@ -1,14 +1,17 @@
-"""Entry point of a worker process: ``python -m ionworks.server.execution._worker_main FD [INIT]``.
+"""Entry point of a worker process: ``python -m ionworks.server.execution._worker_main FD PID
+[INIT]`` (the socket's file descriptor, the server's pid, an initializer ``module:function``).
 
 Workers are started as fresh interpreters (not multiprocessing's spawn), so they never import
 the user's ``__main__`` script. They ignore Ctrl-C (the server decides what happens to running
-jobs) and exit when the server's end of the socket closes, or, if the server dies without
-closing it (``kill -9``), within :data:`WATCH_PERIOD` seconds: a watchdog thread sees the
-parent change and kills the worker's process group, mid-job or not.
+jobs) and exit when the server's end of the socket closes. If the server dies without closing
+it (``kill -9``), Linux kills the worker at once (``PR_SET_PDEATHSIG``), and a watchdog thread
+(every platform) sees the parent change within :data:`WATCH_PERIOD` seconds and kills the
+worker's process group, so whatever a job forked goes too.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import signal
@@ -61,15 +64,34 @@ def _watch_parent(parent: int) -> None:
         os._exit(70)
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the server's thread that started it exits
+    (``PR_SET_PDEATHSIG``), even while a solver holds the GIL and the watchdog cannot run."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: the watchdog remains
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = int(argv[2])  # the server's pid: it may have died while this interpreter started
+    _die_with_parent()
+    if os.getppid() != parent:  # gone before the signal was armed
+        return 70
     threading.Thread(
-        target=_watch_parent, args=(os.getppid(),), name="parent-watchdog", daemon=True
+        target=_watch_parent, args=(parent,), name="parent-watchdog", daemon=True
     ).start()
     os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
     conn = Connection(int(argv[1]))
-    if len(argv) > 2 and argv[2]:
-        module, _, name = argv[2].partition(":")
+    if len(argv) > 3 and argv[3]:
+        module, _, name = argv[3].partition(":")
         getattr(importlib.import_module(module), name)()
     serve(conn)
     return 0

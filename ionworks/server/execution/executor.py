@@ -70,6 +70,7 @@ class _Worker:
             "-m",
             "ionworks.server.execution._worker_main",
             str(child.fileno()),
+            str(os.getpid()),
         ]
         if initializer:
             command.append(initializer)

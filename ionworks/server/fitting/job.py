@@ -117,7 +117,10 @@ def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     row = pipelines.get_by_id(store, params["pipeline_id"])
     if row is None:
         raise LookupError(f"pipeline {params['pipeline_id']} was deleted")
-    config = json.loads(row["config"])
+    from ionworks.server.engine.stored import resolve_tree
+
+    # stored parameterized models' ids become their specs: workers never read the store
+    config = resolve_tree(store, row["owner_id"], json.loads(row["config"]))
     options = json.loads(row["options"])
     live = options.get("live_progress_updates")
     checkpoint = None

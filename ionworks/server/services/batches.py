@@ -1,6 +1,13 @@
 """Simulation batches: every point of a batch request, counted against the server's limit
 before anything is expanded, and the rows written in one transaction (both run in a worker
-thread, off the event loop)."""
+thread, off the event loop).
+
+A point identical to an existing run of the owner (same project, template, parameterized
+model, experiment and design parameters, output variables, backward-jump bound and study:
+:func:`run_key`) that is pending, running or completed is not run again: the batch answers
+that simulation with ``already_existed: true`` (wire.md §4.2). Identical points within one
+batch are one simulation.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +19,9 @@ from ionworks import doe as doe_module
 from ionworks.server.db import jobs as jobs_db
 from ionworks.server.db import simulations as simulations_db
 from ionworks.server.db.store import Store, new_id, now_iso
+from ionworks.server.db.templates import digest_of
 
-__all__ = ["MAX_DOE_VALUES", "BatchError", "combinations", "insert_batch", "numbers"]
+__all__ = ["MAX_DOE_VALUES", "BatchError", "combinations", "insert_batch", "numbers", "run_key"]
 
 
 class BatchError(ValueError):
@@ -101,6 +109,35 @@ def combinations(body: dict[str, Any], cap: int) -> list[tuple[dict[str, Any], d
     return [(dict(s), dict(d)) for s in base_sets for d in designs]
 
 
+def _plain_numbers(values: dict[str, Any]) -> dict[str, Any]:
+    """Numbers as floats (``1`` and ``1.0`` are the same parameter value); text as it is."""
+    return {
+        key: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+        for key, v in values.items()
+    }
+
+
+def run_key(
+    where: tuple[str, str, str | None],
+    fields: tuple[str, str, int],
+    params: dict[str, Any],
+    design: dict[str, Any],
+) -> str:
+    """What makes two runs of one owner identical: ``where`` (project, template, study), the
+    ``fields`` (model JSON, output variables JSON, backward-jump bound) and the point."""
+    model, extra, jumps = fields
+    return digest_of(
+        [
+            *where,
+            json.loads(model),
+            json.loads(extra),
+            jumps,
+            _plain_numbers(params),
+            _plain_numbers(design),
+        ]
+    )
+
+
 def insert_batch(
     store: Store,
     owner_id: str,
@@ -110,22 +147,35 @@ def insert_batch(
     fields: tuple[str, str, int],
     combos: list[tuple[dict[str, Any], dict[str, Any]]],
 ) -> list[dict[str, Any]]:
-    """One simulation row and one job row per point, in one transaction on a connection of
-    its own (runs in a worker thread)."""
+    """One simulation row and one job row per new point, in one transaction on a connection
+    of its own (runs in a worker thread); a point with an existing run answers that one."""
     model, extra, jumps = fields
-    seq = store.reserve_seq(2 * len(combos))
+    keys = [run_key((project_id, template_id, study_id), fields, p, d) for p, d in combos]
+    first = {key: i for i, key in reversed(list(enumerate(keys)))}  # identical points: one run
+    seq = store.reserve_seq(2 * len(first))
     ts = now_iso()
-    jobs, sims, out = [], [], []
-    for i, (params, design) in enumerate(combos):
+    jobs, sims, new = [], [], {}
+    for n, (key, i) in enumerate(sorted(first.items(), key=lambda item: item[1])):
+        params, design = combos[i]
         sid = new_id()
-        job = jobs_db.new_job(owner_id, "simulation", {"simulation_id": sid}, seq + 2 * i)
+        job = jobs_db.new_job(owner_id, "simulation", {"simulation_id": sid}, seq + 2 * n)
         jobs.append(job)
         sims.append(
             simulations_db.NewSimulation(
                 sid, owner_id, project_id, template_id, job.id, model, json.dumps(params),
-                json.dumps(design), extra, jumps, study_id, ts, ts, seq + 2 * i + 1,
+                json.dumps(design), extra, jumps, study_id, ts, ts, seq + 2 * n + 1, key,
             )
         )  # fmt: skip
-        out.append({"simulation_id": sid, "job_id": job.id, "already_existed": False})
-    simulations_db.insert_batch(store, jobs, sims)
+        new[key] = simulations_db.Run(sid, job.id)
+    found = simulations_db.insert_batch(store, jobs, sims)
+    out = []
+    for key in keys:
+        run = found.get(key, new[key])
+        out.append(
+            {
+                "simulation_id": run.simulation_id,
+                "job_id": run.job_id,
+                "already_existed": key in found,
+            }
+        )
     return out

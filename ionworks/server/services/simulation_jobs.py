@@ -14,6 +14,7 @@ import anyio.to_thread
 from ionworks.server.db import simulations as simulations_db
 from ionworks.server.db import templates as templates_db
 from ionworks.server.db.store import ARROW_SUFFIX, Store
+from ionworks.server.engine.stored import resolve
 from ionworks.wire.jsonsafe import json_safe
 
 __all__ = ["FOLDER", "build_payload", "store_result"]
@@ -26,11 +27,13 @@ def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     row = simulations_db.by_id(store, params["simulation_id"])
     if row is None:
         raise LookupError(f"simulation {params['simulation_id']} was deleted")
+    model = json.loads(row["parameterized_model"])
     protocol = templates_db.protocol(store, row["template_id"])
     if protocol is None:
         raise LookupError(f"protocol {row['template_id']} was deleted")
     return {
-        "parameterized_model": json.loads(row["parameterized_model"]),
+        # a stored parameterized model's id becomes its spec: workers never read the store
+        "parameterized_model": resolve(store, row["owner_id"], model),
         "protocol": protocol,
         "experiment_parameters": json.loads(row["experiment_parameters"]),
         "design_parameters": json.loads(row["design_parameters"]),
