@@ -119,7 +119,14 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         assert b'"status"' in c.request_raw("GET", "/healthz")
         err = _raises(lambda: c.redirect_url("/healthz"), IonworksError)
         assert "no Location header" in str(err), err
-        return "get/post/patch/delete/request/request_raw/redirect_url"
+        ucp = b"steps:\n  - Rest: {duration: 60}\n"
+        parsed = c.post_multipart("/protocols/parse", {"file": ("r.yaml", ucp, "text/yaml")})
+        assert parsed["parsed_protocol_ucp"], parsed
+        form = c.upload_multipart(
+            "/protocols/parse", files={"file": ("r.yaml", ucp, "application/octet-stream")}
+        )
+        assert form["parsed_protocol_ucp"] == parsed["parsed_protocol_ucp"], form
+        return "get/post/patch/delete/request/request_raw/redirect_url/post_/upload_multipart"
 
     return [
         ("client.whoami", whoami),

@@ -122,6 +122,10 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         assert [x.id for x in listed] == [p.id], listed
         named = c.pipeline.list(project_id=team, order_by="name", order="asc", status="completed")
         assert p.id in [x.id for x in named]
+        renamed = c.pipeline.update(p.id, name="official series", description="renamed")
+        assert renamed.description == "renamed", renamed
+        after = c.pipeline.cancel(p.id)  # finished: the record comes back as it is
+        assert after.status == "completed", after.status
         state["series_pipeline"] = p.id
         return f"pipeline {p.id} in the shared project"
 
@@ -156,7 +160,7 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
     return [
         ("project.create/update (data=None)/get/list filters", project_crud),
         ("project.roles/add_member/update_member/invite_member/remove_member", roles_and_members),
-        ("pipeline.get/result(job_id)/list named filters (member)", pipeline_methods),
+        ("pipeline.get/result(job_id)/list/update/cancel (member)", pipeline_methods),
         ("pipeline.get_element_* and job.get_series*", element_series),
         ("project.delete ends memberships", cleanup),
     ]
