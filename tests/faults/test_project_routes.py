@@ -260,3 +260,92 @@ async def test_other_keys_job_series_are_not_found(
     await refused(http_b, "GET", f"/jobs/{job}/series/channels", 404, "not found")
     await refused(http_b, "GET", f"/jobs/{job}/series", 404, "not found", params={"objective": "v"})
     assert (await call(http, "GET", f"/jobs/{job}/series/channels"))[0] == 200
+
+
+#: Ids a member might send for the records of a project shared with it (path segments).
+ODD_IDS = ["nobody", "%F0%9F%98%80", "a%2Fb", "x" * 2000]
+
+
+@pytest.fixture
+async def viewer_of(
+    http: aiohttp.ClientSession, http_b: aiohttp.ClientSession, project: str
+) -> str:
+    """Key B as a viewer of ``project``: its requests search A's shared projects too."""
+    body = {"user_id": await owner_id(http_b), "project_role_id": "project-viewer"}
+    assert (await call(http, "POST", f"/projects/{project}/members", json=body))[0] == 201
+    return project
+
+
+@pytest.mark.parametrize("rid", ODD_IDS)
+async def test_a_members_odd_record_ids_are_not_found(
+    http_b: aiohttp.ClientSession, viewer_of: str, rid: str
+) -> None:
+    for method, path in (
+        ("GET", f"/cell_specifications/{rid}"),
+        ("GET", f"/cell_specifications/{rid}/cell_instances"),
+        ("POST", f"/cell_specifications/{rid}/cell_instances"),
+        ("GET", f"/cell_instances/{rid}"),
+        ("GET", f"/cell_instances/{rid}/cell_measurements"),
+        ("POST", f"/cell_instances/{rid}/cell_measurements/initiate-upload"),
+        ("GET", f"/cell_measurements/{rid}"),
+        ("PATCH", f"/cell_measurements/{rid}"),
+        ("GET", f"/cell_measurements/{rid}/time_series/download"),
+        ("POST", f"/cell_measurements/{rid}/confirm-upload"),
+        ("GET", f"/models/{rid}"),
+        ("DELETE", f"/models/{rid}"),
+        ("GET", f"/parameterized_models/{rid}"),
+        ("GET", f"/cells/{rid}/parameterized_models"),
+    ):
+        naming = "no pending upload" if path.endswith("confirm-upload") else "not found"
+        await refused(http_b, method, path, 404, naming, json={"name": "x"})
+
+
+@pytest.mark.parametrize("pid", ODD_IDS[1:])
+async def test_a_members_odd_project_ids_are_not_found(
+    http_b: aiohttp.ClientSession, viewer_of: str, pid: str
+) -> None:
+    for path in ("/cell_specifications", "/cell_instances", "/cell_measurements", "/models"):
+        await refused(http_b, "GET", path, 404, "not found", params={"project_id": pid})
+    await refused(
+        http_b, "GET", "/parameterized_models", 404, "not found", params={"project_id": pid}
+    )
+    for project_id in (pid, ["a"], {"a": 1}, 5):
+        body = {"name": "x", "project_id": project_id}
+        await refused(http_b, "POST", "/cell_specifications", 404, "not found", json=body)
+
+
+async def test_a_viewer_reads_and_cannot_write_the_records(
+    http: aiohttp.ClientSession, http_b: aiohttp.ClientSession, viewer_of: str
+) -> None:
+    project = viewer_of
+    _, spec = await call(
+        http, "POST", "/cell_specifications", json={"name": "s", "project_id": project}
+    )
+    _, ci = await call(
+        http, "POST", f"/cell_specifications/{spec['id']}/cell_instances", json={"name": "c"}
+    )
+    _, pending = await call(
+        http,
+        "POST",
+        f"/cell_instances/{ci['id']}/cell_measurements/initiate-upload",
+        json={"measurement": {"name": "m"}},
+    )
+    mid = pending["measurement_id"]
+    for path in (f"/cell_specifications/{spec['id']}", f"/cell_instances/{ci['id']}"):
+        assert (await call(http_b, "GET", path))[0] == 200
+    for method, path, body in (
+        ("POST", f"/cell_specifications/{spec['id']}/cell_instances", {"name": "c"}),
+        (
+            "POST",
+            f"/cell_instances/{ci['id']}/cell_measurements/initiate-upload",
+            {"measurement": {"name": "m"}},
+        ),
+        ("POST", f"/cell_measurements/{mid}/confirm-upload", {}),
+        ("POST", f"/cells/{spec['id']}/parameterized_models", {"name": "p", "model_id": "SPM"}),
+        ("POST", "/models", {"name": "m", "config": {"type": "SPM"}, "project_id": project}),
+    ):
+        await refused(http_b, method, path, 403, "'Project Viewer'", json=body)
+    # the viewer's refused confirm left the upload to its owner
+    await refused(
+        http, "POST", f"/cell_measurements/{mid}/confirm-upload", 422, "was not uploaded", json={}
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -60,3 +61,44 @@ async def job_reaches(api: AsyncIonworks, job_id: str, status: str, within: floa
     with anyio.fail_after(within):
         while (await api.job.get(job_id)).status != status:
             await anyio.sleep(0.05)
+
+
+# --- project members: key A owns, key B is the member (on the client of this run) ---------
+
+
+@pytest.fixture
+async def clients(
+    new_client: Callable[..., AbstractAsyncContextManager[Any]], server_url: str
+) -> AsyncIterator[tuple[Any, Any]]:
+    """Keys A (the owner) and B (the member), on the client of this run (async or sync)."""
+    async with (
+        new_client(api_key=KEY_A, api_url=server_url) as owner,
+        new_client(api_key=KEY_B, api_url=server_url) as member,
+    ):
+        yield owner, member
+
+
+@pytest.fixture
+def owner_api(clients: tuple[Any, Any]) -> Any:
+    return clients[0]
+
+
+@pytest.fixture
+def member_api(clients: tuple[Any, Any]) -> Any:
+    return clients[1]
+
+
+async def user_id(client: Any) -> str:
+    """A key's owner id: the organization_id of its default project."""
+    (default,) = [p for p in await client.project.list() if p.is_default]
+    return str(default.organization_id)
+
+
+@pytest.fixture
+async def shared(owner_api: Any, member_api: Any) -> AsyncIterator[tuple[str, str, str]]:
+    """A project of key A (not yet shared), A's second project, and key B's owner id."""
+    project = await owner_api.project.create({"name": "team", "description": "shared"})
+    other = await owner_api.project.create({"name": "private"})
+    yield project.id, other.id, await user_id(member_api)
+    for pid in (project.id, other.id):
+        await owner_api.project.delete(pid)

@@ -3,58 +3,18 @@ clients: what a member sees and may do per role, and that non-members still see 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 
 from ionworks import AsyncIonworks
 from ionworks.errors import NotFoundError, PermissionDeniedError, ValidationError
-from tests.server.conftest import KEY_A, KEY_B, all_not_found
+from tests.server.conftest import all_not_found, user_id
 from tests.ucp.protocols import SEED_SINGLE
 
 WAIT = {"timeout": 120, "poll_interval": 0.1, "verbose": False}
 FAILING = {"elements": {"x": {"element_type": "nope"}}}  # accepted, fails in its job
 NAMES = ["Project Admin", "Project Contributor", "Project Viewer"]
-
-
-@pytest.fixture
-async def clients(
-    new_client: Callable[..., AbstractAsyncContextManager[Any]], server_url: str
-) -> AsyncIterator[tuple[Any, Any]]:
-    """Keys A (the owner) and B (the member), on the client of this run (async or sync)."""
-    async with (
-        new_client(api_key=KEY_A, api_url=server_url) as owner,
-        new_client(api_key=KEY_B, api_url=server_url) as member,
-    ):
-        yield owner, member
-
-
-@pytest.fixture
-def owner_api(clients: tuple[Any, Any]) -> Any:
-    return clients[0]
-
-
-@pytest.fixture
-def member_api(clients: tuple[Any, Any]) -> Any:
-    return clients[1]
-
-
-async def user_id(client: Any) -> str:
-    """A key's owner id: the organization_id of its default project."""
-    (default,) = [p for p in await client.project.list() if p.is_default]
-    return str(default.organization_id)
-
-
-@pytest.fixture
-async def shared(owner_api: Any, member_api: Any) -> AsyncIterator[tuple[str, str, str]]:
-    """A project of key A (not yet shared), A's second project, and key B's owner id."""
-    project = await owner_api.project.create({"name": "team", "description": "shared"})
-    other = await owner_api.project.create({"name": "private"})
-    yield project.id, other.id, await user_id(member_api)
-    for pid in (project.id, other.id):
-        await owner_api.project.delete(pid)
 
 
 async def test_roles_are_the_three_fixed_ones(owner_api: Any) -> None:

@@ -13,11 +13,15 @@ rest of the request (``owner(request)`` answers the project's owner), within two
   role otherwise). Only the owner deletes a project.
 
 A request acts for one owner: once inside a shared project, the key's own projects are not
-visible in the same request.
+visible in the same request. Every record type a project holds is shared this way; the id
+lookups of cell specifications, instances, measurements and uploads, which several route
+modules share, are here (:func:`cell_specification`, :func:`cell_instance`,
+:func:`measurement`, :func:`enter_upload`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -25,17 +29,31 @@ import attrs
 from aiohttp import web
 
 from ionworks.server.api.http import ACTING, OWNER, fail, owner
-from ionworks.server.db import measurements, members, parameterized_models, projects
+from ionworks.server.db import (
+    cells,
+    measurements,
+    members,
+    models,
+    parameterized_models,
+    projects,
+    uploads,
+)
 from ionworks.server.db.members import CONTRIBUTOR, VIEWER, Grant, Role
+from ionworks.server.db.store import Store
 from ionworks.server.state import state
 
 __all__ = [
     "acting",
+    "cell_instance",
+    "cell_specification",
     "check_references",
     "enter_if_shared",
+    "enter_upload",
     "find_shared",
+    "measurement",
     "project_in",
     "readable_owners",
+    "record_in",
     "shared_view",
     "shown",
     "visible",
@@ -185,6 +203,50 @@ def find_shared(
     return None
 
 
+Find = Callable[[Store, str, str], sqlite3.Row | None]
+
+
+def record_in(
+    request: web.Request, what: str, find: Find, record_id: str, *, least: Role | None = None
+) -> sqlite3.Row:
+    """The record ``find(store, owner_id, record_id)`` answers, the key's own or one in a
+    project shared with the key (see :func:`find_shared`), or a 404 ``{what} '{id}' not found``."""
+    store = state(request).store
+    row = find_shared(
+        request, lambda owner_id: find(store, owner_id, record_id), _project_of, least=least
+    )
+    if row is None:
+        fail(404, f"{what} {shown(record_id)} not found")
+    return row
+
+
+def _project_of(row: sqlite3.Row) -> Any:
+    return row["project_id"]
+
+
+def cell_specification(request: web.Request, spec_id: str) -> sqlite3.Row:
+    """The path's cell specification (:func:`record_in`)."""
+    return record_in(request, "cell specification", cells.get_specification, spec_id)
+
+
+def cell_instance(request: web.Request, instance_id: str) -> sqlite3.Row:
+    """The path's cell instance (:func:`record_in`)."""
+    return record_in(request, "cell instance", cells.get_instance, instance_id)
+
+
+def measurement(request: web.Request, measurement_id: str) -> sqlite3.Row:
+    """The path's measurement (:func:`record_in`)."""
+    return record_in(request, "measurement", measurements.get, measurement_id)
+
+
+def enter_upload(request: web.Request, measurement_id: str) -> None:
+    """For ``confirm-upload``: enter the project of a measurement being uploaded (a writer's
+    role needed) if it lies in a project shared with the key; a no-op for the key's own (or
+    unknown) uploads, which the caller looks up as before."""
+    store = state(request).store
+    find_shared(request, lambda owner_id: uploads.project_of(store, owner_id, measurement_id), str)
+
+
 def _named(tree: Any, key: str | None = None) -> Iterator[tuple[str | None, str]]:
     """Every string in a JSON tree with the key it sits under."""
     if isinstance(tree, dict):
@@ -198,10 +260,11 @@ def _named(tree: Any, key: str | None = None) -> Iterator[tuple[str | None, str]
 
 
 def check_references(request: web.Request, tree: Any) -> None:
-    """Once the request acts inside a shared project, every measurement (``"db:<id>"``) and
-    stored parameterized model (``"parameterized_model": "<id>"``) that ``tree`` (a request
-    body or pipeline config) names must lie in a shared project: the owner's others are a 404,
-    as for any key. A no-op for the key's own records."""
+    """Once the request acts inside a shared project, every measurement (``"db:<id>"``),
+    stored parameterized model (``"parameterized_model": "<id>"``) and stored model
+    (``"model_id": "<id>"``) that ``tree`` (a request body or pipeline config) names must lie in
+    a shared project: the owner's others are a 404, as for any key. A no-op for the key's own
+    records."""
     if not acting(request):
         return
     store, owner_id = state(request).store, owner(request)
@@ -210,6 +273,8 @@ def check_references(request: web.Request, tree: Any) -> None:
             row, what = measurements.get(store, owner_id, value[3:]), "measurement"
         elif key == "parameterized_model":
             row, what = parameterized_models.get(store, owner_id, value), "parameterized model"
+        elif key == "model_id":
+            row, what = models.get(store, owner_id, value), "model"
         else:
             continue
         if row is not None and not visible(request, row["project_id"]):

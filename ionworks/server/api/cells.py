@@ -1,5 +1,6 @@
 """Routes: the minimal cell specifications and instances that measurements hang off (wire.md
-§10.4 "Parents"). Every project gets a default specification + instance on first use.
+§10.4 "Parents"). Every project gets a default specification + instance on first use. A
+member of a shared project reads and (by role) writes them (:mod:`.access`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from ionworks.server.api.access import cell_instance, cell_specification, project_in
 from ionworks.server.api.http import fail, json_response, owner, read_json, require_str
 from ionworks.server.api.listing import list_window, name_matches, page_params
-from ionworks.server.api.models import _store, project_or_404
+from ionworks.server.api.models import _store
 from ionworks.server.db import cells
 from ionworks.server.db.store import Store
 
@@ -37,74 +39,69 @@ def found(value: T | None, what: str) -> T:
     return value
 
 
-def _spec_or_404(store: Store, owner_id: str, spec_id: str) -> sqlite3.Row:
-    return found(cells.get_specification(store, owner_id, spec_id), f"cell specification {spec_id}")
-
-
 def instance_or_404(store: Store, owner_id: str, instance_id: str) -> sqlite3.Row:
     return found(cells.get_instance(store, owner_id, instance_id), f"cell instance {instance_id}")
 
 
 async def create_spec(request: web.Request) -> web.Response:
-    store, owner_id = _store(request), owner(request)
     body = await read_json(request)
     require_str(body, "name")
-    pid = str(body.pop("project_id", None) or store.default_project(owner_id)["id"])
-    project_or_404(store, owner_id, pid)
-    sid = cells.create_specification(store, owner_id, pid, body["name"], body)
-    return json_response(record(_spec_or_404(store, owner_id, sid)), 201)
+    store = _store(request)
+    pid = body.pop("project_id", None) or store.default_project(owner(request))["id"]
+    project = project_in(request, pid)  # the key's project, or one shared with it
+    owner_id = owner(request)
+    sid = cells.create_specification(store, owner_id, project["id"], body["name"], body)
+    row = found(cells.get_specification(store, owner_id, sid), f"cell specification {sid}")
+    return json_response(record(row), 201)
 
 
 async def list_specs(request: web.Request) -> web.Response:
-    """``/cell_specifications[?project_id=…&name=eq.…]``: the key's specifications."""
+    """``/cell_specifications[?project_id=…&name=eq.…]``: the key's specifications (or a
+    shared project's)."""
     page_params(request)  # a bad page is refused before any work
-    store, owner_id = _store(request), owner(request)
     pid = request.query.get("project_id") or None
     if pid:
-        project_or_404(store, owner_id, pid)
+        project_in(request, pid)
     try:  # a bad pattern is refused even when no record would be tested against it
         name_matches("", request.query.get("name") or "")
     except ValueError as exc:
         fail(422, f"query parameter 'name': {exc}")
-    rows = cells.list_specifications(store, owner_id, project_id=pid)
+    rows = cells.list_specifications(_store(request), owner(request), project_id=pid)
     items = [record(r) for r in rows]
     return json_response(list_window(request, items, ("name", "created_at")))
 
 
 async def get_spec(request: web.Request) -> web.Response:
-    spec = _spec_or_404(_store(request), owner(request), request.match_info["spec"])
-    return json_response(record(spec))
+    return json_response(record(cell_specification(request, request.match_info["spec"])))
 
 
 async def create_instance(request: web.Request) -> web.Response:
-    store, owner_id = _store(request), owner(request)
-    spec = _spec_or_404(store, owner_id, request.match_info["spec"])
+    spec = cell_specification(request, request.match_info["spec"])
     body = await read_json(request)
     require_str(body, "name")
+    store = _store(request)
     iid = cells.create_instance(store, spec, body["name"], body)
-    return json_response(record(instance_or_404(store, owner_id, iid), batch_id=None), 201)
+    return json_response(record(instance_or_404(store, spec["owner_id"], iid), batch_id=None), 201)
 
 
 async def get_instance(request: web.Request) -> web.Response:
-    row = instance_or_404(_store(request), owner(request), request.match_info["ci"])
-    return json_response(record(row, batch_id=None))
+    return json_response(record(cell_instance(request, request.match_info["ci"]), batch_id=None))
 
 
 async def list_instances(request: web.Request) -> web.Response:
     """``/cell_specifications/{spec}/cell_instances`` or ``/cell_instances?project_id=…``
     (``is_default=true``: only the project's default instance, created if missing)."""
     page_params(request)  # a bad page is refused before any work
-    store, owner_id = _store(request), owner(request)
     spec_id = None
     if "spec" in request.match_info:
-        spec_id = str(_spec_or_404(store, owner_id, request.match_info["spec"])["id"])
+        spec_id = str(cell_specification(request, request.match_info["spec"])["id"])
     pid = request.query.get("project_id") or None
     if pid:
-        project_or_404(store, owner_id, pid)
-        cells.default_instance(store, owner_id, pid)
+        project_in(request, pid)
+        cells.default_instance(_store(request), owner(request), pid)
     rows = cells.list_instances(
-        store,
-        owner_id,
+        _store(request),
+        owner(request),
         spec_id=spec_id,
         project_id=pid,
         only_default=request.query.get("is_default") == "true",

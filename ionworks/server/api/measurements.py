@@ -6,7 +6,8 @@ address it listens on (never from a request's ``Host`` header); ``PUT`` streams 
 partial file that becomes ``blobs/uploads/{token}`` once complete (a restart keeps it);
 ``confirm-upload`` claims the upload in SQLite (a concurrent or later confirm gets a 409),
 checks the files and moves them into place, or discards everything (no record, no files) with
-a 422 naming the file, the column and row, or the limit.
+a 422 naming the file, the column and row, or the limit. In a project shared with the key
+(:mod:`.access`), the upload and the measurement are the project owner's, within the key's role.
 
 Bounds (:class:`~ionworks.server.limits.Limits`): a PUT body holds at most
 ``max_upload_bytes`` after decompression (413); a key has at most ``max_open_uploads``
@@ -32,6 +33,7 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
+from ionworks.server.api import access
 from ionworks.server.api.cells import found, instance_or_404, record
 from ionworks.server.api.http import (
     HTTPError,
@@ -42,7 +44,7 @@ from ionworks.server.api.http import (
     read_json,
 )
 from ionworks.server.api.listing import list_window
-from ionworks.server.api.models import _store, project_or_404
+from ionworks.server.api.models import _store
 from ionworks.server.db import measurements, uploads
 from ionworks.server.db.measurements import FOLDER, STEPS, TIME_SERIES
 from ionworks.server.db.store import Store, new_id
@@ -90,21 +92,20 @@ def _list_rows(request: web.Request, **where: str) -> web.Response:
 
 
 async def list_by_instance(request: web.Request) -> web.Response:
-    ci = instance_or_404(_store(request), owner(request), request.match_info["ci"])
+    ci = access.cell_instance(request, request.match_info["ci"])
     return _list_rows(request, cell_instance_id=ci["id"])
 
 
 async def list_by_project(request: web.Request) -> web.Response:
     pid = request.query.get("project_id")
     if pid:
-        project_or_404(_store(request), owner(request), pid)
+        access.project_in(request, pid)  # the key's project, or one shared with it
         return _list_rows(request, project_id=pid)
     return _list_rows(request)
 
 
 async def get_measurement(request: web.Request) -> web.Response:
-    row = measurement_or_404(_store(request), owner(request), request.match_info["mid"])
-    return json_response(measurement_dict(row))
+    return json_response(measurement_dict(access.measurement(request, request.match_info["mid"])))
 
 
 def _meta(body: dict[str, Any]) -> dict[str, Any]:
@@ -116,24 +117,21 @@ def _meta(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def update_measurement(request: web.Request) -> web.Response:
-    store, owner_id = _store(request), owner(request)
-    row = measurement_or_404(store, owner_id, request.match_info["mid"])
+    store, row = _store(request), access.measurement(request, request.match_info["mid"])
     measurements.update_meta(store, row, _meta(await read_json(request)))
-    return json_response(measurement_dict(measurement_or_404(store, owner_id, row["id"])))
+    return json_response(measurement_dict(measurement_or_404(store, row["owner_id"], row["id"])))
 
 
 async def delete_measurement(request: web.Request) -> web.Response:
     """Delete the record (its study memberships go with it: ON DELETE CASCADE) and its files."""
-    store = _store(request)
-    row = measurement_or_404(store, owner(request), request.match_info["mid"])
-    measurements.delete(store, row["id"])
+    row = access.measurement(request, request.match_info["mid"])
+    measurements.delete(_store(request), row["id"])
     return web.Response(status=204)
 
 
 def _download(name: str) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
-        store = _store(request)
-        row = measurement_or_404(store, owner(request), request.match_info["mid"])
+        store, row = _store(request), access.measurement(request, request.match_info["mid"])
         path = store.blob_path(FOLDER.format(row["id"]), name)
         if not path.is_file():
             fail(404, f"measurement {row['id']} has no {name}")
@@ -166,8 +164,8 @@ def _origin(request: web.Request) -> str:
 
 
 async def initiate_upload(request: web.Request) -> web.Response:
+    ci = access.cell_instance(request, request.match_info["ci"])  # a shared one: its owner's
     store, owner_id, bounds = _store(request), owner(request), limits(request)
-    ci = instance_or_404(store, owner_id, request.match_info["ci"])
     body = await read_json(request)
     meta = body.get("measurement")
     if not isinstance(meta, dict) or not meta.get("name"):
@@ -267,15 +265,16 @@ def _claim(store: Store, owner_id: str, mid: str) -> list[sqlite3.Row]:
     except uploads.AlreadyClaimed as exc:
         fail(409, str(exc))
     except LookupError as exc:
-        fail(404, str(exc))
+        fail(404, f"measurement {access.shown(mid)}: {exc}")
 
 
 async def confirm_upload(request: web.Request) -> web.Response:
     """Validate and store the uploaded files; on any failure nothing is kept (the upload URLs
     are spent either way). The upload is claimed first, so a concurrent confirm of the same
     measurement gets a 409 and never touches this one's files."""
-    store, owner_id, mid = _store(request), owner(request), request.match_info["mid"]
-    bounds = limits(request)
+    mid = request.match_info["mid"]
+    access.enter_upload(request, mid)  # an upload to a shared project: its owner's
+    store, owner_id, bounds = _store(request), owner(request), limits(request)
     uploads.sweep(store, bounds.upload_ttl_seconds)
     claimed = _claim(store, owner_id, mid)
     tokens = [u["token"] for u in claimed]

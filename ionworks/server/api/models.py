@@ -19,7 +19,7 @@ from typing import Any, Final, NoReturn
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.api.access import find_shared, project_in
+from ionworks.server.api.access import find_shared, project_in, shown
 from ionworks.server.api.forms import read_form
 from ionworks.server.api.http import _parse_json, fail, json_response, owner, read_json
 from ionworks.server.api.listing import list_window, name_matches, page_params
@@ -105,7 +105,7 @@ def _row(request: web.Request) -> sqlite3.Row | None:
         request, lambda o: models_db.get(store, o, model_id), lambda r: r["project_id"]
     )
     if row is None and _builtin_type(model_id) is None:
-        fail(404, f"model {model_id} not found; built-in models: {', '.join(MODEL_TYPES)}")
+        fail(404, f"model {shown(model_id)} not found; built-in models: {', '.join(MODEL_TYPES)}")
     return row
 
 

@@ -19,10 +19,15 @@ from typing import Any, Final, NoReturn
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.api.access import find_shared, project_in
+from ionworks.server.api.access import (
+    cell_specification,
+    check_references,
+    find_shared,
+    project_in,
+    shown,
+)
 from ionworks.server.api.http import fail, json_response, owner, read_json
 from ionworks.server.api.listing import list_window, page_params
-from ionworks.server.db import cells
 from ionworks.server.db import parameterized_models as pm_db
 from ionworks.server.db.store import Store, json_column
 from ionworks.server.engine.catalog import BUILTIN_MODELS, BuiltinModel
@@ -97,20 +102,14 @@ def _builtin(pm_id: str) -> BuiltinModel | None:
 def _not_found(pm_id: str) -> NoReturn:
     fail(
         404,
-        f"parameterized model {pm_id} not found; built-in ids are '<set>-<model>' such as "
+        f"parameterized model {shown(pm_id)} not found; built-in ids are '<set>-<model>' such as "
         f"'chen2020-spme' (GET /parameterized_models lists them)",
     )
 
 
 def _spec(request: web.Request) -> sqlite3.Row:
     """The cell specification of a ``/cells/{spec}/…`` path (the key's, or shared), or 404."""
-    spec_id, store = request.match_info["spec"], _store(request)
-    spec = find_shared(
-        request, lambda o: cells.get_specification(store, o, spec_id), lambda r: r["project_id"]
-    )
-    if spec is None:
-        fail(404, f"cell specification {spec_id} not found")
-    return spec
+    return cell_specification(request, request.match_info["spec"])
 
 
 def _stored(request: web.Request) -> sqlite3.Row | None:
@@ -247,6 +246,7 @@ async def create(request: web.Request) -> web.Response:
     elif project_id is None:
         project_id = store.default_project(owner(request))["id"]
     project_in(request, project_id)
+    check_references(request, {"model_id": model_id})  # a member: a shared project's
     owner_id = owner(request)
     if pm_db.count_in_project(store, owner_id, project_id) >= MAX_PER_PROJECT:
         fail(422, f"project {project_id} has {MAX_PER_PROJECT} parameterized models, the limit")

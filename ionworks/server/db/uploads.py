@@ -34,6 +34,7 @@ __all__ = [
     "finish_receiving",
     "open_uploads",
     "partial_path",
+    "project_of",
     "remove_files",
     "start_receiving",
     "stop_receiving",
@@ -124,6 +125,20 @@ def open_uploads(store: Store, owner_id: str) -> tuple[int, float | None]:
     return int(row["n"]), row["oldest"]
 
 
+def project_of(store: Store, owner_id: str, measurement_id: str) -> str | None:
+    """The project of the owner's measurement being uploaded (its cell instance's), or of the
+    measurement once confirmed; None if the owner has neither."""
+    row = store.one(
+        "SELECT i.project_id FROM measurement_uploads u JOIN cell_instances i "
+        "ON i.id = u.cell_instance_id AND i.owner_id = u.owner_id "
+        "WHERE u.measurement_id = ? AND u.owner_id = ? LIMIT 1",
+        (measurement_id, owner_id),
+    )
+    if row is None:
+        row = measurements.get(store, owner_id, measurement_id)
+    return None if row is None else str(row["project_id"])
+
+
 def start_receiving(store: Store, token: str, ttl: float) -> bool:
     """Take a waiting, unexpired upload URL for one PUT; False if there is none."""
     return bool(
@@ -166,8 +181,7 @@ def claim(store: Store, owner_id: str, measurement_id: str) -> list[sqlite3.Row]
             if measurements.get(store, owner_id, mid) is not None:
                 raise AlreadyClaimed(f"measurement {mid} was already confirmed")
             raise LookupError(
-                f"no pending upload for measurement {mid} (unknown, expired or already used); "
-                "call initiate-upload first"
+                "no pending upload (unknown, expired or already used); call initiate-upload first"
             )
         states = {u["filename"]: u["received"] for u in uploads}
         if CONFIRMING in states.values():
