@@ -60,7 +60,7 @@ def _pytest(session: nox.Session, *args: str) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The default test suite (slow tests excluded)."""
-    session.install("-e", ".[server,dev]")
+    session.install("-e", ".[server,dev,cycler]")
     _pytest(session, "-m", "not slow")
 
 

@@ -4,6 +4,8 @@
 - :mod:`.arrow` — Arrow IPC streams and parquet bytes (the result codecs);
 - :mod:`.multipart` — ``multipart/mixed`` bodies of the local server's result bundle;
 - :mod:`.measurements` — the measurement time-series rules (required columns, finiteness);
+- :mod:`.steps` — steps and cycles of a measured time series (detected, or the cycler's own
+  indices summarised);
 - :mod:`.pipeline` — the pipeline element vocabulary (canonical types, legacy labels);
 - :mod:`.jsonsafe` — JSON cleaning (NaN/inf → null);
 - :mod:`.pybamm` — the one way to import PyBaMM (telemetry off).
