@@ -16,7 +16,9 @@ from ionworks._local import local_server
 from ionworks._transport import Transport
 from ionworks.errors import APIStatusError, IonworksError
 from ionworks.resources._requests import Requests
+from ionworks.resources.cell_instance import AsyncCellInstances
 from ionworks.resources.cell_measurement import AsyncCellMeasurements
+from ionworks.resources.cell_spec import AsyncCellSpecs
 from ionworks.resources.job import AsyncJobs
 from ionworks.resources.model import AsyncModels
 from ionworks.resources.parameterized_model import AsyncParameterizedModels
@@ -59,6 +61,8 @@ class AsyncIonworks(ClientApi):
     study: AsyncStudies
     protocol: AsyncProtocols
     job: AsyncJobs
+    cell_spec: AsyncCellSpecs
+    cell_instance: AsyncCellInstances
     cell_measurement: AsyncCellMeasurements
     measurement: AsyncCellMeasurements
     parameterized_model: AsyncParameterizedModels
@@ -115,6 +119,8 @@ class AsyncIonworks(ClientApi):
         self.study = AsyncStudies(api)
         self.protocol = AsyncProtocols(api)
         self.job = AsyncJobs(api)
+        self.cell_spec = AsyncCellSpecs(api)
+        self.cell_instance = AsyncCellInstances(api)
         self.cell_measurement = AsyncCellMeasurements(api)
         self.measurement = self.cell_measurement
         self.parameterized_model = AsyncParameterizedModels(api)

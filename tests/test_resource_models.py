@@ -299,7 +299,8 @@ async def test_models_against_the_local_server(
     custom = await live.model.upload_custom(decay, name="decay", chemistry="generic")
     assert custom.is_custom_model and custom.config == {"type": "custom", "name": "decay"}
     async with aiohttp.ClientSession(headers={"X-API-Key": "models-key"}) as http:
-        async with http.post(f"{model_server}/cell_specifications", json={"name": "s"}) as resp:
+        spec_body = {"name": f"s {client_kind}"}
+        async with http.post(f"{model_server}/cell_specifications", json=spec_body) as resp:
             spec = await resp.json()
     data = {"name": "k = 2", "model_id": custom.id, "parameters": {"k": 2.0}}
     pm = await live.parameterized_model.create(spec["id"], data)

@@ -14,12 +14,22 @@ from attrs import define, field, frozen
 
 from ionworks.models._base import _Extra
 from ionworks.models._converter import converter, structure, unstructure
+from ionworks.models.cells import (
+    CellInstance,
+    CellInstanceDetail,
+    CellMeasurementDetail,
+    CellSpecification,
+)
 from ionworks.models.modelling import Model, ModelChemistry, ParameterizedModel, ZooImport
 from ionworks.models.projects import InviteResult, ProjectRoleInfo
 from ionworks.models.protocols import INCLUDABLE_FIELDS, ParsedProtocol, Protocol
 
 __all__ = [
     "INCLUDABLE_FIELDS",
+    "CellInstance",
+    "CellInstanceDetail",
+    "CellMeasurementDetail",
+    "CellSpecification",
     "ConvertResult",
     "InviteResult",
     "Job",

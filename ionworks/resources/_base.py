@@ -175,6 +175,26 @@ def filter_params(
     return {k: v for k, v in params.items() if v is not None}
 
 
+#: The arguments :func:`filter_params` takes, as the official list methods name them.
+FILTER_ARGUMENTS = (
+    "name",
+    "name_exact",
+    "created_by_email",
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+    "order_by",
+    "order",
+)
+
+
+def filters_of(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`filter_params` of the filter arguments among ``arguments`` (a list method's
+    ``locals()``: the official signatures name them one by one, this maps them in one place)."""
+    return filter_params(**{k: arguments[k] for k in FILTER_ARGUMENTS if k in arguments})
+
+
 class AsyncResource:
     """Base of every resource: holds the client's :class:`Requests`, and nothing else of it."""
 

@@ -2,68 +2,50 @@
 
 from __future__ import annotations
 
-import math
+import builtins
 import os
-import sys
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
-import polars as pl
 
 from ionworks._concurrency import task_group
-from ionworks.dataframes import from_arrow, to_arrow, write_parquet
+from ionworks.dataframes import from_arrow, write_parquet
 from ionworks.errors import IonworksError, MeasurementValidationError
-from ionworks.models import Measurement, Page, structure
-from ionworks.resources._base import AsyncResource, expect, filter_params, parse_page, seg
+from ionworks.models import CellMeasurementDetail, Measurement, Page, structure
+from ionworks.models.measurements import MeasurementTagUsage, StepsAndCycles
+from ionworks.resources._base import (
+    AsyncResource,
+    expect,
+    filter_params,
+    filters_of,
+    parse_page,
+    seg,
+)
+from ionworks.resources._measurement_checks import check_options, strict_checks
+from ionworks.resources._measurement_detail import columns_frame, fetch_detail
+from ionworks.resources._measurement_io import (
+    MeasurementProcessingError,
+    as_polars,
+    measurement_fields,
+    read_folder,
+    tag_list,
+)
+from ionworks.resources._measurement_upload import (
+    read_attachments,
+    upload_attachments,
+    upload_files,
+    wait_processed,
+)
 from ionworks.wire.arrow import read_parquet
 from ionworks.wire.measurements import validate_time_series
 
-__all__ = ["AsyncCellMeasurements"]
-
-PROGRESS_MIN_BYTES = 8 * 1024 * 1024  # uploads at least this big get a progress bar on a TTY
+__all__ = ["AsyncCellMeasurements", "MeasurementProcessingError"]
 
 
-def _as_polars(frame: Any, what: str) -> pl.DataFrame:
-    try:
-        table = to_arrow(frame)
-    except TypeError as exc:
-        raise MeasurementValidationError(f"{what}: {exc}") from exc
-    result = pl.from_arrow(table)
-    assert isinstance(result, pl.DataFrame)
-    return result
-
-
-def read_folder(
-    folder: str | os.PathLike[str],
-) -> tuple[pl.DataFrame, pl.DataFrame | None, str]:
-    """``(time_series, steps or None, name)`` from a folder; ``.parquet`` wins over ``.csv``.
-
-    A path to a single ``.parquet``/``.csv`` file is read as the time series (no steps). The
-    name is the folder's (or the file's stem).
-    """
-    path = Path(folder).resolve()
-    readers: dict[str, Callable[[Path], pl.DataFrame]] = {
-        ".parquet": pl.read_parquet,
-        ".csv": pl.read_csv,
-    }
-    if path.is_file() and path.suffix in readers:
-        return readers[path.suffix](path), None, path.stem
-    if not path.is_dir():
-        raise MeasurementValidationError(f"{path} is neither a folder nor a .parquet/.csv file")
-    found: dict[str, pl.DataFrame] = {}
-    for stem in ("time_series", "steps"):
-        for ext, reader in readers.items():
-            if (path / f"{stem}{ext}").is_file():
-                found[stem] = reader(path / f"{stem}{ext}")
-                break
-    if "time_series" not in found:
-        raise MeasurementValidationError(
-            f"{path} has no time_series.parquet or time_series.csv "
-            f"(found: {', '.join(sorted(p.name for p in path.iterdir())) or 'nothing'})"
-        )
-    return found["time_series"], found.get("steps"), path.name
+#: Seconds a processing wait lasts by default, and between its polls.
+PROCESSING_TIMEOUT_SECONDS = 600.0
+PROCESSING_POLL_SECONDS = 2.0
 
 
 class AsyncCellMeasurements(AsyncResource):
@@ -83,15 +65,31 @@ class AsyncCellMeasurements(AsyncResource):
         *,
         name: str | None = None,
         name_exact: str | None = None,
+        created_by_email: str | None = None,
+        started_after: str | None = None,
+        started_before: str | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
+        updated_after: str | None = None,
+        updated_before: str | None = None,
+        tags_all: Iterable[str] | None = None,
+        tags_any: Iterable[str] | None = None,
         order_by: str | None = None,
         order: str | None = None,
     ) -> Page[Measurement]:
-        """Measurements of one cell instance (without ``limit``: all of them)."""
+        """Measurements of one cell instance (without ``limit``: all of them). ``tags_all`` /
+        ``tags_any``: every one / at least one of these tags (any case); ``started_*``: by
+        ``start_time``; ``order_by``: ``name``, ``created_at``, ``updated_at`` or
+        ``start_time``."""
         params = {
             "limit": limit,
             "offset": offset,
             "measurement_type": measurement_type,
-            **filter_params(name=name, name_exact=name_exact, order_by=order_by, order=order),
+            "tags_all": tag_list(tags_all),
+            "tags_any": tag_list(tags_any),
+            "start_time_gt": started_after,
+            "start_time_lt": started_before,
+            **filters_of(locals()),
         }
         path = f"/cell_instances/{seg(cell_instance_id)}/cell_measurements"
         return await self._list(path, params, Measurement, what="measurement list")
@@ -103,19 +101,155 @@ class AsyncCellMeasurements(AsyncResource):
         offset: int | None = None,
         measurement_type: str | None = None,
         *,
+        q: str | None = None,
+        tags_all: Iterable[str] | None = None,
+        tags_any: Iterable[str] | None = None,
         order_by: str | None = None,
         order: str | None = None,
     ) -> Page[Measurement]:
         """Measurements of a project (default: the client's project; without ``limit``: all
-        of them)."""
+        of them). ``q``: free text in the name, notes, protocol name and tags."""
         params = {
             "project_id": await self._api.default_project_id(project_id),
             "limit": limit,
             "offset": offset,
             "measurement_type": measurement_type,
+            "q": q,
+            "tags_all": tag_list(tags_all),
+            "tags_any": tag_list(tags_any),
             **filter_params(order_by=order_by, order=order),
         }
         return await self._list("/cell_measurements", params, Measurement, what="measurement list")
+
+    async def list_tags(
+        self, project_id: str | None = None, q: str | None = None, limit: int | None = None
+    ) -> Page[MeasurementTagUsage]:
+        """The distinct tags of a project's measurements (default: the client's project) with
+        how many measurements carry each, most used first; ``q``: a case-insensitive
+        substring; ``limit``: at most this many (the server's default 50, at most 1000)."""
+        params = {"project_id": await self._api.default_project_id(project_id), "q": q}
+        data = await self._api.get("/cell_measurements/tags", params={**params, "limit": limit})
+        return parse_page(data, MeasurementTagUsage, what="measurement tag list")
+
+    async def add_tags(self, measurement_ids: str | Iterable[str], tags: Iterable[str]) -> int:
+        """Add tags to one measurement or up to 1,000; returns how many changed. Tags they
+        already have are left alone; an added tag takes the spelling its project already uses
+        (400 for an invalid tag or more than 50 on a measurement; 404 for one not visible)."""
+        return await self._bulk_tags(measurement_ids, add=tag_list(tags) or [], remove=[])
+
+    async def remove_tags(self, measurement_ids: str | Iterable[str], tags: Iterable[str]) -> int:
+        """Remove tags (matched case-insensitively) from one measurement or up to 1,000;
+        returns how many changed."""
+        return await self._bulk_tags(measurement_ids, add=[], remove=tag_list(tags) or [])
+
+    async def _bulk_tags(
+        self, measurement_ids: str | Iterable[str], *, add: Sequence[str], remove: Sequence[str]
+    ) -> int:
+        ids = [measurement_ids] if isinstance(measurement_ids, str) else [*measurement_ids]
+        data = await self._api.post(
+            "/cell_measurements/tags/bulk",
+            {"measurement_ids": ids, "add": [*add], "remove": [*remove]},
+        )
+        data = expect(data, dict, what="tag update", keys={"updated_count": int})
+        return int(data["updated_count"])
+
+    async def detail(
+        self,
+        measurement_id: str,
+        use_cache: bool = True,
+        include_steps: bool = True,
+        include_cycles: bool = True,
+        include_time_series: bool = True,
+    ) -> CellMeasurementDetail:
+        """The measurement's record with its data: for a time series the step table, cycle
+        metrics and time series as DataFrames (each ``None`` when not asked for or absent);
+        a properties measurement's ``properties`` are a field. ``use_cache`` is accepted for
+        the official signature; this client keeps no local cache (every call reads the
+        server)."""
+        del use_cache
+        return await fetch_detail(
+            self._api,
+            measurement_id,
+            include_steps=include_steps,
+            include_cycles=include_cycles,
+            include_time_series=include_time_series,
+        )
+
+    async def create_properties(
+        self,
+        cell_instance_id: str,
+        name: str,
+        properties: dict[str, Any],
+        *,
+        notes: str | None = None,
+        protocol: dict[str, Any] | None = None,
+        start_time: str | None = None,
+        end_time: str | None = None,
+        test_setup: dict[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Measurement:
+        """Create a ``properties`` measurement (no upload): manual values such as thickness
+        or mass, e.g. ``{"thickness": {"value": 0.52, "unit": "mm"}}``. Names are unique
+        within a cell instance (409 ``CONFLICT``); tags as for :meth:`add_tags`."""
+        body = measurement_fields(name, notes, protocol, start_time, end_time, test_setup, tags)
+        body.update(measurement_type="properties", properties=properties)
+        path = f"/cell_instances/{seg(cell_instance_id)}/cell_measurements/create"
+        return structure(await self._api.post(path, body), Measurement, what="measurement")
+
+    async def create_file(
+        self,
+        cell_instance_id: str,
+        name: str,
+        filepaths: builtins.list[str],
+        *,
+        validate_images: bool = False,
+        notes: str | None = None,
+        protocol: dict[str, Any] | None = None,
+        start_time: str | None = None,
+        end_time: str | None = None,
+        test_setup: dict[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Measurement:
+        """Create a ``file`` measurement from local files (images, PDFs, raw exports; the
+        server accepts up to 20 files of known types, images and PDFs checked by content).
+        ``validate_images``: first check locally that each file is an image of an allowed
+        type. ``FileNotFoundError`` for a missing path; nothing is sent then."""
+        files = await anyio.to_thread.run_sync(read_attachments, filepaths, validate_images)
+        meta = measurement_fields(name, notes, protocol, start_time, end_time, test_setup, tags)
+        return await upload_attachments(self._api, cell_instance_id, meta, files)
+
+    async def list_files(self, measurement_id: str) -> builtins.list[str]:
+        """The file names of a ``file`` measurement (a 422 for another type)."""
+        data = await self._api.get(f"/cell_measurements/{seg(measurement_id)}/files")
+        data = expect(data, dict, what="file list", keys={"filenames": list})
+        return [str(n) for n in data["filenames"]]
+
+    async def get_file(self, measurement_id: str, filename: str) -> bytes:
+        """One file of a ``file`` measurement, as bytes."""
+        return await self._api.download(
+            f"/cell_measurements/{seg(measurement_id)}/files/{seg(filename)}"
+        )
+
+    async def download_files(
+        self,
+        measurement_id: str,
+        use_cache: bool = True,
+        filenames: builtins.list[str] | None = None,
+    ) -> dict[str, bytes]:
+        """``{file name: bytes}`` of a ``file`` measurement (``filenames``: just these, without
+        listing first). ``use_cache`` is accepted for the official signature; nothing is
+        cached locally."""
+        del use_cache
+        names = await self.list_files(measurement_id) if filenames is None else [*filenames]
+        out: dict[str, bytes] = {}
+
+        async def one(name: str) -> None:
+            out[name] = await self.get_file(measurement_id, name)
+
+        async with task_group() as tg:
+            for name in names:
+                tg.start_soon(one, name)
+        return {name: out[name] for name in names}
 
     async def _download(self, measurement_id: str, kind: str) -> Any:
         path = f"/cell_measurements/{seg(measurement_id)}/{kind}/download"
@@ -126,9 +260,36 @@ class AsyncCellMeasurements(AsyncResource):
         """The measurement's time series as a DataFrame."""
         return await self._download(measurement_id, "time_series")
 
-    async def steps(self, measurement_id: str) -> Any:
-        """The measurement's step table as a DataFrame."""
+    async def steps(self, measurement_id: str, use_cache: bool = True) -> Any:
+        """The measurement's uploaded step table as a DataFrame (404 when it was uploaded
+        without one: :meth:`steps_and_cycles` derives them). ``use_cache`` is accepted for
+        the official signature; nothing is cached locally."""
+        del use_cache
         return await self._download(measurement_id, "steps")
+
+    async def cycles(self, measurement_id: str, use_cache: bool = True) -> Any:
+        """Cycle metrics (one row per cycle) derived on the server from the time series."""
+        del use_cache
+        data = await self._api.get(f"/cell_measurements/{seg(measurement_id)}/cycles")
+        data = expect(data, dict, what="cycles", keys={"cycles": dict})
+        return columns_frame(data["cycles"], self._api.config.dataframe_backend, empty=True)
+
+    async def steps_and_cycles(self, measurement_id: str, use_cache: bool = True) -> StepsAndCycles:
+        """The step table and cycle metrics derived on the server from the time series (its
+        own step and cycle columns honoured), in one call."""
+        del use_cache
+        path = f"/cell_measurements/{seg(measurement_id)}/steps_and_cycles"
+        data = expect(
+            await self._api.get(path),
+            dict,
+            what="steps and cycles",
+            keys={"steps": dict, "cycles": dict},
+        )
+        backend = self._api.config.dataframe_backend
+        return StepsAndCycles(
+            steps=columns_frame(data["steps"], backend, empty=True),
+            cycles=columns_frame(data["cycles"], backend, empty=True),
+        )
 
     async def update(self, measurement_id: str, data: dict[str, Any]) -> Measurement:
         """Change fields of a measurement (e.g. name, notes, tags)."""
@@ -143,17 +304,31 @@ class AsyncCellMeasurements(AsyncResource):
         self,
         cell_instance_id: str,
         measurement_detail: dict[str, Any],
+        validate_strict: bool = False,
+        rated_capacity: float | None = None,
+        voltage_window: tuple[float, float] | None = None,
+        skip_checks: Iterable[str] | None = None,
         wait_for_processing: bool = True,
-        timeout: float = 600,
-        poll_interval: float = 2,
+        *,
+        timeout: float = PROCESSING_TIMEOUT_SECONDS,
+        poll_interval: float = PROCESSING_POLL_SECONDS,
     ) -> Measurement:
         """Upload a time-series measurement.
 
         ``measurement_detail = {"measurement": {"name": ..., ...}, "time_series": DataFrame,
-        "steps": DataFrame (optional)}``. The data are checked locally first (required columns
-        "Time [s]", "Current [A]", "Voltage [V]", finite values, non-decreasing time), then
-        uploaded as parquet: initiate → PUT each file → confirm.
+        "steps": DataFrame (optional)}``; ``measurement["data_type"]`` is a validation hint
+        that is not stored. The data are checked locally first (required columns "Time [s]",
+        "Current [A]", "Voltage [V]", finite values, non-decreasing time; with
+        ``validate_strict`` also at least 2 points per step, the cycle constant within a
+        step, no time gap over 5 h, with ``voltage_window`` no out-of-order voltage jumps,
+        and with ``rated_capacity`` and a steps table no two consecutive full steps in one
+        direction; ``skip_checks`` names strict checks to leave out), then uploaded as
+        parquet: initiate → PUT each file → confirm. A name the cell instance already has is
+        a 409 ``CONFLICT`` (see :meth:`create_or_get`). With ``wait_for_processing`` the call
+        returns once the server has processed the upload (``MeasurementProcessingError`` if it
+        could not, or not within ``timeout`` seconds).
         """
+        skip = check_options(rated_capacity, voltage_window, skip_checks)
         if not isinstance(measurement_detail, Mapping):
             raise MeasurementValidationError("measurement_detail must be a dict")
         meta = measurement_detail.get("measurement")
@@ -163,16 +338,76 @@ class AsyncCellMeasurements(AsyncResource):
             )
         if measurement_detail.get("time_series") is None:
             raise MeasurementValidationError('measurement_detail needs a "time_series" DataFrame')
-        ts = _as_polars(measurement_detail["time_series"], "time_series")
+        ts = as_polars(measurement_detail["time_series"], "time_series")
         validate_time_series(ts)
         files = {"time_series.parquet": write_parquet(ts)}
+        steps = None
         if measurement_detail.get("steps") is not None:
-            steps = _as_polars(measurement_detail["steps"], "steps")
+            steps = as_polars(measurement_detail["steps"], "steps")
             files["steps.parquet"] = write_parquet(steps)
+        if validate_strict:
+            strict_checks(
+                ts, steps, rated_capacity=rated_capacity, voltage_window=voltage_window, skip=skip
+            )
         meta_body = {k: v for k, v in dict(meta).items() if k != "data_type"}
-        return await self._upload_files(
-            cell_instance_id, meta_body, files, wait_for_processing, timeout, poll_interval
+        return await upload_files(
+            self._api,
+            cell_instance_id,
+            meta_body,
+            files,
+            wait_for_processing,
+            timeout,
+            poll_interval,
         )
+
+    async def create_or_get(
+        self,
+        cell_instance_id: str,
+        measurement_detail: dict[str, Any],
+        validate_strict: bool = False,
+        rated_capacity: float | None = None,
+        voltage_window: tuple[float, float] | None = None,
+        skip_checks: Iterable[str] | None = None,
+        wait_for_processing: bool = True,
+    ) -> Measurement:
+        """:meth:`create`, or the cell instance's existing measurement of that name (names
+        are unique within a cell instance: the server answers a duplicate with a 409 whose
+        ``detail.existing_id`` names the existing one)."""
+        try:
+            return await self.create(
+                cell_instance_id,
+                measurement_detail,
+                validate_strict,
+                rated_capacity,
+                voltage_window,
+                skip_checks,
+                wait_for_processing,
+            )
+        except IonworksError as exc:
+            if exc.status_code != 409 and exc.error_code != "CONFLICT":
+                raise
+            detail = (exc.data or {}).get("detail")
+            existing = detail.get("existing_id") if isinstance(detail, Mapping) else None
+            if existing:
+                return await self.get(str(existing))
+            name = measurement_detail["measurement"]["name"]
+            for m in await self.list(cell_instance_id, name_exact=name):
+                if m.name == name:
+                    return m
+            raise ValueError(
+                f"Measurement {name!r} reported as duplicate but could not be found"
+            ) from exc
+
+    async def wait_for_processing(
+        self, measurement_ids: str | Iterable[str], timeout: float = PROCESSING_TIMEOUT_SECONDS
+    ) -> dict[str, dict[str, Any]]:
+        """Wait until the server has processed each measurement; returns the last record read
+        of each, by id. Not fail-fast: every failure (and whatever is still processing after
+        ``timeout`` seconds, shared by the batch) is reported together in one
+        ``MeasurementProcessingError`` (``failures``: reason by id). Stopping the wait does
+        not stop the processing."""
+        ids = [measurement_ids] if isinstance(measurement_ids, str) else list(measurement_ids)
+        return await wait_processed(self._api, ids, timeout, PROCESSING_POLL_SECONDS)
 
     async def upload(
         self,
@@ -209,13 +444,13 @@ class AsyncCellMeasurements(AsyncResource):
             meta["notes"] = notes
         if tags is not None:
             meta["tags"] = list(tags)
-        ts = _as_polars(data, "time_series")
+        ts = as_polars(data, "time_series")
         validate_time_series(ts)
         files = {"time_series.parquet": write_parquet(ts)}
         if steps is not None:
-            files["steps.parquet"] = write_parquet(_as_polars(steps, "steps"))
-        return await self._upload_files(
-            cell_instance_id, meta, files, wait_for_processing, timeout, 2, progress
+            files["steps.parquet"] = write_parquet(as_polars(steps, "steps"))
+        return await upload_files(
+            self._api, cell_instance_id, meta, files, wait_for_processing, timeout, 2, progress
         )
 
     async def default_cell_instance(self, project_id: str | None = None) -> dict[str, Any]:
@@ -228,84 +463,3 @@ class AsyncCellMeasurements(AsyncResource):
         if not found or not isinstance(found[0], Mapping) or "id" not in found[0]:
             raise IonworksError(f"the server returned no default cell instance for project {pid}")
         return dict(found[0])
-
-    async def _upload_files(
-        self,
-        cell_instance_id: str,
-        meta: dict[str, Any],
-        files: dict[str, bytes],
-        wait_for_processing: bool,
-        timeout: float,
-        poll_interval: float,
-        progress: bool | None = None,
-    ) -> Measurement:
-        """initiate-upload → PUT each file to its upload URL → confirm-upload (→ wait)."""
-        base = f"/cell_instances/{seg(cell_instance_id)}/cell_measurements"
-        init = await self._api.post(
-            f"{base}/initiate-upload",
-            {"measurement": {k: meta[k] for k in ("name", "notes") if k in meta}},
-        )
-        init = expect(
-            init, dict, what="initiate-upload", keys={"measurement_id": object, "uploads": list}
-        )
-        measurement_id = str(init["measurement_id"])
-        urls = {
-            u.get("filename"): u.get("signed_url")
-            for u in init["uploads"]
-            if isinstance(u, Mapping)
-        }
-        for filename in files:
-            if not urls.get(filename):
-                raise IonworksError(f"No {filename} upload URL returned from server")
-        total = sum(len(b) for b in files.values())
-        bar = _progress_bar(total, progress)
-        try:
-            async with task_group() as tg:
-                for filename, body in files.items():
-                    tg.start_soon(self._put, str(urls[filename]), body, bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        confirmed = await self._api.post(
-            f"/cell_measurements/{seg(measurement_id)}/confirm-upload",
-            {
-                "cell_instance_id": cell_instance_id,
-                "measurement": meta,
-                "measurement_type": "time_series",
-            },
-        )
-        record = structure(confirmed, Measurement, what="measurement")
-        if wait_for_processing and record.processing_status in ("pending", "running"):
-            await self._wait_processing(measurement_id, timeout, poll_interval)
-        return record
-
-    async def _put(self, url: str, body: bytes, bar: Any) -> None:
-        """PUT one file to its upload URL (streamed in chunks that advance ``bar``)."""
-        await self._api.upload(url, body, progress=None if bar is None else bar.update)
-
-    async def _wait_processing(self, measurement_id: str, timeout: float, interval: float) -> None:
-        path = f"/cell_measurements/{seg(measurement_id)}"
-        params = {"include_steps": False, "include_time_series": False}
-        with anyio.fail_after(timeout if math.isfinite(timeout) else None):
-            while True:
-                current = await self._api.get(path, params=params)
-                status = current.get("processing_status") if isinstance(current, Mapping) else None
-                if status == "failed":
-                    raise IonworksError(
-                        f"Measurement {measurement_id} processing failed: "
-                        f"{current.get('processing_error') or 'unknown error'}"
-                    )
-                if status not in ("pending", "running"):
-                    return
-                await anyio.sleep(interval)
-
-
-def _progress_bar(total: int, progress: bool | None) -> Any:
-    """A tqdm bar over the upload's bytes: forced on/off by ``progress``, else shown for large
-    uploads when stderr is a terminal."""
-    show = progress if progress is not None else total >= PROGRESS_MIN_BYTES and sys.stderr.isatty()
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="Uploading", unit="B", unit_scale=True, unit_divisor=1024)

@@ -10,7 +10,7 @@ import anyio.to_thread
 
 from ionworks.errors import IonworksError
 from ionworks.models import Model, ModelChemistry, Page, ZooImport, structure
-from ionworks.resources._base import AsyncResource, expect, filter_params, seg
+from ionworks.resources._base import AsyncResource, expect, filters_of, seg
 from ionworks.resources._model_files import load_serialised, model_file
 from ionworks.resources._model_payloads import model_config, normalized, parameters_json
 from ionworks.resources.parameterized_model import AsyncParameterizedModels
@@ -56,12 +56,7 @@ class AsyncModels(AsyncResource):
         """Models of the project (default: the client's), the built-in ones included
         (without ``limit``: all of them). ``name``: a case-insensitive part of the name;
         ``name_exact``: the whole name; ``created_*``/``updated_*``: ISO timestamps."""
-        filters = filter_params(
-            name=name, name_exact=name_exact, created_by_email=created_by_email,
-            created_after=created_after, created_before=created_before,
-            updated_after=updated_after, updated_before=updated_before,
-            order_by=order_by, order=order,
-        )  # fmt: skip
+        filters = filters_of(locals())
         params = {
             "project_id": await self._api.default_project_id(project_id),
             "limit": limit,

@@ -7,7 +7,7 @@ import builtins
 from typing import Any
 
 from ionworks.models import InviteResult, Page, Project, ProjectRoleInfo, structure
-from ionworks.resources._base import AsyncResource, expect, filter_params, seg
+from ionworks.resources._base import AsyncResource, expect, filters_of, seg
 
 __all__ = ["AsyncProjects"]
 
@@ -44,16 +44,7 @@ class AsyncProjects(AsyncResource):
         params = {
             "limit": limit,
             "offset": offset,
-            **filter_params(
-                name=name,
-                name_exact=name_exact,
-                created_after=created_after,
-                created_before=created_before,
-                updated_after=updated_after,
-                updated_before=updated_before,
-                order_by=order_by,
-                order=order,
-            ),
+            **filters_of(locals()),
         }
         return await self._list("/projects", params, Project, what="project list")
 

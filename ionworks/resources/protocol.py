@@ -17,7 +17,7 @@ import anyio.to_thread
 
 from ionworks.errors import APIResponseValidationError
 from ionworks.models import ConvertResult, Page, ParsedProtocol, Protocol, structure
-from ionworks.resources._base import AsyncResource, expect, filter_params, seg
+from ionworks.resources._base import AsyncResource, expect, filters_of, seg
 from ionworks.ucp.samples import as_plain
 
 __all__ = ["CONVERT_TARGETS", "AsyncProtocols"]
@@ -126,17 +126,7 @@ class AsyncProtocols(AsyncResource):
             isinstance(include, str) or not all(isinstance(i, str) for i in include)
         ):
             raise ValueError(f"include must be a list of column names, got {include!r}")
-        filters = filter_params(
-            name=name,
-            name_exact=name_exact,
-            created_by_email=created_by_email,
-            created_after=created_after,
-            created_before=created_before,
-            updated_after=updated_after,
-            updated_before=updated_before,
-            order_by=order_by,
-            order=order,
-        )
+        filters = filters_of(locals())
         params = {
             "project_id": await self._api.default_project_id(project_id),
             "limit": limit,

@@ -29,6 +29,8 @@ GROUPS = (
     "simulation",
     "study",
     "simple_pipeline",
+    "cell_spec",
+    "cell_instance",
 )
 
 #: Deliberate differences, ``"group.method"`` → why (README "Switching from ionworks-api"

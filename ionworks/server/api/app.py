@@ -15,6 +15,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from ionworks.server.api import (
     cells,
     jobs,
+    measurement_records,
     measurements,
     models,
     parameterized_models,
@@ -175,6 +176,7 @@ ROUTES: Final = (
     protocols,
     cells,
     measurements,
+    measurement_records,
     studies,
     pipelines,
     templates,

@@ -27,13 +27,20 @@ import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, NoReturn
 
 import anyio.to_thread
 from aiohttp import web
 
 from ionworks.errors import MeasurementValidationError
-from ionworks.server.api import access
+from ionworks.server.api import (
+    access,
+    measurement_attachments,
+    measurement_steps,
+    measurement_tags,
+)
 from ionworks.server.api.cells import found, instance_or_404, record
 from ionworks.server.api.http import (
     HTTPError,
@@ -44,19 +51,26 @@ from ionworks.server.api.http import (
     read_json,
 )
 from ionworks.server.api.listing import list_window
+from ionworks.server.api.measurement_attachments import FILE, check_filenames, store_attachments
+from ionworks.server.api.measurement_tags import has_tags, normalise, spelling
 from ionworks.server.api.models import _store
 from ionworks.server.db import measurements, uploads
 from ionworks.server.db.measurements import FOLDER, STEPS, TIME_SERIES
 from ionworks.server.db.store import Store, new_id
 from ionworks.server.db.uploads import RECEIVED, complete_path, converted_path
+from ionworks.server.limits import Limits
 from ionworks.server.services.measurement_files import check_files
 from ionworks.server.state import STATE, limits, state
 
-__all__ = ["measurement_dict", "measurement_or_404", "setup"]
+__all__ = ["checked_meta", "conflict", "measurement_dict", "measurement_or_404", "setup"]
 
 
 FILES = (TIME_SERIES, STEPS)
-PROTECTED = {"id", "cell_instance_id", "project_id", "measurement_type", "processing_status"}
+KIND: Final = "_measurement_type"  # in an upload's stored metadata: a file upload's type
+PROTECTED = {"id", "cell_instance_id", "project_id", "measurement_type", "processing_status"} | {
+    KIND,
+    "file_metadata",
+}
 CHUNK: Final = 1 << 20
 
 SWEEP_SECONDS: Final = 60.0  # expired uploads are removed at least this often
@@ -74,21 +88,55 @@ def measurement_or_404(store: Store, owner_id: str, measurement_id: str) -> sqli
     return found(row, f"measurement {measurement_id}")
 
 
+#: Query parameters the measurement lists honour (the official client's, both lists); any
+#: other is a 422, never silently ignored.
+LIST_PARAMS: Final = frozenset(
+    {"limit", "offset", "measurement_type", "name", "q", "tags_all", "tags_any", "order_by"}
+    | {"order", "project_id", "created_at_gt", "created_at_lt", "updated_at_gt"}
+    | {"updated_at_lt", "start_time_gt", "start_time_lt"}
+)
+SORTABLE: Final = ("name", "created_at", "updated_at", "start_time")
+
+
+def _text_hit(m: dict[str, Any], q: str) -> bool:
+    """``q``: a case-insensitive substring of the name, notes, protocol name or a tag."""
+    protocol = m.get("protocol")
+    names = [m.get("name"), m.get("notes"), *m["tags"]]
+    if isinstance(protocol, dict):
+        names.append(protocol.get("name"))
+    return any(isinstance(n, str) and q in n.lower() for n in names)
+
+
 def _list_rows(request: web.Request, **where: str) -> web.Response:
+    q = request.query
+    unknown = sorted(set(q) - LIST_PARAMS)
+    if "created_by_email" in unknown:
+        fail(422, "filter 'created_by_email' is not supported: this server records no emails")
+    if unknown:
+        fail(
+            422,
+            f"unknown query parameter(s) for measurements: {', '.join(map(access.shown, unknown))}"
+            f"; accepted: {', '.join(sorted(LIST_PARAMS))}",
+        )
     rows = measurements.list_rows(
-        _store(request),
-        owner(request),
-        measurement_type=request.query.get("measurement_type") or None,
-        **where,
+        _store(request), owner(request), measurement_type=q.get("measurement_type") or None, **where
     )
-    tags_all = set(request.query.getall("tags_all", []))
-    tags_any = set(request.query.getall("tags_any", []))
-    items = [
-        m
-        for m in map(measurement_dict, rows)
-        if tags_all <= set(m["tags"]) and (not tags_any or tags_any & set(m["tags"]))
-    ]
-    return json_response(list_window(request, items, ("name", "created_at", "updated_at")))
+    tags_all = {t.strip().lower() for t in q.getall("tags_all", [])}
+    tags_any = {t.strip().lower() for t in q.getall("tags_any", [])}
+    items = [m for m in map(measurement_dict, rows) if has_tags(m["tags"], tags_all, tags_any)]
+    if q.get("q"):
+        items = [m for m in items if _text_hit(m, q["q"].lower())]
+    for param, keep in (("start_time_gt", str.__gt__), ("start_time_lt", str.__lt__)):
+        if q.get(param):
+            items = [
+                m
+                for m in items
+                if isinstance(m.get("start_time"), str) and keep(m["start_time"], q[param])
+            ]
+    try:
+        return json_response(list_window(request, items, SORTABLE))
+    except ValueError as exc:  # a LIKE pattern that ends with its escape character
+        fail(422, f"filter name: {exc}")
 
 
 async def list_by_instance(request: web.Request) -> web.Response:
@@ -108,8 +156,48 @@ async def get_measurement(request: web.Request) -> web.Response:
     return json_response(measurement_dict(access.measurement(request, request.match_info["mid"])))
 
 
-def _meta(body: dict[str, Any]) -> dict[str, Any]:
+def conflict(name: Any, instance_id: str, existing_id: str) -> NoReturn:
+    """409 ``CONFLICT``: names are unique within a cell instance (``create_or_get`` reads
+    ``detail.existing_id``)."""
+    message = (
+        f"a measurement named {access.shown(name)} already exists in cell instance {instance_id}"
+    )
+    fail(409, {"message": message, "existing_id": existing_id}, "CONFLICT")
+
+
+def _unique(store: Store, owner_id: str, ci: str, name: Any, *, other_than: str = "") -> None:
+    """409 if the cell instance already has a measurement called ``name``."""
+    existing = measurements.named(store, owner_id, ci, str(name), other_than=other_than)
+    if existing is not None:
+        conflict(name, ci, existing)
+
+
+def _instant(fields: dict[str, Any], key: str) -> datetime | None:
+    """``fields[key]`` as an aware datetime (naive: UTC), None when absent; 422 when it is not
+    an ISO 8601 date-time."""
+    value = fields.get(key)
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        fail(422, f"'{key}' must be an ISO 8601 date-time, got {access.shown(value)}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check_times(fields: dict[str, Any]) -> None:
+    """``start_time``/``end_time`` are ISO 8601 date-times, the end not before the start (the
+    official client documents this as the server's hard error)."""
+    start, end = _instant(fields, "start_time"), _instant(fields, "end_time")
+    if start is not None and end is not None and end < start:
+        fail(422, "'end_time' is before 'start_time'")
+
+
+def checked_meta(body: dict[str, Any]) -> dict[str, Any]:
     check_editable(body, PROTECTED, "measurement")
+    check_times(body)
     tags = body.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         fail(422, "'tags' must be a list of strings")
@@ -118,7 +206,18 @@ def _meta(body: dict[str, Any]) -> dict[str, Any]:
 
 async def update_measurement(request: web.Request) -> web.Response:
     store, row = _store(request), access.measurement(request, request.match_info["mid"])
-    measurements.update_meta(store, row, _meta(await read_json(request)))
+    changes = checked_meta(await read_json(request))
+    check_times({**json.loads(row["fields"]), **changes})
+    if "name" in changes:
+        if not isinstance(changes["name"], str) or not changes["name"]:
+            fail(422, "'name' must be a non-empty string")
+        _unique(
+            store, row["owner_id"], row["cell_instance_id"], changes["name"], other_than=row["id"]
+        )
+    if "tags" in changes:
+        known = spelling(store, row["owner_id"], row["project_id"])
+        changes["tags"] = normalise(changes["tags"], known)
+    measurements.update_meta(store, row, changes)
     return json_response(measurement_dict(measurement_or_404(store, row["owner_id"], row["id"])))
 
 
@@ -168,12 +267,18 @@ async def initiate_upload(request: web.Request) -> web.Response:
     store, owner_id, bounds = _store(request), owner(request), limits(request)
     body = await read_json(request)
     meta = body.get("measurement")
-    if not isinstance(meta, dict) or not meta.get("name"):
-        fail(422, "'measurement' must be an object with a non-empty 'name'")
+    if not isinstance(meta, dict) or not meta.get("name") or not isinstance(meta["name"], str):
+        fail(422, "'measurement' must be an object with a non-empty string 'name'")
     kind = body.get("measurement_type", "time_series")
-    if kind != "time_series":
-        fail(422, f"only time_series measurements can be uploaded, got {kind!r}")
-    fields = json.dumps(_meta(meta))
+    if kind not in ("time_series", FILE):
+        fail(
+            422,
+            f"only time_series and file measurements can be uploaded, got {access.shown(kind)}",
+        )
+    names = check_filenames(body.get("filenames")) if kind == FILE else list(FILES)
+    fields = json.dumps({**checked_meta(meta), **({KIND: FILE} if kind == FILE else {})})
+    normalise(meta.get("tags", []), {})  # refused before any bytes are sent
+    _unique(store, ci["owner_id"], ci["id"], meta["name"])  # before any bytes; confirm again
     origin = _origin(request)
     uploads.sweep(store, bounds.upload_ttl_seconds)
     count, oldest = uploads.open_uploads(store, owner_id)
@@ -187,9 +292,9 @@ async def initiate_upload(request: web.Request) -> web.Response:
             f"upload_ttl_seconds; the oldest expires in {left:.0f} s)",
         )
     mid = new_id()
-    tokens = uploads.create(store, owner_id, ci["id"], mid, FILES, fields)
+    tokens = uploads.create(store, owner_id, ci["id"], mid, names, fields)
     urls = []
-    for filename, token in zip(FILES, tokens, strict=True):
+    for filename, token in zip(names, tokens, strict=True):
         path = f"/uploads/{token}"
         urls.append(
             {"filename": filename, "signed_url": origin + path, "token": token, "path": path}
@@ -268,6 +373,25 @@ def _claim(store: Store, owner_id: str, mid: str) -> list[sqlite3.Row]:
         fail(404, f"measurement {access.shown(mid)}: {exc}")
 
 
+async def _store_series(
+    store: Store, bounds: Limits, files: dict[str, tuple[Path, Path]], folder: str
+) -> tuple[int, int | None]:
+    """Check a time series upload's files and move them into ``folder``: (rows, steps)."""
+    if FILES[0] not in files:
+        fail(422, f"{FILES[0]} was not uploaded; PUT it to its upload URL before confirming")
+    gone = sorted(name for name, (path, _) in files.items() if not path.is_file())
+    if gone:
+        fail(422, f"the uploaded {', '.join(gone)} is no longer on the server; upload again")
+    try:
+        stored, rows, steps = await anyio.to_thread.run_sync(check_files, files, bounds)
+    except MeasurementValidationError as exc:
+        fail(422, f"invalid measurement data: {exc.message}")
+    (store.blob_dir / folder).mkdir(parents=True, exist_ok=True)
+    for name, path in stored.items():
+        os.replace(path, store.blob_path(folder, name))
+    return rows, steps
+
+
 async def confirm_upload(request: web.Request) -> web.Response:
     """Validate and store the uploaded files; on any failure nothing is kept (the upload URLs
     are spent either way). The upload is claimed first, so a concurrent confirm of the same
@@ -288,21 +412,25 @@ async def confirm_upload(request: web.Request) -> web.Response:
         body = await read_json(request)
         if not isinstance(body.get("measurement", {}), dict):
             fail(422, "'measurement' must be an object")
-        meta = {**json.loads(claimed[0]["meta"]), **_meta(body.get("measurement", {}))}
-        if FILES[0] not in files:
-            fail(422, f"{FILES[0]} was not uploaded; PUT it to its upload URL before confirming")
-        gone = sorted(name for name, (path, _) in files.items() if not path.is_file())
-        if gone:
-            fail(422, f"the uploaded {', '.join(gone)} is no longer on the server; upload again")
-        try:
-            stored, rows, steps = await anyio.to_thread.run_sync(check_files, files, bounds)
-        except MeasurementValidationError as exc:
-            fail(422, f"invalid measurement data: {exc.message}")
+        stored_meta = json.loads(claimed[0]["meta"])
+        kind = stored_meta.pop(KIND, "time_series")
+        meta = {**stored_meta, **checked_meta(body.get("measurement", {}))}
+        check_times(meta)
+        if not isinstance(meta.get("name"), str) or not meta["name"]:
+            fail(422, "'measurement.name' must be a non-empty string")
+        rows, steps = 0, None
+        if kind == FILE:
+            meta["file_metadata"] = await store_attachments(store, bounds, claimed, folder)
+        else:
+            rows, steps = await _store_series(store, bounds, files, folder)
         ci = instance_or_404(store, owner_id, claimed[0]["cell_instance_id"])
-        (store.blob_dir / folder).mkdir(parents=True, exist_ok=True)
-        for name, path in stored.items():
-            os.replace(path, store.blob_path(folder, name))
-        measurements.create(store, ci, mid, meta, row_count=rows, steps_count=steps)
+        if "tags" in meta:
+            meta["tags"] = normalise(meta["tags"], spelling(store, owner_id, ci["project_id"]))
+        existing = measurements.create(
+            store, ci, mid, meta, row_count=rows, steps_count=steps, measurement_type=kind
+        )
+        if existing is not None:
+            conflict(meta["name"], ci["id"], existing)
     except BaseException:
         store.delete_blobs(folder)  # this request holds the claim: the folder is its own
         raise
@@ -347,6 +475,9 @@ def setup(app: web.Application) -> None:
     r.add_put("/uploads/{token}", put_upload)
     r.add_post("/cell_measurements/{mid}/confirm-upload", confirm_upload)
     r.add_get("/cell_measurements", list_by_project)
+    measurement_tags.routes(r)  # before /cell_measurements/{mid}
+    measurement_attachments.routes(r)
+    measurement_steps.routes(r)
     r.add_get("/cell_measurements/{mid}", get_measurement)
     r.add_patch("/cell_measurements/{mid}", update_measurement)
     r.add_delete("/cell_measurements/{mid}", delete_measurement)

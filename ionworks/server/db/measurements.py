@@ -24,6 +24,9 @@ __all__ = [
     "get",
     "list_rows",
     "measurement_frames",
+    "named",
+    "set_tags",
+    "tag_usage",
     "update_meta",
 ]
 
@@ -69,6 +72,27 @@ def list_rows(
     )
 
 
+#: Names are unique within a cell instance, except the project's default one (where
+#: ``upload()`` without a cell instance puts ad-hoc data, and names may repeat).
+_NAME_TAKEN: Final = (
+    "SELECT id FROM cell_measurements WHERE owner_id = ? AND cell_instance_id = ? AND name = ? "
+    "AND id != ? AND NOT EXISTS (SELECT 1 FROM cell_instances AS ci "
+    "WHERE ci.id = cell_measurements.cell_instance_id AND ci.is_default = 1)"
+)
+
+
+def named(
+    store: Store, owner_id: str, cell_instance_id: str, name: str, *, other_than: str = ""
+) -> str | None:
+    """The id of the cell instance's measurement called ``name``, other than ``other_than``;
+    None if there is none or the instance is its project's default one (see ``_NAME_TAKEN``)."""
+    row = store.one(
+        f"{_NAME_TAKEN} ORDER BY created_at LIMIT 1",
+        (owner_id, cell_instance_id, name, other_than),
+    )
+    return None if row is None else str(row["id"])
+
+
 def create(
     store: Store,
     instance: sqlite3.Row,
@@ -77,27 +101,41 @@ def create(
     *,
     row_count: int,
     steps_count: int | None,
-) -> None:
-    """Write the record of a time series measurement of ``instance`` (its owner and project);
-    ``meta`` holds the name and the extra fields."""
+    measurement_type: str = "time_series",
+) -> str | None:
+    """Write the record of a measurement of ``instance`` (its owner and project; a
+    ``time_series`` one unless ``measurement_type`` says otherwise);
+    ``meta`` holds the name and the extra fields. Names are unique within a cell instance
+    (not its project's default one): when the instance already has a measurement of this name
+    nothing is written and its id is returned (the check and the insert are one statement, so
+    two concurrent uploads of one name cannot both succeed); None when it was written."""
     ts = now_iso()
-    store.execute(
+    name = str(meta["name"])
+    written = store.execute(
         "INSERT INTO cell_measurements(id, created_at, name, fields, measurement_type, "
         "cell_instance_id, row_count, steps_count, updated_at, owner_id, project_id) "
-        "VALUES (?, ?, ?, ?, 'time_series', ?, ?, ?, ?, ?, ?)",
+        f"SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS ({_NAME_TAKEN})",
         (
             measurement_id,
             ts,
-            str(meta["name"]),
+            name,
             extra_fields(meta),
+            measurement_type,
             instance["id"],
             row_count,
             steps_count,
             ts,
             instance["owner_id"],
             instance["project_id"],
+            instance["owner_id"],
+            instance["id"],
+            name,
+            measurement_id,
         ),
     )
+    if written == 1:
+        return None
+    return named(store, instance["owner_id"], instance["id"], name) or ""
 
 
 def update_meta(store: Store, row: sqlite3.Row, changes: dict[str, Any]) -> None:
@@ -107,6 +145,31 @@ def update_meta(store: Store, row: sqlite3.Row, changes: dict[str, Any]) -> None
         "UPDATE cell_measurements SET name = ?, fields = ?, updated_at = ? WHERE id = ?",
         (fields.pop("name", row["name"]), json.dumps(fields, default=str), now_iso(), row["id"]),
     )
+
+
+def tag_usage(store: Store, owner_id: str, project_id: str) -> list[tuple[str, int]]:
+    """Each tag used on the project's measurements (matched case-insensitively, in its first
+    spelling) with how many measurements carry it, most used first."""
+    rows = store.query(
+        "SELECT MIN(t.value) AS tag, COUNT(DISTINCT m.id) AS n "
+        "FROM cell_measurements AS m, json_each(m.fields, '$.tags') AS t "
+        "WHERE m.owner_id = ? AND m.project_id = ? AND json_type(m.fields, '$.tags') = 'array' "
+        "AND t.type = 'text' GROUP BY lower(t.value) ORDER BY n DESC, lower(t.value)",
+        (owner_id, project_id),
+    )
+    return [(str(r["tag"]), int(r["n"])) for r in rows]
+
+
+def set_tags(store: Store, tags: dict[str, list[str]]) -> None:
+    """Replace the tags of each measurement (by id) in one transaction."""
+    ts = now_iso()
+    with store.transaction() as db:
+        for measurement_id, new in tags.items():
+            db.execute(
+                "UPDATE cell_measurements SET fields = json_set(fields, '$.tags', json(?)), "
+                "updated_at = ? WHERE id = ?",
+                (json.dumps(new), ts, measurement_id),
+            )
 
 
 def delete(store: Store, measurement_id: str) -> None:

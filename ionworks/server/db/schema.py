@@ -135,11 +135,19 @@ ADDED_COLUMNS: Final = {
     ),
     # hash of what makes two runs identical (services/batches.run_key); NULL on older rows
     "simulations": (("run_key", "TEXT"),),
+    # set on create and update; NULL on rows of older versions until first updated
+    "cell_specifications": (("updated_at", "TEXT"),),
+    "cell_instances": (("updated_at", "TEXT"),),
 }
 
 #: DDL that needs the added columns.
 AFTER_UPGRADE: Final = """
 CREATE INDEX IF NOT EXISTS simulations_run_key ON simulations(owner_id, run_key);
+-- name look-ups (db/cells.py checks uniqueness in code: older data may hold duplicates)
+CREATE INDEX IF NOT EXISTS cell_specifications_name
+  ON cell_specifications(owner_id, project_id, name);
+CREATE INDEX IF NOT EXISTS cell_instances_spec_name
+  ON cell_instances(cell_specification_id, name);
 """
 
 

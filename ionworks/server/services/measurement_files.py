@@ -22,7 +22,15 @@ from ionworks.server.db.measurements import STEPS, TIME_SERIES
 from ionworks.server.limits import Limits
 from ionworks.wire.measurements import REQUIRED_COLUMNS, validate_time_series
 
-__all__ = ["PARQUET_MAGIC", "check_files", "public_message"]
+__all__ = [
+    "ATTACHMENT_TYPES",
+    "PARQUET_MAGIC",
+    "attachment_type",
+    "check_attachment",
+    "check_files",
+    "derived_steps_and_cycles",
+    "public_message",
+]
 
 CHUNK: Final = 1 << 20
 PARQUET_MAGIC: Final = b"PAR1"
@@ -215,3 +223,102 @@ def check_files(
     for name, (path, converted) in files.items():
         stored[name], rows[name] = _check_file(name, path, converted, bounds)
     return stored, rows[TIME_SERIES], rows.get(STEPS)
+
+
+# --- attachments of file measurements (images, PDFs, raw exports) ------------------------------
+
+#: The file types a ``file`` measurement may hold (by extension, lower case); images and PDFs
+#: must also start with their format's signature. Anything else (HTML, SVG, scripts,
+#: executables) is refused: attachments are served back as downloads only.
+IMAGE_SIGNATURES: Final = {
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "gif": (b"GIF87a", b"GIF89a"),
+    "tiff": (b"II*\x00", b"MM\x00*"),
+    "tif": (b"II*\x00", b"MM\x00*"),
+    "bmp": (b"BM",),
+    "pdf": (b"%PDF-",),
+}
+ATTACHMENT_TYPES: Final = frozenset(
+    {*IMAGE_SIGNATURES, "webp", "csv", "tsv", "txt", "json", "xlsx", "xls", "parquet", "npy"}
+    | {"npz", "mat", "h5", "hdf5", "mpr", "mpt", "res", "nda", "ndax", "zip"}
+)
+#: A file name: a plain name with an allowed extension (never a path; stored under a name of
+#: the server's own).
+_FILENAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,199}$")
+
+
+def attachment_type(filename: Any) -> str:
+    """The extension of an acceptable attachment name; ``MeasurementValidationError``
+    otherwise (the message repeats at most 80 characters of the name)."""
+    shown = repr(filename)[:80]
+    if not isinstance(filename, str) or not _FILENAME.match(filename) or ".." in filename:
+        raise MeasurementValidationError(
+            f"file name {shown} is not allowed: use a plain name of at most 200 letters, "
+            "digits, spaces and ._()+- (no folders), starting with a letter or digit"
+        )
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext not in ATTACHMENT_TYPES:
+        raise MeasurementValidationError(
+            f"file {shown}: type {ext or '(none)'!r} is not accepted; allowed: "
+            f"{', '.join(sorted(ATTACHMENT_TYPES))}"
+        )
+    return ext
+
+
+def check_attachment(filename: str, path: Path, bounds: Limits) -> int:
+    """The size of an uploaded attachment after checking it: not empty, within
+    ``max_upload_bytes``, and an image or PDF that starts with its format's signature."""
+    ext = attachment_type(filename)
+    size = path.stat().st_size
+    if size == 0:
+        raise MeasurementValidationError(f"file {filename!r} is empty")
+    if size > bounds.max_upload_bytes:
+        raise MeasurementValidationError(
+            f"file {filename!r} exceeds max_upload_bytes ({bounds.max_upload_bytes:,} bytes)"
+        )
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    signatures = IMAGE_SIGNATURES.get(ext)
+    webp_bad = ext == "webp" and not (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    if webp_bad or (signatures and not head.startswith(signatures)):
+        raise MeasurementValidationError(
+            f"file {filename!r} is not a valid {ext.upper()} file (its content does not match "
+            "the format)"
+        )
+    return size
+
+
+# --- steps and cycles derived from a stored time series -----------------------------------------
+
+
+def _columns(frame: Any) -> dict[str, list[Any]]:
+    """A frame as ``{column: [values]}`` with NaN and infinities as null (valid JSON)."""
+    import polars as pl
+
+    floats = [c for c, t in frame.schema.items() if t.is_float()]
+    cleaned = frame.with_columns(
+        [pl.when(pl.col(c).is_finite()).then(pl.col(c)).otherwise(None).alias(c) for c in floats]
+    )
+    out: dict[str, list[Any]] = cleaned.to_dict(as_series=False)
+    return out
+
+
+def derived_steps_and_cycles(time_series: Path) -> dict[str, dict[str, list[Any]]]:
+    """``{"steps": {...}, "cycles": {...}}`` of a stored time series (its own step and cycle
+    columns honoured when it has them; :func:`ionworks.wire.steps.steps_and_cycles`). Run in
+    a worker thread; a series the detector cannot read is a ``MeasurementValidationError``
+    without server paths."""
+    import polars as pl
+
+    from ionworks.wire.steps import steps_and_cycles
+
+    try:
+        frame = pl.read_parquet(time_series)
+        steps, cycles = steps_and_cycles(frame)
+    except (ValueError, TypeError, KeyError, pl.exceptions.PolarsError) as exc:
+        raise MeasurementValidationError(
+            f"cannot derive steps from this time series: {public_message(str(exc))[:300]}"
+        ) from None
+    return {"steps": _columns(steps), "cycles": _columns(cycles)}
