@@ -237,7 +237,7 @@ async def test_tags_add_remove_and_list(any_client, mock_api) -> None:
     ]
     items = [{"tag": "hppc", "usage_count": 3}, {"tag": "25degC", "usage_count": 1}]
     mock_api.get(url_re("/cell_measurements/tags"), payload={"items": items, "total": 5})
-    page = await any_client.measurement.list_tags(q="c", limit=2)
+    page = await any_client.measurement.list_tags("p1", q="c", limit=2)
     assert [(t.tag, t.usage_count) for t in page] == [("hppc", 3), ("25degC", 1)]
     assert isinstance(page[0], MeasurementTagUsage) and page.total == 5
     assert sorted(last_request(mock_api, "GET", "/cell_measurements/tags").params) == [
@@ -407,3 +407,47 @@ async def test_cycles_bad_answer_is_typed(any_client, mock_api) -> None:
     mock_api.get(f"{API}/cell_measurements/m1/cycles", payload={"cycles": [1, 2]})
     with pytest.raises(IonworksError, match="cycles"):
         await any_client.measurement.cycles("m1")
+
+
+async def test_project_lists_need_an_explicit_project_id(any_client, mock_api) -> None:
+    # official: project_id is required (no client default) on list_by_project and list_tags
+    m = any_client.measurement
+    with pytest.raises(TypeError):
+        await m.list_by_project()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        await m.list_tags()  # type: ignore[call-arg]
+    for bad in ("", "  ", None):
+        with pytest.raises(ValueError, match="project_id"):
+            await m.list_by_project(bad)
+        with pytest.raises(ValueError, match="project_id"):
+            await m.list_tags(bad, q="x")
+    assert_no_requests(mock_api)
+    mock_api.get(url_re("/cell_measurements/tags"), payload={"items": [], "total": 0})
+    assert (await m.list_tags("p9")).total == 0
+    assert last_request(mock_api, "GET", "/cell_measurements/tags").params == [("project_id", "p9")]
+
+
+async def test_time_series_takes_the_official_row_range_and_use_cache(any_client, mock_api) -> None:
+    url = f"{API}/cell_measurements/m1/time_series/download"
+    for _ in range(4):
+        mock_api.get(url, body=parquet_bytes(TS))
+    m = any_client.measurement
+    whole = await m.time_series("m1", use_cache=False)
+    assert whole.to_dict(as_series=False) == TS
+    middle = await m.time_series("m1", True, (1, 2))
+    assert middle.to_dict(as_series=False) == {k: v[1:2] for k, v in TS.items()}
+    past_end = await m.time_series("m1", row_range=(2, 99))
+    assert past_end.to_dict(as_series=False) == {k: v[2:] for k, v in TS.items()}
+    empty = await m.time_series("m1", row_range=(3, 3))
+    assert empty.height == 0 and empty.columns == list(TS)
+    # nothing is cached locally: every call downloads
+    assert len(requests_to(mock_api, "GET", "/cell_measurements/m1/time_series/download")) == 4
+
+
+@pytest.mark.parametrize(
+    "bad", [(2, 1), (-1, 2), (0,), (0, 1, 2), ("0", "1"), (0.0, 1), (True, 2), "01", 5]
+)
+async def test_time_series_refuses_a_bad_row_range(any_client, mock_api, bad: Any) -> None:
+    with pytest.raises(ValueError, match="row_range"):
+        await any_client.measurement.time_series("m1", row_range=bad)
+    assert_no_requests(mock_api)

@@ -578,7 +578,7 @@ async def test_measurement_reads(any_client, mock_api) -> None:
         ("measurement_type", "time_series"),
         ("name", "ilike.%run%"),
     ]
-    await m.list_by_project()
+    await m.list_by_project("p1")
     assert last_request(mock_api, "GET", "/cell_measurements").params == [
         ("project_id", "p1"),
         ("limit", "1000"),

@@ -96,7 +96,7 @@ class AsyncCellMeasurements(AsyncResource):
 
     async def list_by_project(
         self,
-        project_id: str | None = None,
+        project_id: str,
         limit: int | None = None,
         offset: int | None = None,
         measurement_type: str | None = None,
@@ -107,10 +107,10 @@ class AsyncCellMeasurements(AsyncResource):
         order_by: str | None = None,
         order: str | None = None,
     ) -> Page[Measurement]:
-        """Measurements of a project (default: the client's project; without ``limit``: all
-        of them). ``q``: free text in the name, notes, protocol name and tags."""
+        """Measurements of a project (without ``limit``: all of them). ``q``: free text in the
+        name, notes, protocol name and tags."""
         params = {
-            "project_id": await self._api.default_project_id(project_id),
+            "project_id": _project_id(project_id),
             "limit": limit,
             "offset": offset,
             "measurement_type": measurement_type,
@@ -122,12 +122,12 @@ class AsyncCellMeasurements(AsyncResource):
         return await self._list("/cell_measurements", params, Measurement, what="measurement list")
 
     async def list_tags(
-        self, project_id: str | None = None, q: str | None = None, limit: int | None = None
+        self, project_id: str, q: str | None = None, limit: int | None = None
     ) -> Page[MeasurementTagUsage]:
-        """The distinct tags of a project's measurements (default: the client's project) with
-        how many measurements carry each, most used first; ``q``: a case-insensitive
-        substring; ``limit``: at most this many (the server's default 50, at most 1000)."""
-        params = {"project_id": await self._api.default_project_id(project_id), "q": q}
+        """The distinct tags of a project's measurements with how many measurements carry
+        each, most used first; ``q``: a case-insensitive substring; ``limit``: at most this
+        many (the server's default 50, at most 1000)."""
+        params = {"project_id": _project_id(project_id), "q": q}
         data = await self._api.get("/cell_measurements/tags", params={**params, "limit": limit})
         return parse_page(data, MeasurementTagUsage, what="measurement tag list")
 
@@ -251,14 +251,27 @@ class AsyncCellMeasurements(AsyncResource):
                 tg.start_soon(one, name)
         return {name: out[name] for name in names}
 
-    async def _download(self, measurement_id: str, kind: str) -> Any:
+    async def _download(
+        self, measurement_id: str, kind: str, rows: tuple[int, int] | None = None
+    ) -> Any:
         path = f"/cell_measurements/{seg(measurement_id)}/{kind}/download"
-        raw = await self._api.download(path)
-        return from_arrow(read_parquet(raw), self._api.config.dataframe_backend)
+        table = read_parquet(await self._api.download(path))
+        if rows is not None:
+            table = table.slice(rows[0], max(0, rows[1] - rows[0]))
+        return from_arrow(table, self._api.config.dataframe_backend)
 
-    async def time_series(self, measurement_id: str) -> Any:
-        """The measurement's time series as a DataFrame."""
-        return await self._download(measurement_id, "time_series")
+    async def time_series(
+        self,
+        measurement_id: str,
+        use_cache: bool = True,
+        row_range: tuple[int, int] | None = None,
+    ) -> Any:
+        """The measurement's time series as a DataFrame. ``row_range=(start, stop)``: only
+        the rows ``start`` (included) to ``stop`` (excluded), fewer past the end (the whole
+        file is downloaded and sliced locally). ``use_cache`` is accepted for the official
+        signature; nothing is cached locally (as with the official cache switched off)."""
+        del use_cache
+        return await self._download(measurement_id, "time_series", _row_range(row_range))
 
     async def steps(self, measurement_id: str, use_cache: bool = True) -> Any:
         """The measurement's uploaded step table as a DataFrame (404 when it was uploaded
@@ -463,3 +476,26 @@ class AsyncCellMeasurements(AsyncResource):
         if not found or not isinstance(found[0], Mapping) or "id" not in found[0]:
             raise IonworksError(f"the server returned no default cell instance for project {pid}")
         return dict(found[0])
+
+
+def _project_id(project_id: object) -> str:
+    """A required project id: a non-empty string (``ValueError`` otherwise)."""
+    if not isinstance(project_id, str) or not project_id.strip():
+        raise ValueError(f"project_id must be a non-empty string, not {project_id!r}")
+    return project_id
+
+
+def _row_range(row_range: object) -> tuple[int, int] | None:
+    """``None`` or a ``(start, stop)`` pair of ints with ``0 <= start <= stop``."""
+    if row_range is None:
+        return None
+    if isinstance(row_range, (str, bytes)) or not isinstance(row_range, Sequence):
+        raise ValueError(f"row_range must be a (start, stop) pair, not {row_range!r}")
+    if len(row_range) != 2 or not all(
+        isinstance(x, int) and not isinstance(x, bool) for x in row_range
+    ):
+        raise ValueError(f"row_range must be a (start, stop) pair of ints, not {row_range!r}")
+    start, stop = int(row_range[0]), int(row_range[1])
+    if start < 0 or stop < start:
+        raise ValueError(f"row_range needs 0 <= start <= stop, not {row_range!r}")
+    return start, stop

@@ -89,7 +89,7 @@ async def test_read_update_list_delete(api: AsyncIonworks, api_b: AsyncIonworks)
     listed = await api.cell_measurement.list(instance["id"], name="via cre")
     assert m.id in [x.id for x in listed]
     assert (await api.cell_measurement.list(instance["id"], name_exact="via cre")).total == 0
-    by_project = await api.cell_measurement.list_by_project(limit=1000)
+    by_project = await api.cell_measurement.list_by_project(instance["project_id"], limit=1000)
     assert m.id in [x.id for x in by_project]
     updated = await api.cell_measurement.update(m.id, {"name": "renamed", "tags": ["a", "b"]})
     assert updated.name == "renamed" and updated.tags == ["a", "b"]
@@ -246,3 +246,20 @@ def test_sync_client_measurements(server_url: str) -> None:
         client.cell_measurement.delete(m.id)
         with pytest.raises(NotFoundError):
             client.cell_measurement.get(m.id)
+
+
+async def test_time_series_row_range_on_the_server(api: AsyncIonworks) -> None:
+    instance = await api.cell_measurement.default_cell_instance()
+    ts = frame(40)
+    m = await api.cell_measurement.create(
+        instance["id"], {"measurement": {"name": "row range"}, "time_series": ts}
+    )
+    try:
+        window = await api.cell_measurement.time_series(m.id, row_range=(10, 25))
+        assert window.equals(ts.slice(10, 15))
+        assert (await api.cell_measurement.time_series(m.id, False, (35, 100))).equals(
+            ts.slice(35, 5)
+        )
+        assert (await api.cell_measurement.time_series(m.id, use_cache=False)).equals(ts)
+    finally:
+        await api.cell_measurement.delete(m.id)
