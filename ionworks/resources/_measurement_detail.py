@@ -15,7 +15,7 @@ from ionworks.resources._base import expect, seg
 from ionworks.resources._requests import Requests
 from ionworks.wire.arrow import read_parquet
 
-__all__ = ["columns_frame", "fetch_detail"]
+__all__ = ["columns_frame", "fetch_detail", "time_series_parts"]
 
 #: The detail's declared fields that come from the record (the rest are the data or derived).
 _DATA = frozenset({"steps", "time_series", "cycles", "files", "instance_id", "extra"})
@@ -33,6 +33,47 @@ def columns_frame(columns: Any, backend: str | None, *, empty: bool = False) -> 
     if not any(isinstance(v, list) for v in columns.values()):
         columns = {k: [v] for k, v in columns.items()}
     return from_arrow(pa.table(columns), backend)
+
+
+async def time_series_parts(
+    api: Requests,
+    base: str,
+    *,
+    include_steps: bool,
+    include_cycles: bool,
+    include_time_series: bool,
+) -> dict[str, Any]:
+    """A time-series measurement's data at ``base`` (``/cell_measurements/{id}``), fetched in
+    parallel: ``steps`` (absent when it has no step table), ``cycles`` (absent when the server
+    has no cycle metrics) and ``time_series``, as DataFrames of the client's backend."""
+    backend = api.config.dataframe_backend
+    data: dict[str, Any] = {}
+
+    async def parquet(key: str, optional: bool) -> None:
+        try:
+            raw = await api.download(f"{base}/{key}/download")
+        except IonworksError:
+            if not optional:
+                raise
+            return  # a measurement uploaded without a step table
+        data[key] = from_arrow(read_parquet(raw), backend)
+
+    async def cycles() -> None:
+        try:
+            body = await api.get(f"{base}/steps_and_cycles")
+        except NotFoundError:
+            return  # a server (or measurement) without cycle metrics
+        if isinstance(body, dict):
+            data["cycles"] = columns_frame(body.get("cycles"), backend)
+
+    async with task_group() as tg:
+        if include_steps:
+            tg.start_soon(parquet, "steps", True)
+        if include_cycles:
+            tg.start_soon(cycles)
+        if include_time_series:
+            tg.start_soon(parquet, "time_series", False)
+    return data
 
 
 async def fetch_detail(
@@ -54,34 +95,15 @@ async def fetch_detail(
         what="measurement",
         keys={"id": str, "name": str, "cell_instance_id": str},
     )
-    backend = api.config.dataframe_backend
     data: dict[str, Any] = {}
     if record.get("measurement_type", "time_series") == "time_series":
-
-        async def parquet(key: str, optional: bool) -> None:
-            try:
-                raw = await api.download(f"{base}/{key}/download")
-            except IonworksError:
-                if not optional:
-                    raise
-                return  # a measurement uploaded without a step table
-            data[key] = from_arrow(read_parquet(raw), backend)
-
-        async def cycles() -> None:
-            try:
-                body = await api.get(f"{base}/steps_and_cycles")
-            except NotFoundError:
-                return  # a server (or measurement) without cycle metrics
-            if isinstance(body, dict):
-                data["cycles"] = columns_frame(body.get("cycles"), backend)
-
-        async with task_group() as tg:
-            if include_steps:
-                tg.start_soon(parquet, "steps", True)
-            if include_cycles:
-                tg.start_soon(cycles)
-            if include_time_series:
-                tg.start_soon(parquet, "time_series", False)
+        data = await time_series_parts(
+            api,
+            base,
+            include_steps=include_steps,
+            include_cycles=include_cycles,
+            include_time_series=include_time_series,
+        )
     elif record.get("measurement_type") == "file":
         listed = expect(
             await api.get(f"{base}/files"), dict, keys={"filenames": list}, what="files"

@@ -7,8 +7,7 @@ import builtins
 from typing import Any
 
 from ionworks._concurrency import task_group
-from ionworks.dataframes import from_arrow
-from ionworks.errors import IonworksError, NotFoundError
+from ionworks.errors import IonworksError
 from ionworks.models import (
     CellInstance,
     CellInstanceDetail,
@@ -17,8 +16,8 @@ from ionworks.models import (
     structure,
 )
 from ionworks.resources._base import AsyncResource, expect, filters_of, seg
+from ionworks.resources._measurement_detail import time_series_parts
 from ionworks.resources.cell_spec import existing_id, is_conflict
-from ionworks.wire.arrow import read_parquet
 
 __all__ = ["AsyncCellInstances"]
 
@@ -52,17 +51,6 @@ def _reject_batch(data: dict[str, Any]) -> None:
         f'client.cell_batch.create_or_get(cell_spec_id, {{"name": "{lot_name}"}}) '
         "and pass batch_id=<lot>.id instead."
     )
-
-
-def _columns_frame(columns: Any, backend: str | None) -> Any:
-    """A ``{column: [values]}`` dict (a dict of scalars: one row) as a DataFrame."""
-    if not isinstance(columns, dict) or not columns:
-        return None
-    import pyarrow as pa
-
-    if not any(isinstance(v, list) for v in columns.values()):
-        columns = {k: [v] for k, v in columns.items()}
-    return from_arrow(pa.table(columns), backend)
 
 
 class AsyncCellInstances(AsyncResource):
@@ -166,34 +154,15 @@ class AsyncCellInstances(AsyncResource):
         mid = str(listed["id"])
         base = f"/cell_measurements/{seg(mid)}"
         record = expect(await self._api.get(base), dict, what="measurement", keys={"id": str})
-        backend = self._api.config.dataframe_backend
         data: dict[str, Any] = {}
         if record.get("measurement_type", "time_series") == "time_series":
-
-            async def parquet(key: str, optional: bool) -> None:
-                try:
-                    raw = await self._api.download(f"{base}/{key}/download")
-                except IonworksError:
-                    if not optional:
-                        raise
-                    return  # older measurements may have no step table
-                data[key] = from_arrow(read_parquet(raw), backend)
-
-            async def cycles() -> None:
-                try:
-                    body = await self._api.get(f"{base}/steps_and_cycles")
-                except NotFoundError:
-                    return  # a server without cycle metrics
-                if isinstance(body, dict):
-                    data["cycles"] = _columns_frame(body.get("cycles"), backend)
-
-            async with task_group() as tg:
-                if include_steps:
-                    tg.start_soon(parquet, "steps", True)
-                if include_cycles:
-                    tg.start_soon(cycles)
-                if include_time_series:
-                    tg.start_soon(parquet, "time_series", False)
+            data = await time_series_parts(
+                self._api,
+                base,
+                include_steps=include_steps,
+                include_cycles=include_cycles,
+                include_time_series=include_time_series,
+            )
         known = {k: record[k] for k in _MEASUREMENT_FIELDS if k in record}
         known.setdefault("name", str(listed.get("name") or ""))
         known.setdefault("cell_instance_id", instance.id)
