@@ -9,25 +9,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
-def _status_of(fn: Callable[[], Any]) -> int | None:
-    """The HTTP status of the IonworksError ``fn`` raises (fails if it raises none)."""
-    from ionworks import IonworksError
-
-    try:
-        fn()
-    except IonworksError as exc:
-        return exc.status_code
-    raise AssertionError("expected an IonworksError")
+from _common import status_of
 
 
 def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
     state = driver.state
 
-    def client() -> Any:
-        if driver.client is None:
-            raise AssertionError("client not constructed")
-        return driver.client
+    client = driver.require_client
 
     def cell_specs() -> str:
         c = client()
@@ -46,7 +34,7 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         assert spec.name == f"official spec {suffix}" and spec.project_id == pid
         again = c.cell_spec.create_or_get({"name": spec.name, "project_id": pid})
         assert again.id == spec.id, again
-        assert _status_of(lambda: c.cell_spec.create({"name": spec.name, "project_id": pid})) == 409
+        assert status_of(lambda: c.cell_spec.create({"name": spec.name, "project_id": pid})) == 409
         assert c.cell_spec.get(spec.id).anode == {"material_id": graphite}
         listed = c.cell_spec.list(name_exact=spec.name, project_id=pid)
         assert [s.id for s in listed] == [spec.id], listed
@@ -76,7 +64,7 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         cell = c.cell_instance.create(spec_id, {"name": "Cell 001", "notes": "n"})
         assert cell.cell_specification_id == spec_id and cell.batch_id is None
         assert c.cell_instance.create_or_get(spec_id, {"name": "Cell 001"}).id == cell.id
-        assert _status_of(lambda: c.cell_instance.create(spec_id, {"name": "Cell 001"})) == 409
+        assert status_of(lambda: c.cell_instance.create(spec_id, {"name": "Cell 001"})) == 409
         try:
             c.cell_instance.create(spec_id, {"name": "x", "batch": "LOT"})
         except ValueError:
@@ -89,17 +77,17 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         assert names == ["Cell 001", "Cell 002"], names
         assert [i.id for i in c.cell_instance.list(spec_id, name_exact="Cell 002")] == [second.id]
         assert c.cell_instance.update(cell.id, {"notes": "m"}).notes == "m"
-        assert _status_of(lambda: c.cell_instance.update(cell.id, {"name": "Cell 002"})) == 409
+        assert status_of(lambda: c.cell_instance.update(cell.id, {"name": "Cell 002"})) == 409
         detail = c.cell_instance.detail(cell.id)
         assert detail.instance.id == cell.id and detail.specification_id == spec_id
         assert detail.measurements == []
-        assert _status_of(lambda: c.cell_spec.delete(spec_id)) == 409  # it has instances
+        assert status_of(lambda: c.cell_spec.delete(spec_id)) == 409  # it has instances
         for instance in (cell, second):
             c.cell_instance.delete(instance.id)
-        assert _status_of(lambda: c.cell_instance.get(cell.id)) == 404
+        assert status_of(lambda: c.cell_instance.get(cell.id)) == 404
         for sid in (spec_id, sibling_id):
             c.cell_spec.delete(sid)
-        assert _status_of(lambda: c.cell_spec.get(spec_id)) == 404
+        assert status_of(lambda: c.cell_spec.get(spec_id)) == 404
         return f"instances {cell.id}, {second.id}; specs deleted"
 
     return [("cell_spec methods", cell_specs), ("cell_instance methods", cell_instances)]

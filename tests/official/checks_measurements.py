@@ -36,10 +36,7 @@ def _detail(name: str, n: int = 50) -> dict[str, Any]:
 def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
     state = driver.state
 
-    def client() -> Any:
-        if driver.client is None:
-            raise AssertionError("client not constructed")
-        return driver.client
+    client = driver.require_client
 
     def create_options() -> str:
         c = client()

@@ -41,9 +41,7 @@ def _refused(call: Callable[[], Any], status: int, text: str) -> str:
 def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
     def client() -> Any:
         driver.need("project_id")
-        if driver.client is None:
-            raise AssertionError("client not constructed")
-        return driver.client
+        return driver.require_client()
 
     def spec_id() -> str:
         if "models_spec" not in driver.state:

@@ -22,10 +22,7 @@ def _raises(fn: Callable[[], Any], kind: type[BaseException]) -> BaseException:
 
 
 def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
-    def client() -> Any:
-        if driver.client is None:
-            raise AssertionError("client not constructed")
-        return driver.client
+    client = driver.require_client
 
     def whoami() -> str:
         me = client().whoami()

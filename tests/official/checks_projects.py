@@ -13,28 +13,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _common import status_of
+
 WAIT = 180
 ROLES = ["Project Admin", "Project Contributor", "Project Viewer"]
-
-
-def _status_of(fn: Callable[[], Any]) -> int | None:
-    """The HTTP status of the IonworksError ``fn`` raises (fails if it raises none)."""
-    from ionworks import IonworksError
-
-    try:
-        fn()
-    except IonworksError as exc:
-        return exc.status_code
-    raise AssertionError("expected an IonworksError")
 
 
 def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
     state = driver.state
 
-    def client() -> Any:
-        if driver.client is None:
-            raise AssertionError("client not constructed")
-        return driver.client
+    client = driver.require_client
 
     def member() -> Any:
         if "member" not in state:
@@ -52,7 +40,7 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         time.sleep(0.01)
         second = c.project.create({"name": f"official solo {suffix}"})
         state["team"], state["solo"] = first.id, second.id
-        assert _status_of(lambda: c.project.create()) == 422
+        assert status_of(lambda: c.project.create()) == 422
         assert c.project.update(first.id).name == first.name  # data=None: nothing changes
         assert c.project.update(first.id, {"description": "shared"}).description == "shared"
         assert c.project.get(first.id).organization_id == first.organization_id
@@ -65,7 +53,7 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         assert [p.id for p in ordered] == [first.id, second.id], ordered
         updated = c.project.list(updated_after=created_at, name_exact=first.name)
         assert [p.id for p in updated] == [first.id], updated
-        assert _status_of(lambda: c.project.list(order_by="colour")) == 422
+        assert status_of(lambda: c.project.list(order_by="colour")) == 422
         return f"projects {first.id}, {second.id}"
 
     def roles_and_members() -> str:
@@ -74,25 +62,25 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         assert [r.name for r in c.project.roles()] == ROLES
         member_id = next(p for p in m.project.list() if p.is_default).organization_id
         state["member_id"] = member_id
-        assert _status_of(lambda: m.project.get(team)) == 404
+        assert status_of(lambda: m.project.get(team)) == 404
         c.project.add_member(team, member_id, "project viewer")  # case-insensitive name
         assert m.project.get(team).name.startswith("official team")
-        assert _status_of(lambda: m.project.update(team, {"name": "x"})) == 403
+        assert status_of(lambda: m.project.update(team, {"name": "x"})) == 403
         c.project.update_member(team, member_id, "Project Contributor")
         study = m.study.create({"name": "member study"}, project_id=team)
         assert study.id in [s.id for s in c.study.list(project_id=team)]
-        assert _status_of(lambda: m.project.get(solo)) == 404
+        assert status_of(lambda: m.project.get(solo)) == 404
         try:
             c.project.add_member(team, member_id, "Boss")
         except ValueError as exc:
             assert "Choose one of: 'Project Admin'" in str(exc), exc
         else:
             raise AssertionError("an unknown role was accepted")
-        err = _status_of(lambda: c.project.invite_member(team, "someone@example.com"))
+        err = status_of(lambda: c.project.invite_member(team, "someone@example.com"))
         assert err == 422, err
-        assert _status_of(lambda: c.project.add_member(team, "org-nobody")) == 422
+        assert status_of(lambda: c.project.add_member(team, "org-nobody")) == 422
         c.project.remove_member(team, member_id)
-        assert _status_of(lambda: m.project.get(team)) == 404
+        assert status_of(lambda: m.project.get(team)) == 404
         c.project.add_member(team, member_id)  # the default role, for the pipeline checks
         return f"member {member_id} added, changed, removed and added again"
 
@@ -144,7 +132,7 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         assert c.job.get_series_channels(job_id) == channels
         whole = c.job.get_series(job_id, "voltage", columns=["Model voltage [V]"])
         assert list(whole) == ["Time [s]", "Model voltage [V]"], list(whole)
-        assert _status_of(lambda: c.job.get_series(job_id, "voltage", source="baseline")) == 404
+        assert status_of(lambda: c.job.get_series(job_id, "voltage", source="baseline")) == 404
         typed = c.pipeline.result(pid).element("check").series
         assert typed["voltage"]["optimal"]["Model voltage [V]"], typed.keys()
         return f"{len(whole['Time [s]'])} points; typed .series of {sorted(typed)}"
@@ -154,7 +142,7 @@ def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
         team, solo = driver.need("team", "solo")
         for pid in (team, solo):
             c.project.delete(pid)
-        assert _status_of(lambda: member().project.get(team)) == 404
+        assert status_of(lambda: member().project.get(team)) == 404
         return "projects deleted"
 
     return [

@@ -39,7 +39,7 @@ def _raises(fn: Callable[[], Any], kind: type[BaseException]) -> Any:
 
 
 def checks(driver: Any) -> list[tuple[str, Callable[[], str | None]]]:
-    client = driver._client  # the official client (Skip when it was not constructed)
+    client = driver.require_client  # the official client (Skip when it was not constructed)
 
     def name(suffix: str) -> str:
         return f"official {STAMP} {suffix}"

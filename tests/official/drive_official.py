@@ -124,14 +124,15 @@ class Driver:
         return f"healthz {health}"
 
     def check_project_list(self) -> str:
-        self._client()
+        self.require_client()
         projects = self.client.project.list()
         ids = [p.id for p in projects]
         (project_id,) = self.need("project_id")
         assert project_id in ids, f"default project {project_id} not in {ids}"
         return f"{len(ids)} project(s)"
 
-    def _client(self) -> Any:
+    def require_client(self) -> Any:
+        """The official client (``Skip`` if an earlier check could not build it)."""
         if self.client is None:
             raise Skip("client not constructed")
         return self.client
@@ -139,7 +140,7 @@ class Driver:
     # -- simulations -----------------------------------------------------------------------
 
     def check_protocol_seed(self) -> str:
-        c = self._client()
+        c = self.require_client()
         resp = c.simulation.protocol(
             {
                 "parameterized_model": MODEL,
@@ -152,7 +153,7 @@ class Driver:
         return f"simulation {resp.simulation_id} job {resp.job_id}"
 
     def check_wait_single(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (seed,) = self.need("seed")
         sim = c.simulation.wait_for_completion(seed.simulation_id, timeout=WAIT, verbose=False)
         assert isinstance(sim, dict), f"returned {type(sim).__name__}"
@@ -161,7 +162,7 @@ class Driver:
         return f"storage_folder={sim.get('storage_folder')!r}"
 
     def _result(self, simulation_id: str) -> Any:
-        c = self._client()
+        c = self.require_client()
         res = c.simulation.get_result(simulation_id)
         ts, steps, metrics = res.time_series, res.steps, res.metrics
         cols = list(ts.columns)
@@ -187,7 +188,7 @@ class Driver:
         )
 
     def check_protocol_inputs(self) -> str:
-        c = self._client()
+        c = self.require_client()
         resp = c.simulation.protocol(
             {
                 "parameterized_model": MODEL,
@@ -212,7 +213,7 @@ class Driver:
         return note
 
     def check_protocol_batch(self) -> str:
-        c = self._client()
+        c = self.require_client()
         values = [50e-6, 75e-6, 100e-6]
         resps = c.simulation.protocol_batch(
             {
@@ -232,7 +233,7 @@ class Driver:
         return ", ".join(ids)
 
     def check_wait_list(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (batch,) = self.need("batch")
         ids = [r.simulation_id for r in batch]
         sims = c.simulation.wait_for_completion(ids, timeout=WAIT, verbose=False)
@@ -247,7 +248,7 @@ class Driver:
         return f"{len(sims)} completed"
 
     def check_simulation_get(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (seed,) = self.need("seed")
         sim = c.simulation.get(seed.simulation_id)
         assert isinstance(sim, dict), f"returned {type(sim).__name__}"
@@ -257,7 +258,7 @@ class Driver:
         return f"keys {sorted(sim)}"
 
     def check_simulation_list(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (seed, batch) = self.need("seed", "batch")
         want = {seed.simulation_id, *(r.simulation_id for r in batch)}
         sims = c.simulation.list(parameterized_model_id=MODEL)
@@ -279,7 +280,7 @@ class Driver:
         return f"{len(sims)} listed, page total {page.total}, {len(by_proto)} for protocol"
 
     def check_get_statuses(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (seed, batch) = self.need("seed", "batch")
         ids = [seed.simulation_id, *(r.simulation_id for r in batch)]
         statuses = c.simulation.get_statuses([*ids, "no-such-simulation"])
@@ -295,7 +296,7 @@ class Driver:
     # -- jobs ------------------------------------------------------------------------------
 
     def check_job_get(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (seed,) = self.need("seed")
         self.need("seed_done")
         job = c.job.get(seed.job_id)
@@ -305,7 +306,7 @@ class Driver:
         return f"{job.job_type} {job.status}"
 
     def check_job_list(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (seed,) = self.need("seed")
         jobs = c.job.list()
         ids = {j.job_id for j in jobs}
@@ -313,7 +314,7 @@ class Driver:
         return f"{len(jobs)} jobs"
 
     def check_job_cancel(self) -> str:
-        c = self._client()
+        c = self.require_client()
         resp = c.simulation.protocol(
             {
                 "parameterized_model": LONG_MODEL,
@@ -364,7 +365,7 @@ class Driver:
     # -- protocols -------------------------------------------------------------------------
 
     def check_validate(self) -> str:
-        c = self._client()
+        c = self.require_client()
         ok = c.protocol.validate(SEED_PROTOCOL)
         assert isinstance(ok, dict), f"returned {type(ok).__name__}: {ok!r}"
         assert ok.get("valid") is True, f"seed protocol judged invalid: {ok}"
@@ -375,7 +376,7 @@ class Driver:
         return f"invalid -> {bad['error'][:80]!r}"
 
     def check_find_input_references(self) -> str:
-        c = self._client()
+        c = self.require_client()
         refs = c.protocol.find_input_references(INPUT_PROTOCOL)
         assert refs == ["Initial SOC", "C-rate"], f"got {refs!r}"
         none = c.protocol.find_input_references(SEED_PROTOCOL)
@@ -383,7 +384,7 @@ class Driver:
         return f"{refs}"
 
     def check_convert(self) -> str:
-        c = self._client()
+        c = self.require_client()
         out = []
         for target, stem, kwargs in (
             ("maccor", "protocol.000", {}),
@@ -403,7 +404,7 @@ class Driver:
     # -- errors and delete -----------------------------------------------------------------
 
     def check_not_found(self) -> str:
-        c = self._client()
+        c = self.require_client()
         from ionworks import IonworksError
 
         try:
@@ -414,7 +415,7 @@ class Driver:
         raise AssertionError("no error for an unknown simulation id")
 
     def check_delete(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (batch,) = self.need("batch")
         victim = batch[-1].simulation_id
         assert c.simulation.delete(victim) is None
@@ -436,7 +437,7 @@ class Driver:
     # -- studies and measurements ------------------------------------------------------------
 
     def check_measurement_create(self) -> str:
-        c = self._client()
+        c = self.require_client()
         spec = c.cell_spec.create({"name": "official spec"})
         inst = c.cell_instance.create(spec.id, {"name": "official cell 1"})
         assert inst.cell_specification_id == spec.id, f"instance {inst!r}"
@@ -468,7 +469,7 @@ class Driver:
         return f"measurement {m.id} ({n} rows)"
 
     def check_measurement_read(self) -> str:
-        c = self._client()
+        c = self.require_client()
         m, inst, data = self.need("measurement", "instance", "measurement_data")
         got = c.cell_measurement.get(m.id)
         assert got.name == "official upload" and got.cell_instance_id == inst.id, f"{got!r}"
@@ -482,7 +483,7 @@ class Driver:
         return f"{len(ts)} rows read back, {len(listed)} listed"
 
     def check_study_methods(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (seed, m) = self.need("seed", "measurement")
         study = c.study.create({"name": "Official 1C Sweep", "description": "official"})
         assert study.id and study.name == "Official 1C Sweep", f"{study!r}"
@@ -509,7 +510,7 @@ class Driver:
         return f"study {study.id}"
 
     def check_measurement_delete(self) -> str:
-        c = self._client()
+        c = self.require_client()
         (m,) = self.need("measurement")
         c.cell_measurement.delete(m.id)
         from ionworks import IonworksError
@@ -546,7 +547,7 @@ class Driver:
         return data
 
     def check_pipeline(self) -> str:
-        c = self._client()
+        c = self.require_client()
         fit = {
             "element_type": "data_fit",
             "objectives": {
@@ -572,7 +573,7 @@ class Driver:
         return f"pipeline {p.id} fitted D_n = {fitted:.3g}"
 
     def check_simple_pipeline(self) -> str:
-        c = self._client()
+        c = self.require_client()
         config = {
             "elements": {
                 "entry": {"element_type": "entry", "values": {D_N: 3.3e-14}},
@@ -639,7 +640,7 @@ class Driver:
 
 #: Modules beside this script, each with ``checks(driver) -> [(name, fn), ...]`` run after the
 #: checks above (``fn`` returns a note or None, raises to fail, ``Skip`` if a prerequisite
-#: failed; ``driver.client``, ``driver.state``, ``driver.need(...)`` are theirs to use).
+#: failed; ``driver.require_client()``, ``driver.state``, ``driver.need(...)`` are theirs to use).
 EXTRA_CHECKS: list[Any] = [
     importlib.import_module(path.stem)
     for path in sorted(Path(__file__).resolve().parent.glob("checks_*.py"))
