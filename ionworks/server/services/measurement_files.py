@@ -28,6 +28,7 @@ __all__ = [
     "attachment_type",
     "check_attachment",
     "check_files",
+    "check_shape",
     "derived_steps_and_cycles",
     "public_message",
 ]
@@ -43,14 +44,24 @@ def public_message(message: str) -> str:
     return _SERVER_PATH.sub("<file>", message)
 
 
-def _check_shape(name: str, rows: int, columns: int, bounds: Limits) -> None:
+def check_shape(
+    name: str,
+    rows: int,
+    columns: int,
+    bounds: Limits,
+    *,
+    error: type[MeasurementValidationError] = MeasurementValidationError,
+    row_word: str = "rows",
+) -> None:
+    """Rows and rows × columns against ``max_measurement_rows`` / ``max_measurement_cells``
+    (``error``: the exception to raise; ``row_word``: how the message counts the rows)."""
     if rows > bounds.max_measurement_rows:
-        raise MeasurementValidationError(
-            f"{name} has {rows:,} rows; the limit is {bounds.max_measurement_rows:,} "
+        raise error(
+            f"{name} has {rows:,} {row_word}; the limit is {bounds.max_measurement_rows:,} "
             "(max_measurement_rows)"
         )
     if rows * columns > bounds.max_measurement_cells:
-        raise MeasurementValidationError(
+        raise error(
             f"{name} has {rows:,} rows × {columns:,} columns = {rows * columns:,} values; the "
             f"limit is {bounds.max_measurement_cells:,} (max_measurement_cells)"
         )
@@ -122,7 +133,7 @@ def _check_parquet(name: str, path: Path, bounds: Limits, required: Sequence[str
         meta, schema = footer.metadata, footer.schema_arrow
         groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
         rows = max(meta.num_rows, sum(g.num_rows for g in groups))
-        _check_shape(name, rows, max(meta.num_columns, len(schema)), bounds)
+        check_shape(name, rows, max(meta.num_columns, len(schema)), bounds)
         names = list(schema.names)
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
@@ -198,7 +209,7 @@ def _check_file(name: str, path: Path, converted: Path, bounds: Limits) -> tuple
                     f"{PARQUET_MAGIC.decode()} (nor is it CSV with a header row)"
                 )
             what = "CSV"
-            _check_shape(name, *shape, bounds)
+            check_shape(name, *shape, bounds)
             _csv_to_parquet(path, converted)
             what, path = "parquet", converted
         return path, _check_parquet(name, path, bounds, required)

@@ -19,6 +19,7 @@ import polars as pl
 
 from ionworks.errors import MeasurementValidationError
 from ionworks.server.limits import Limits
+from ionworks.server.services import measurement_files
 
 __all__ = [
     "AT",
@@ -97,17 +98,12 @@ class Parsed:
 
 
 def check_shape(name: str, rows: int, columns: int, bounds: Limits) -> None:
-    """Rows and rows × columns against ``max_measurement_rows`` / ``max_measurement_cells``."""
-    if rows > bounds.max_measurement_rows:
-        raise RawFileError(
-            f"{name} has {rows:,} data rows; the limit is {bounds.max_measurement_rows:,} "
-            "(max_measurement_rows)"
-        )
-    if rows * columns > bounds.max_measurement_cells:
-        raise RawFileError(
-            f"{name} has {rows:,} rows × {columns:,} columns = {rows * columns:,} values; the "
-            f"limit is {bounds.max_measurement_cells:,} (max_measurement_cells)"
-        )
+    """Rows and rows × columns against ``max_measurement_rows`` / ``max_measurement_cells``:
+    the uploads' check (:func:`~ionworks.server.services.measurement_files.check_shape`),
+    raising :class:`RawFileError`."""
+    measurement_files.check_shape(
+        name, rows, columns, bounds, error=RawFileError, row_word="data rows"
+    )
 
 
 def decode_text(data: bytes) -> str:
