@@ -48,7 +48,11 @@ DST_PKG = "ionworks_sync"
 SOURCES = ("_client.py", "resources/*.py")
 #: Modules whose async classes are only bases: their public methods reach the facade through
 #: the generated subclasses, and the modules get no sync counterpart.
-BASES_ONLY = ("resources/_base.py", "resources/_pipeline_base.py")
+BASES_ONLY = (
+    "resources/_base.py",
+    "resources/_pipeline_base.py",
+    "resources/_measurement_reads.py",
+)
 #: Base classes from outside the package that bring no public methods (others are an error).
 EXTERNAL_BASES = ("Generic",)
 #: ``AsyncX`` names from outside the package and their sync counterparts (same module).

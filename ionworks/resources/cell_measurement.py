@@ -9,13 +9,11 @@ from typing import Any
 
 import anyio
 
-from ionworks._concurrency import task_group
-from ionworks.dataframes import from_arrow, write_parquet
+from ionworks.dataframes import write_parquet
 from ionworks.errors import IonworksError, MeasurementValidationError
-from ionworks.models import CellMeasurementDetail, Measurement, Page, structure
-from ionworks.models.measurements import MeasurementTagUsage, StepsAndCycles
+from ionworks.models import Measurement, Page, structure
+from ionworks.models.measurements import MeasurementTagUsage
 from ionworks.resources._base import (
-    AsyncResource,
     expect,
     filter_params,
     filters_of,
@@ -23,7 +21,6 @@ from ionworks.resources._base import (
     seg,
 )
 from ionworks.resources._measurement_checks import check_options, strict_checks
-from ionworks.resources._measurement_detail import columns_frame, fetch_detail
 from ionworks.resources._measurement_io import (
     MeasurementProcessingError,
     as_polars,
@@ -31,13 +28,13 @@ from ionworks.resources._measurement_io import (
     read_folder,
     tag_list,
 )
+from ionworks.resources._measurement_reads import AsyncMeasurementReads
 from ionworks.resources._measurement_upload import (
     read_attachments,
     upload_attachments,
     upload_files,
     wait_processed,
 )
-from ionworks.wire.arrow import read_parquet
 from ionworks.wire.measurements import validate_time_series
 
 __all__ = ["AsyncCellMeasurements", "MeasurementProcessingError"]
@@ -48,7 +45,7 @@ PROCESSING_TIMEOUT_SECONDS = 600.0
 PROCESSING_POLL_SECONDS = 2.0
 
 
-class AsyncCellMeasurements(AsyncResource):
+class AsyncCellMeasurements(AsyncMeasurementReads):
     """Upload, list, read and delete cell measurements."""
 
     async def get(self, measurement_id: str) -> Measurement:
@@ -153,28 +150,6 @@ class AsyncCellMeasurements(AsyncResource):
         data = expect(data, dict, what="tag update", keys={"updated_count": int})
         return int(data["updated_count"])
 
-    async def detail(
-        self,
-        measurement_id: str,
-        use_cache: bool = True,
-        include_steps: bool = True,
-        include_cycles: bool = True,
-        include_time_series: bool = True,
-    ) -> CellMeasurementDetail:
-        """The measurement's record with its data: for a time series the step table, cycle
-        metrics and time series as DataFrames (each ``None`` when not asked for or absent);
-        a properties measurement's ``properties`` are a field. ``use_cache`` is accepted for
-        the official signature; this client keeps no local cache (every call reads the
-        server)."""
-        del use_cache
-        return await fetch_detail(
-            self._api,
-            measurement_id,
-            include_steps=include_steps,
-            include_cycles=include_cycles,
-            include_time_series=include_time_series,
-        )
-
     async def create_properties(
         self,
         cell_instance_id: str,
@@ -217,92 +192,6 @@ class AsyncCellMeasurements(AsyncResource):
         files = await anyio.to_thread.run_sync(read_attachments, filepaths, validate_images)
         meta = measurement_fields(name, notes, protocol, start_time, end_time, test_setup, tags)
         return await upload_attachments(self._api, cell_instance_id, meta, files)
-
-    async def list_files(self, measurement_id: str) -> builtins.list[str]:
-        """The file names of a ``file`` measurement (a 422 for another type)."""
-        data = await self._api.get(f"/cell_measurements/{seg(measurement_id)}/files")
-        data = expect(data, dict, what="file list", keys={"filenames": list})
-        return [str(n) for n in data["filenames"]]
-
-    async def get_file(self, measurement_id: str, filename: str) -> bytes:
-        """One file of a ``file`` measurement, as bytes."""
-        return await self._api.download(
-            f"/cell_measurements/{seg(measurement_id)}/files/{seg(filename)}"
-        )
-
-    async def download_files(
-        self,
-        measurement_id: str,
-        use_cache: bool = True,
-        filenames: builtins.list[str] | None = None,
-    ) -> dict[str, bytes]:
-        """``{file name: bytes}`` of a ``file`` measurement (``filenames``: just these, without
-        listing first). ``use_cache`` is accepted for the official signature; nothing is
-        cached locally."""
-        del use_cache
-        names = await self.list_files(measurement_id) if filenames is None else [*filenames]
-        out: dict[str, bytes] = {}
-
-        async def one(name: str) -> None:
-            out[name] = await self.get_file(measurement_id, name)
-
-        async with task_group() as tg:
-            for name in names:
-                tg.start_soon(one, name)
-        return {name: out[name] for name in names}
-
-    async def _download(
-        self, measurement_id: str, kind: str, rows: tuple[int, int] | None = None
-    ) -> Any:
-        path = f"/cell_measurements/{seg(measurement_id)}/{kind}/download"
-        table = read_parquet(await self._api.download(path))
-        if rows is not None:
-            table = table.slice(rows[0], max(0, rows[1] - rows[0]))
-        return from_arrow(table, self._api.config.dataframe_backend)
-
-    async def time_series(
-        self,
-        measurement_id: str,
-        use_cache: bool = True,
-        row_range: tuple[int, int] | None = None,
-    ) -> Any:
-        """The measurement's time series as a DataFrame. ``row_range=(start, stop)``: only
-        the rows ``start`` (included) to ``stop`` (excluded), fewer past the end (the whole
-        file is downloaded and sliced locally). ``use_cache`` is accepted for the official
-        signature; nothing is cached locally (as with the official cache switched off)."""
-        del use_cache
-        return await self._download(measurement_id, "time_series", _row_range(row_range))
-
-    async def steps(self, measurement_id: str, use_cache: bool = True) -> Any:
-        """The measurement's uploaded step table as a DataFrame (404 when it was uploaded
-        without one: :meth:`steps_and_cycles` derives them). ``use_cache`` is accepted for
-        the official signature; nothing is cached locally."""
-        del use_cache
-        return await self._download(measurement_id, "steps")
-
-    async def cycles(self, measurement_id: str, use_cache: bool = True) -> Any:
-        """Cycle metrics (one row per cycle) derived on the server from the time series."""
-        del use_cache
-        data = await self._api.get(f"/cell_measurements/{seg(measurement_id)}/cycles")
-        data = expect(data, dict, what="cycles", keys={"cycles": dict})
-        return columns_frame(data["cycles"], self._api.config.dataframe_backend, empty=True)
-
-    async def steps_and_cycles(self, measurement_id: str, use_cache: bool = True) -> StepsAndCycles:
-        """The step table and cycle metrics derived on the server from the time series (its
-        own step and cycle columns honoured), in one call."""
-        del use_cache
-        path = f"/cell_measurements/{seg(measurement_id)}/steps_and_cycles"
-        data = expect(
-            await self._api.get(path),
-            dict,
-            what="steps and cycles",
-            keys={"steps": dict, "cycles": dict},
-        )
-        backend = self._api.config.dataframe_backend
-        return StepsAndCycles(
-            steps=columns_frame(data["steps"], backend, empty=True),
-            cycles=columns_frame(data["cycles"], backend, empty=True),
-        )
 
     async def update(self, measurement_id: str, data: dict[str, Any]) -> Measurement:
         """Change fields of a measurement (e.g. name, notes, tags)."""
@@ -483,19 +372,3 @@ def _project_id(project_id: object) -> str:
     if not isinstance(project_id, str) or not project_id.strip():
         raise ValueError(f"project_id must be a non-empty string, not {project_id!r}")
     return project_id
-
-
-def _row_range(row_range: object) -> tuple[int, int] | None:
-    """``None`` or a ``(start, stop)`` pair of ints with ``0 <= start <= stop``."""
-    if row_range is None:
-        return None
-    if isinstance(row_range, (str, bytes)) or not isinstance(row_range, Sequence):
-        raise ValueError(f"row_range must be a (start, stop) pair, not {row_range!r}")
-    if len(row_range) != 2 or not all(
-        isinstance(x, int) and not isinstance(x, bool) for x in row_range
-    ):
-        raise ValueError(f"row_range must be a (start, stop) pair of ints, not {row_range!r}")
-    start, stop = int(row_range[0]), int(row_range[1])
-    if start < 0 or stop < start:
-        raise ValueError(f"row_range needs 0 <= start <= stop, not {row_range!r}")
-    return start, stop
