@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     from ionworks._client import AsyncIonworks
     from ionworks._waiting import WaitTimeout
     from ionworks.dataframes import get_dataframe_backend, set_dataframe_backend
-    from ionworks.errors import IonworksError
+    from ionworks.errors import (
+        IonworksError,
+        MeasurementProcessingError,
+        MeasurementValidationError,
+    )
     from ionworks.models import (
         ConvertResult,
         Job,
@@ -52,6 +56,8 @@ __all__ = [
     "IonworksError",
     "Job",
     "Measurement",
+    "MeasurementProcessingError",
+    "MeasurementValidationError",
     "Model",
     "Page",
     "ParameterizedModel",
@@ -75,6 +81,8 @@ _HOMES = {
     "AsyncIonworks": "ionworks._client",
     "Ionworks": "ionworks_sync",
     "IonworksError": "ionworks.errors",
+    "MeasurementProcessingError": "ionworks.errors",
+    "MeasurementValidationError": "ionworks.errors",
     "WaitTimeout": "ionworks._waiting",
     "get_dataframe_backend": "ionworks.dataframes",
     "set_dataframe_backend": "ionworks.dataframes",

@@ -22,7 +22,8 @@ Subclasses group errors by HTTP status family so callers can catch what they car
     │   └── ServerError             5xx
     ├── APIResponseValidationError  a 2xx body that does not have the expected shape
     ├── JobFailedError              a waited-on resource ended failed/canceled
-    └── MeasurementValidationError  client-side data checks (also a ValueError)
+    ├── MeasurementValidationError  client-side data checks (also a ValueError)
+    └── MeasurementProcessingError  the server could not process an uploaded measurement
 
 None of the names shadow builtins (``TimeoutError`` / ``ConnectionError`` stay the builtins).
 """
@@ -42,6 +43,7 @@ __all__ = [
     "ConflictError",
     "IonworksError",
     "JobFailedError",
+    "MeasurementProcessingError",
     "MeasurementValidationError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -190,6 +192,27 @@ def _failure_code(records: list[Any]) -> str | None:
 
 class MeasurementValidationError(IonworksError, ValueError):
     """Client-side data checks failed (e.g. an inline DataFrame over 1,000 rows)."""
+
+
+class MeasurementProcessingError(IonworksError):
+    """The server could not process an upload (or did not finish within the wait's timeout).
+
+    ``failures`` maps each failed measurement id to its reason; the records exist (without
+    steps) and can be read or deleted. A batch wait reports every failure together."""
+
+    def __init__(self, message: str, failures: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.failures = dict(failures or {})
+
+    @property
+    def measurement_id(self) -> str | None:
+        """The first (for a single upload: the only) failed measurement id."""
+        return next(iter(self.failures), None)
+
+    def __str__(self) -> str:
+        if len(getattr(self, "failures", {})) == 1:
+            return f"measurement {self.measurement_id}: {self.message}"
+        return str(self.message)
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from ionworks.dataframes import to_arrow
-from ionworks.errors import IonworksError, MeasurementValidationError
+from ionworks.errors import MeasurementProcessingError, MeasurementValidationError
 
 __all__ = [
     "PROGRESS_MIN_BYTES",
@@ -26,27 +26,6 @@ __all__ = [
 ]
 
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024  # uploads at least this big get a progress bar on a TTY
-
-
-class MeasurementProcessingError(IonworksError):
-    """The server could not process an upload (or did not finish within the wait's timeout).
-
-    ``failures`` maps each failed measurement id to its reason; the records exist (without
-    steps) and can be read or deleted. A batch wait reports every failure together."""
-
-    def __init__(self, message: str, failures: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.failures = dict(failures or {})
-
-    @property
-    def measurement_id(self) -> str | None:
-        """The first (for a single upload: the only) failed measurement id."""
-        return next(iter(self.failures), None)
-
-    def __str__(self) -> str:
-        if len(getattr(self, "failures", {})) == 1:
-            return f"measurement {self.measurement_id}: {self.message}"
-        return str(self.message)
 
 
 def failure_message(failures: dict[str, str], total: int) -> str:
