@@ -24,6 +24,15 @@ os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 if TYPE_CHECKING:
     from ionworks._client import AsyncIonworks
     from ionworks._waiting import WaitTimeout
+    from ionworks.cache import (
+        clear_cache,
+        get_cache_directory,
+        get_cache_enabled,
+        get_cache_ttl,
+        set_cache_directory,
+        set_cache_enabled,
+        set_cache_ttl,
+    )
     from ionworks.dataframes import get_dataframe_backend, set_dataframe_backend
     from ionworks.errors import (
         IonworksError,
@@ -42,6 +51,7 @@ if TYPE_CHECKING:
         PipelineResult,
         Project,
         Protocol,
+        RawData,
         SimplePipeline,
         SimulationResponse,
         SimulationResult,
@@ -66,13 +76,21 @@ __all__ = [
     "PipelineResult",
     "Project",
     "Protocol",
+    "RawData",
     "SimplePipeline",
     "SimulationResponse",
     "SimulationResult",
     "Study",
     "WaitTimeout",
     "__version__",
+    "clear_cache",
+    "get_cache_directory",
+    "get_cache_enabled",
+    "get_cache_ttl",
     "get_dataframe_backend",
+    "set_cache_directory",
+    "set_cache_enabled",
+    "set_cache_ttl",
     "set_dataframe_backend",
 ]
 
@@ -84,6 +102,13 @@ _HOMES = {
     "MeasurementProcessingError": "ionworks.errors",
     "MeasurementValidationError": "ionworks.errors",
     "WaitTimeout": "ionworks._waiting",
+    "clear_cache": "ionworks.cache",
+    "get_cache_directory": "ionworks.cache",
+    "get_cache_enabled": "ionworks.cache",
+    "get_cache_ttl": "ionworks.cache",
+    "set_cache_directory": "ionworks.cache",
+    "set_cache_enabled": "ionworks.cache",
+    "set_cache_ttl": "ionworks.cache",
     "get_dataframe_backend": "ionworks.dataframes",
     "set_dataframe_backend": "ionworks.dataframes",
 }

@@ -25,6 +25,7 @@ from ionworks.resources.parameterized_model import AsyncParameterizedModels
 from ionworks.resources.pipeline import AsyncPipelines
 from ionworks.resources.project import AsyncProjects
 from ionworks.resources.protocol import AsyncProtocols
+from ionworks.resources.raw_data import AsyncRawDataClient
 from ionworks.resources.simple_pipeline import AsyncSimplePipelines
 from ionworks.resources.simulation import AsyncSimulations
 from ionworks.resources.study import AsyncStudies
@@ -68,6 +69,7 @@ class AsyncIonworks(ClientApi):
     parameterized_model: AsyncParameterizedModels
     model: AsyncModels
     project: AsyncProjects
+    raw_data: AsyncRawDataClient
 
     def __init__(
         self,
@@ -126,6 +128,7 @@ class AsyncIonworks(ClientApi):
         self.parameterized_model = AsyncParameterizedModels(api)
         self.model = AsyncModels(api)
         self.project = AsyncProjects(api)
+        self.raw_data = AsyncRawDataClient(api)
 
     async def _resolve_base_url(self) -> str:
         if self._config.api_url is not None:

@@ -103,6 +103,12 @@ class Transport:
         self._auth_headers = {**self._auth_headers, "X-API-Key": api_key}
 
     @property
+    def credential(self) -> str:
+        """The credential requests carry (API key or bearer token; empty without one). Only
+        for keying local caches by digest: never logged or sent elsewhere."""
+        return self._auth_headers.get("X-API-Key") or self._auth_headers.get("Authorization", "")
+
+    @property
     def closed(self) -> bool:
         return self._closed
 

@@ -72,6 +72,19 @@ def local_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["IONWORKS_DATA_DIR"] = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def local_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The measurement cache (:mod:`ionworks.cache`) of the tests: never the user's own, and
+    off unless a test turns it on (tests/test_cache.py), so that mocked APIs see only the
+    requests they mock."""
+    from ionworks import cache
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IONWORKS_CACHE_DIR", str(tmp_path_factory.mktemp("measurement-cache")))
+        patch.setitem(cache._settings, "enabled", False)
+        yield
+
+
 FAST_RETRIES = RetryPolicy(max_retries=3, initial_delay=0.001, max_delay=0.002)
 
 

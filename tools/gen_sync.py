@@ -52,6 +52,9 @@ BASES_ONLY = (
     "resources/_base.py",
     "resources/_pipeline_base.py",
     "resources/_measurement_reads.py",
+    "resources/_measurement_extend.py",
+    "resources/_measurement_watch.py",
+    "resources/_measurement_raw.py",
 )
 #: Base classes from outside the package that bring no public methods (others are an error).
 EXTERNAL_BASES = ("Generic",)

@@ -1,4 +1,5 @@
-"""Command line: ``ionworks demo | run | validate | convert | serve | stop | logs | jobs | cancel``.
+"""Command line: ``ionworks demo | run | validate | convert | serve | stop | logs | jobs | cancel
+| watch``.
 
 :func:`main` is the one error boundary. Exit codes: 0 success; 1 a failure (a file that
 cannot be read, an invalid protocol, an unknown model, an error from the API or a failed
@@ -6,9 +7,9 @@ job, or a bug); 2 a usage error (a wrong or missing argument: one line naming it
 Ctrl-C. Errors are one or two lines on stderr; ``--debug`` (before or after the command) or
 ``IONWORKS_DEBUG=1`` prints the traceback as well.
 
-The commands live in ``_simulate`` (run, demo), ``_protocols`` (validate, convert) and
-``_server`` (serve, stop, logs, jobs, cancel); each imports what it needs when it runs, so
-``ionworks --help`` stays fast.
+The commands live in ``_simulate`` (run, demo), ``_protocols`` (validate, convert),
+``_server`` (serve, stop, logs, jobs, cancel) and ``_watch`` (watch); each imports what it
+needs when it runs, so ``ionworks --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from ionworks.cli import _protocols, _server, _simulate
+from ionworks.cli import _protocols, _server, _simulate, _watch
 from ionworks.cli._common import CLIError, Interrupted, Parser, name_flags
 from ionworks.cli._simulate import DEMO_PROTOCOL
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="ionworks", description="Ionworks battery modelling")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (_simulate, _protocols, _server):
+    for module in (_simulate, _protocols, _server, _watch):
         module.add_commands(sub)
     for command in sub.choices.values():  # --debug after the command too
         command.add_argument(

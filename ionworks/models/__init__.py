@@ -23,6 +23,7 @@ from ionworks.models.cells import (
 from ionworks.models.modelling import Model, ModelChemistry, ParameterizedModel, ZooImport
 from ionworks.models.projects import InviteResult, ProjectRoleInfo
 from ionworks.models.protocols import INCLUDABLE_FIELDS, ParsedProtocol, Protocol
+from ionworks.models.raw_data import RawData
 
 __all__ = [
     "INCLUDABLE_FIELDS",
@@ -45,6 +46,7 @@ __all__ = [
     "Project",
     "ProjectRoleInfo",
     "Protocol",
+    "RawData",
     "SimplePipeline",
     "SimulationResponse",
     "SimulationResult",

@@ -1,15 +1,28 @@
 """The read side of ``client.cell_measurement``: a measurement's data (time series, steps,
 cycles, detail) and a file measurement's files. A base of
-:class:`~ionworks.resources.cell_measurement.AsyncCellMeasurements`."""
+:class:`~ionworks.resources.cell_measurement.AsyncCellMeasurements`.
+
+With ``use_cache`` (the default) and the cache on (:mod:`ionworks.cache`), each read first
+asks the server for the record (a small request) and keys the cache by the API, a digest of
+the credential, the id and the record's ``updated_at``/``data_version``: a hit skips the
+download, a changed record misses. Records still processing are not cached; neither is a
+file measurement's ``detail`` (its ``download_files`` is). Cache files are read and written
+in a worker thread.
+"""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import anyio.to_thread
+import attrs
+
+from ionworks import cache
 from ionworks._concurrency import task_group
-from ionworks.dataframes import from_arrow
+from ionworks.dataframes import from_arrow, write_parquet
 from ionworks.models import CellMeasurementDetail
 from ionworks.models.measurements import StepsAndCycles
 from ionworks.resources._base import AsyncResource, expect, seg
@@ -32,17 +45,40 @@ class AsyncMeasurementReads(AsyncResource):
     ) -> CellMeasurementDetail:
         """The measurement's record with its data: for a time series the step table, cycle
         metrics and time series as DataFrames (each ``None`` when not asked for or absent);
-        a properties measurement's ``properties`` are a field. ``use_cache`` is accepted for
-        the official signature; this client keeps no local cache (every call reads the
-        server)."""
-        del use_cache
-        return await fetch_detail(
+        a properties measurement's ``properties`` are a field. ``use_cache``: serve a time
+        series' parts from the local cache when the record is unchanged (see
+        :mod:`ionworks.cache`)."""
+        key = await self._cache_key(measurement_id, use_cache, "time_series")
+        wanted = {
+            "steps": include_steps,
+            "detail_cycles": include_cycles,
+            "time_series": include_time_series,
+        }
+        hits = {k: await _load(key, k) for k, on in wanted.items() if on and key is not None}
+        hits = {k: v for k, v in hits.items() if v is not None}
+        found = await fetch_detail(
             self._api,
             measurement_id,
-            include_steps=include_steps,
-            include_cycles=include_cycles,
-            include_time_series=include_time_series,
+            include_steps=include_steps and "steps" not in hits,
+            include_cycles=include_cycles and "detail_cycles" not in hits,
+            include_time_series=include_time_series and "time_series" not in hits,
         )
+        if key is None or found.measurement_type not in (None, "time_series"):
+            return found
+        parts = {"steps": "steps", "detail_cycles": "cycles", "time_series": "time_series"}
+        backend = self._api.config.dataframe_backend
+        changes: dict[str, Any] = {}
+        for kind, on in wanted.items():
+            if not on:
+                continue
+            if kind in hits:
+                raw = hits[kind]
+                changes[parts[kind]] = from_arrow(read_parquet(raw), backend) if raw else None
+            else:
+                frame = getattr(found, parts[kind])
+                body = None if frame is None else write_parquet(frame)
+                await anyio.to_thread.run_sync(cache.save, key, kind, body)
+        return attrs.evolve(found, **changes)
 
     async def list_files(self, measurement_id: str) -> builtins.list[str]:
         """The file names of a ``file`` measurement (a 422 for another type)."""
@@ -63,25 +99,64 @@ class AsyncMeasurementReads(AsyncResource):
         filenames: builtins.list[str] | None = None,
     ) -> dict[str, bytes]:
         """``{file name: bytes}`` of a ``file`` measurement (``filenames``: just these, without
-        listing first). ``use_cache`` is accepted for the official signature; nothing is
-        cached locally."""
-        del use_cache
-        names = await self.list_files(measurement_id) if filenames is None else [*filenames]
+        listing first). ``use_cache``: serve the list and the files from the local cache when
+        the record is unchanged (see :mod:`ionworks.cache`)."""
+        key = await self._cache_key(measurement_id, use_cache, "file")
+        if filenames is None:
+            listed = await _cached(
+                key,
+                "files",
+                lambda: _json_bytes(self.list_files(measurement_id)),
+            )
+            names = [str(n) for n in json.loads(listed or b"[]")]
+        else:
+            names = [*filenames]
         out: dict[str, bytes] = {}
 
         async def one(name: str) -> None:
-            out[name] = await self.get_file(measurement_id, name)
+            data = await _cached(key, f"file:{name}", lambda: self.get_file(measurement_id, name))
+            out[name] = data or b""
 
         async with task_group() as tg:
             for name in names:
                 tg.start_soon(one, name)
         return {name: out[name] for name in names}
 
+    async def _cache_key(self, measurement_id: str, use_cache: bool, kind: str) -> str | None:
+        """The cache key of the measurement's current data, or None: no caching (off, bypassed,
+        a record of another ``measurement_type`` than ``kind``, still processing, or without a
+        version)."""
+        if not use_cache or not cache.get_cache_enabled():
+            return None
+        record = expect(
+            await self._api.get(
+                f"/cell_measurements/{seg(measurement_id)}",
+                params={"include_steps": "false", "include_time_series": "false"},
+            ),
+            dict,
+            what="measurement",
+        )
+        version = [record.get("updated_at"), record.get("data_version")]
+        if (
+            record.get("measurement_type", "time_series") != kind
+            or record.get("processing_status") in ("pending", "running")
+            or version == [None, None]
+        ):
+            return None
+        base_url, credential = await self._api.identity()
+        return cache.entry_key(base_url, credential, measurement_id, json.dumps(version))
+
     async def _download(
-        self, measurement_id: str, kind: str, rows: tuple[int, int] | None = None
+        self,
+        measurement_id: str,
+        kind: str,
+        use_cache: bool,
+        rows: tuple[int, int] | None = None,
     ) -> Any:
         path = f"/cell_measurements/{seg(measurement_id)}/{kind}/download"
-        table = read_parquet(await self._api.download(path))
+        key = await self._cache_key(measurement_id, use_cache, "time_series")
+        raw = await _cached(key, kind, lambda: self._api.download(path))
+        table = read_parquet(raw or b"")
         if rows is not None:
             table = table.slice(rows[0], max(0, rows[1] - rows[0]))
         return from_arrow(table, self._api.config.dataframe_backend)
@@ -94,41 +169,66 @@ class AsyncMeasurementReads(AsyncResource):
     ) -> Any:
         """The measurement's time series as a DataFrame. ``row_range=(start, stop)``: only
         the rows ``start`` (included) to ``stop`` (excluded), fewer past the end (the whole
-        file is downloaded and sliced locally). ``use_cache`` is accepted for the official
-        signature; nothing is cached locally (as with the official cache switched off)."""
-        del use_cache
-        return await self._download(measurement_id, "time_series", _row_range(row_range))
+        file is downloaded, or read from the local cache, and sliced locally). ``use_cache``:
+        see :mod:`ionworks.cache`."""
+        rows = _row_range(row_range)
+        return await self._download(measurement_id, "time_series", use_cache, rows)
 
     async def steps(self, measurement_id: str, use_cache: bool = True) -> Any:
         """The measurement's uploaded step table as a DataFrame (404 when it was uploaded
-        without one: :meth:`steps_and_cycles` derives them). ``use_cache`` is accepted for
-        the official signature; nothing is cached locally."""
-        del use_cache
-        return await self._download(measurement_id, "steps")
+        without one: :meth:`steps_and_cycles` derives them). ``use_cache``: see
+        :mod:`ionworks.cache`."""
+        return await self._download(measurement_id, "steps", use_cache)
 
     async def cycles(self, measurement_id: str, use_cache: bool = True) -> Any:
         """Cycle metrics (one row per cycle) derived on the server from the time series."""
-        del use_cache
-        data = await self._api.get(f"/cell_measurements/{seg(measurement_id)}/cycles")
-        data = expect(data, dict, what="cycles", keys={"cycles": dict})
+        data = await self._derived(measurement_id, "cycles", use_cache, {"cycles": dict})
         return columns_frame(data["cycles"], self._api.config.dataframe_backend, empty=True)
 
     async def steps_and_cycles(self, measurement_id: str, use_cache: bool = True) -> StepsAndCycles:
         """The step table and cycle metrics derived on the server from the time series (its
         own step and cycle columns honoured), in one call."""
-        del use_cache
-        path = f"/cell_measurements/{seg(measurement_id)}/steps_and_cycles"
-        data = expect(
-            await self._api.get(path),
-            dict,
-            what="steps and cycles",
-            keys={"steps": dict, "cycles": dict},
-        )
+        keys: dict[str, type] = {"steps": dict, "cycles": dict}
+        data = await self._derived(measurement_id, "steps_and_cycles", use_cache, keys)
         backend = self._api.config.dataframe_backend
         return StepsAndCycles(
             steps=columns_frame(data["steps"], backend, empty=True),
             cycles=columns_frame(data["cycles"], backend, empty=True),
         )
+
+    async def _derived(
+        self, measurement_id: str, route: str, use_cache: bool, keys: Mapping[str, type]
+    ) -> dict[str, Any]:
+        """The JSON body of ``…/{route}`` (from the local cache when unchanged), checked."""
+        path = f"/cell_measurements/{seg(measurement_id)}/{route}"
+        key = await self._cache_key(measurement_id, use_cache, "time_series")
+        raw = await _cached(key, route, lambda: _json_bytes(self._api.get(path)))
+        data: dict[str, Any] = expect(
+            json.loads(raw or b"null"), dict, what=route.replace("_", " "), keys=keys
+        )
+        return data
+
+
+async def _load(key: str | None, kind: str) -> bytes | None:
+    return None if key is None else await anyio.to_thread.run_sync(cache.load, key, kind)
+
+
+async def _cached(
+    key: str | None, kind: str, fetch: Callable[[], Awaitable[bytes]]
+) -> bytes | None:
+    """The cached bytes of ``kind`` under ``key``, else ``fetch()``'s (then cached); no key:
+    just ``fetch()``."""
+    hit = await _load(key, kind)
+    if hit is not None:
+        return hit
+    data = await fetch()
+    if key is not None:
+        await anyio.to_thread.run_sync(cache.save, key, kind, data)
+    return data
+
+
+async def _json_bytes(value: Awaitable[Any]) -> bytes:
+    return json.dumps(await value).encode()
 
 
 def _row_range(row_range: object) -> tuple[int, int] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ionworks._config import ClientConfig
 from ionworks._transport import DOWNLOAD_READ_TIMEOUT, FormPart, Transport
@@ -56,6 +57,11 @@ class Requests:
     async def capabilities(self) -> frozenset[str]:
         """What the server offers beyond the cloud's API (empty for other servers)."""
         return await self._capabilities()
+
+    async def identity(self) -> tuple[str, str]:
+        """``(the API's base URL, the credential requests carry)``: what keys local caches
+        (:mod:`ionworks.cache` stores only a digest of the credential)."""
+        return await self._transport.base_url(), self._transport.credential
 
     # ------------------------------------------------------------------ JSON requests
 
@@ -103,6 +109,21 @@ class Requests:
         )
         return raw
 
+    async def fetch(self, url: str, *, read_timeout: float | None = None) -> bytes:
+        """``GET`` a URL the API handed out (e.g. a signed download URL): the raw body (long
+        read timeout unless ``read_timeout``). A URL on the API's own origin is authenticated
+        like any request; any other gets no API credentials."""
+        base = await self._transport.base_url()
+        raw: bytes = await self._transport.request(
+            "GET",
+            url,
+            absolute_url=True,
+            authenticate=_origin(url) == _origin(base),
+            expect="bytes",
+            timeout=DOWNLOAD_READ_TIMEOUT if read_timeout is None else read_timeout,
+        )
+        return raw
+
     async def download_parts(self, path: str, *, accept: str | None = None) -> dict[str, Part]:
         """``GET path`` answered with ``multipart/mixed``: ``{name: (content type, bytes)}``
         (a malformed body is an ``APIResponseValidationError``)."""
@@ -136,6 +157,19 @@ class Requests:
 
         headers["Content-Length"] = str(len(body))
         await self._transport.put_stream(url, chunks(), headers=headers)
+
+    async def upload_stream(
+        self, url: str, chunks: AsyncIterator[bytes], size: int, *, content_type: str
+    ) -> None:
+        """``PUT`` a body of ``size`` bytes, read piece by piece from ``chunks``, to a signed
+        upload URL (absolute: no API credentials, one attempt), as :meth:`upload` does."""
+        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+        await self._transport.put_stream(url, chunks, headers=headers)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
 def _accept(accept: str | None) -> dict[str, str] | None:

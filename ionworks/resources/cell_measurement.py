@@ -21,6 +21,7 @@ from ionworks.resources._base import (
     seg,
 )
 from ionworks.resources._measurement_checks import check_options, strict_checks
+from ionworks.resources._measurement_extend import AsyncMeasurementExtend
 from ionworks.resources._measurement_io import (
     MeasurementProcessingError,
     as_polars,
@@ -28,6 +29,7 @@ from ionworks.resources._measurement_io import (
     read_folder,
     tag_list,
 )
+from ionworks.resources._measurement_raw import AsyncMeasurementRaw
 from ionworks.resources._measurement_reads import AsyncMeasurementReads
 from ionworks.resources._measurement_upload import (
     read_attachments,
@@ -35,6 +37,7 @@ from ionworks.resources._measurement_upload import (
     upload_files,
     wait_processed,
 )
+from ionworks.resources._measurement_watch import AsyncMeasurementWatch
 from ionworks.wire.measurements import validate_time_series
 
 __all__ = ["AsyncCellMeasurements", "MeasurementProcessingError"]
@@ -45,7 +48,9 @@ PROCESSING_TIMEOUT_SECONDS = 600.0
 PROCESSING_POLL_SECONDS = 2.0
 
 
-class AsyncCellMeasurements(AsyncMeasurementReads):
+class AsyncCellMeasurements(
+    AsyncMeasurementReads, AsyncMeasurementWatch, AsyncMeasurementExtend, AsyncMeasurementRaw
+):
     """Upload, list, read and delete cell measurements."""
 
     async def get(self, measurement_id: str) -> Measurement:

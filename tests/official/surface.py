@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 #: The groups the parity issues have closed so far: ``client`` is the client object itself,
-#: the others its sub-clients by attribute name (``job`` joins with the fit diagnostics).
+#: the others its sub-clients by attribute name.
 GROUPS = (
     "client",
     "protocol",
@@ -31,6 +31,8 @@ GROUPS = (
     "simple_pipeline",
     "cell_spec",
     "cell_instance",
+    "cell_measurement",
+    "raw_data",
 )
 
 #: Deliberate differences, ``"group.method"`` → why (README "Switching from ionworks-api"

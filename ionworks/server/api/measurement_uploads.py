@@ -63,10 +63,10 @@ from ionworks.server.db.measurements import FOLDER
 from ionworks.server.db.store import Store, new_id
 from ionworks.server.db.uploads import RECEIVED, complete_path, converted_path
 from ionworks.server.limits import Limits
-from ionworks.server.services.measurement_files import check_files
+from ionworks.server.services.measurement_files import store_series
 from ionworks.server.state import STATE, limits, state
 
-__all__ = ["setup"]
+__all__ = ["check_open_uploads", "claim", "origin", "setup"]
 
 CHUNK: Final = 1 << 20
 SWEEP_SECONDS: Final = 60.0  # expired uploads are removed at least this often
@@ -77,7 +77,7 @@ log = logging.getLogger("ionworks.server")
 # --- upload: initiate -> PUT /uploads/{token} -> confirm ----------------------------------------
 
 
-def _origin(request: web.Request) -> str:
+def origin(request: web.Request) -> str:
     """The origin of upload URLs: the configured ``public_url``, else the address this
     connection reached the server at (never the client-supplied ``Host`` header)."""
     config = state(request).config
@@ -114,7 +114,20 @@ async def initiate_upload(request: web.Request) -> web.Response:
     fields = json.dumps({**checked_meta(meta), **({KIND: FILE} if kind == FILE else {})})
     normalise(meta.get("tags", []), {})  # refused before any bytes are sent
     unique(store, ci["owner_id"], ci["id"], meta["name"])  # before any bytes; confirm again
-    origin = _origin(request)
+    base = origin(request)
+    check_open_uploads(store, owner_id, bounds)
+    mid = new_id()
+    tokens = uploads.create(store, owner_id, ci["id"], mid, names, fields)
+    urls = []
+    for filename, token in zip(names, tokens, strict=True):
+        path = f"/uploads/{token}"
+        urls.append({"filename": filename, "signed_url": base + path, "token": token, "path": path})
+    return json_response({"measurement_id": mid, "uploads": urls})
+
+
+def check_open_uploads(store: Store, owner_id: str, bounds: Limits) -> None:
+    """Before an initiate-upload: remove expired uploads, then a 429 if the owner has
+    ``max_open_uploads`` unconfirmed ones (measurements and raw data alike)."""
     uploads.sweep(store, bounds.upload_ttl_seconds)
     count, oldest = uploads.open_uploads(store, owner_id)
     if count >= bounds.max_open_uploads:
@@ -126,15 +139,6 @@ async def initiate_upload(request: web.Request) -> web.Response:
             f"or wait until they expire ({bounds.upload_ttl_seconds:g} s after initiate-upload, "
             f"upload_ttl_seconds; the oldest expires in {left:.0f} s)",
         )
-    mid = new_id()
-    tokens = uploads.create(store, owner_id, ci["id"], mid, names, fields)
-    urls = []
-    for filename, token in zip(names, tokens, strict=True):
-        path = f"/uploads/{token}"
-        urls.append(
-            {"filename": filename, "signed_url": origin + path, "token": token, "path": path}
-        )
-    return json_response({"measurement_id": mid, "uploads": urls})
 
 
 def _too_big(cap: int) -> str:
@@ -197,15 +201,16 @@ async def _chunks(request: web.Request, idle: float) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _claim(store: Store, owner_id: str, mid: str) -> list[sqlite3.Row]:
-    """Atomically take the measurement's upload URLs for one confirm-upload (409 if another
-    confirm has them or had them, or a body is still being received)."""
+def claim(store: Store, owner_id: str, mid: str, *, raw: bool = False) -> list[sqlite3.Row]:
+    """Atomically take the measurement's (``raw``: the raw-data record's) upload URLs for one
+    confirm-upload (409 if another confirm has them or had them, or a body is still being
+    received)."""
     try:
-        return uploads.claim(store, owner_id, mid)
+        return uploads.claim(store, owner_id, mid, raw=raw)
     except uploads.AlreadyClaimed as exc:
         fail(409, str(exc))
     except LookupError as exc:
-        fail(404, f"measurement {access.shown(mid)}: {exc}")
+        fail(404, f"{'raw data' if raw else 'measurement'} {access.shown(mid)}: {exc}")
 
 
 async def _store_series(
@@ -218,13 +223,9 @@ async def _store_series(
     if gone:
         fail(422, f"the uploaded {', '.join(gone)} is no longer on the server; upload again")
     try:
-        stored, rows, steps = await anyio.to_thread.run_sync(check_files, files, bounds)
+        return await anyio.to_thread.run_sync(store_series, store, files, folder, bounds)
     except MeasurementValidationError as exc:
         fail(422, f"invalid measurement data: {exc.message}")
-    (store.blob_dir / folder).mkdir(parents=True, exist_ok=True)
-    for name, path in stored.items():
-        os.replace(path, store.blob_path(folder, name))
-    return rows, steps
 
 
 async def confirm_upload(request: web.Request) -> web.Response:
@@ -235,7 +236,7 @@ async def confirm_upload(request: web.Request) -> web.Response:
     access.enter_upload(request, mid)  # an upload to a shared project: its owner's
     store, owner_id, bounds = _store(request), owner(request), limits(request)
     uploads.sweep(store, bounds.upload_ttl_seconds)
-    claimed = _claim(store, owner_id, mid)
+    claimed = claim(store, owner_id, mid)
     tokens = [u["token"] for u in claimed]
     files = {
         u["filename"]: (complete_path(store, u["token"]), converted_path(store, u["token"]))
@@ -267,7 +268,10 @@ async def confirm_upload(request: web.Request) -> web.Response:
         if existing is not None:
             conflict(meta["name"], ci["id"], existing)
     except BaseException:
-        store.delete_blobs(folder)  # this request holds the claim: the folder is its own
+        # this request holds the claim of a new measurement: the folder is its own (never
+        # that of a stored measurement, whatever id the request named)
+        if not measurements.exists(store, mid):
+            store.delete_blobs(folder)
         raise
     finally:
         uploads.discard(store, tokens)

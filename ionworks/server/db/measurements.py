@@ -16,16 +16,22 @@ __all__ = [
     "FOLDER",
     "STEPS",
     "TIME_SERIES",
+    "begin_processing",
     "create",
+    "data_changed",
     "delete",
     "delete_in_project",
+    "end_processing",
     "exists",
     "folders_in_project",
     "get",
     "list_rows",
     "measurement_frames",
     "named",
+    "processing",
+    "processing_rows",
     "set_tags",
+    "start_running",
     "tag_usage",
     "update_meta",
 ]
@@ -207,3 +213,64 @@ def measurement_frames(
     folder = FOLDER.format(row["id"])
     steps = store.blob_path(folder, STEPS) if row["steps_count"] is not None else None
     return store.blob_path(folder, TIME_SERIES), steps
+
+
+# --- an extend's processing (api/measurement_extend.py) ----------------------------------------
+
+#: ``processing_status`` while an extend's stitch is queued or running (else ``ready``).
+BUSY: Final = ("pending", "running")
+
+
+def processing(store: Store, measurement_id: str) -> bool:
+    """Whether the measurement's data are being processed (an extend's stitch)."""
+    row = store.one(
+        "SELECT processing_status FROM cell_measurements WHERE id = ?", (measurement_id,)
+    )
+    return row is not None and row["processing_status"] in BUSY
+
+
+def processing_rows(store: Store) -> list[sqlite3.Row]:
+    """Every measurement whose processing is queued or running (at start: interrupted)."""
+    return store.query("SELECT * FROM cell_measurements WHERE processing_status IN (?, ?)", BUSY)
+
+
+def begin_processing(store: Store, measurement_id: str) -> bool:
+    """``pending`` (its last error cleared) unless it is processing already; whether it was
+    set."""
+    return bool(
+        store.execute(
+            "UPDATE cell_measurements SET processing_status = 'pending', processing_error = NULL"
+            " WHERE id = ? AND processing_status NOT IN (?, ?)",
+            (measurement_id, *BUSY),
+        )
+    )
+
+
+def start_running(store: Store, measurement_id: str) -> None:
+    store.execute(
+        "UPDATE cell_measurements SET processing_status = 'running' WHERE id = ? "
+        "AND processing_status = 'pending'",
+        (measurement_id,),
+    )
+
+
+def end_processing(store: Store, measurement_id: str, error: str | None) -> None:
+    """Back to ``ready`` with the data unchanged; ``error``: why the processing failed."""
+    store.execute(
+        "UPDATE cell_measurements SET processing_status = 'ready', processing_error = ? "
+        "WHERE id = ?",
+        (error, measurement_id),
+    )
+
+
+def data_changed(
+    store: Store, measurement_id: str, row_count: int, steps_count: int | None
+) -> None:
+    """The measurement's files were replaced: new counts, ``ready``, ``updated_at`` and
+    ``data_version`` moved on (so no client cache serves the old data)."""
+    store.execute(
+        "UPDATE cell_measurements SET row_count = ?, steps_count = ?, updated_at = ?, "
+        "data_version = data_version + 1, processing_status = 'ready', processing_error = NULL"
+        " WHERE id = ?",
+        (row_count, steps_count, now_iso(), measurement_id),
+    )

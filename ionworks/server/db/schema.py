@@ -74,6 +74,19 @@ CREATE INDEX IF NOT EXISTS measurement_uploads_created ON measurement_uploads(cr
 CREATE INDEX IF NOT EXISTS measurement_uploads_measurement
   ON measurement_uploads(measurement_id);
 
+-- raw cycler files of a project (db/raw_data.py) and the measurements made from them
+CREATE TABLE IF NOT EXISTS raw_data (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL,
+  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, name TEXT NOT NULL,
+  filename TEXT NOT NULL, source TEXT, content_type TEXT NOT NULL, size_bytes INTEGER NOT NULL,
+  metadata TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS raw_data_project ON raw_data(owner_id, project_id, created_at);
+CREATE TABLE IF NOT EXISTS raw_data_measurements (
+  raw_data_id TEXT NOT NULL REFERENCES raw_data(id) ON DELETE CASCADE,
+  measurement_id TEXT NOT NULL REFERENCES cell_measurements(id) ON DELETE CASCADE,
+  created_at TEXT NOT NULL, PRIMARY KEY (measurement_id, raw_data_id));
+CREATE INDEX IF NOT EXISTS raw_data_measurements_raw ON raw_data_measurements(raw_data_id);
+
 -- studies and their members
 CREATE TABLE IF NOT EXISTS studies (
   id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
@@ -87,6 +100,18 @@ CREATE TABLE IF NOT EXISTS study_measurements (
   study_id TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
   measurement_id TEXT NOT NULL REFERENCES cell_measurements(id) ON DELETE CASCADE,
   created_at TEXT NOT NULL, PRIMARY KEY (study_id, measurement_id));
+
+-- who watches which measurement (db/watches.py; user_id: the watching key's own owner). A
+-- watch goes with its measurement and ends when the test does (an end_time is set)
+CREATE TABLE IF NOT EXISTS measurement_watches (
+  measurement_id TEXT NOT NULL REFERENCES cell_measurements(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL, project_id TEXT NOT NULL, created_at TEXT NOT NULL,
+  PRIMARY KEY (user_id, measurement_id));
+CREATE INDEX IF NOT EXISTS measurement_watches_measurement
+  ON measurement_watches(measurement_id);
+CREATE TRIGGER IF NOT EXISTS measurement_watches_end AFTER UPDATE OF fields
+  ON cell_measurements WHEN json_extract(NEW.fields, '$.end_time') IS NOT NULL
+  BEGIN DELETE FROM measurement_watches WHERE measurement_id = NEW.id; END;
 
 -- pipelines and simple pipelines
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -138,6 +163,15 @@ ADDED_COLUMNS: Final = {
     # set on create and update; NULL on rows of older versions until first updated
     "cell_specifications": (("updated_at", "TEXT"),),
     "cell_instances": (("updated_at", "TEXT"),),
+    # set on uploads of raw data (which belong to a project, not a cell instance)
+    "measurement_uploads": (("project_id", "TEXT"),),
+    # an extend's stitch (api/measurement_extend.py): pending -> running -> ready, its last
+    # failure, and a counter bumped on every change of the data (keys of client caches)
+    "cell_measurements": (
+        ("processing_status", "TEXT NOT NULL DEFAULT 'ready'"),
+        ("processing_error", "TEXT"),
+        ("data_version", "INTEGER NOT NULL DEFAULT 0"),
+    ),
 }
 
 #: DDL that needs the added columns.

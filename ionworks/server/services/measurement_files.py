@@ -12,6 +12,7 @@ message names the file, the column or the limit, and never a server path.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, Final
 
 from ionworks.errors import MeasurementValidationError
 from ionworks.server.db.measurements import STEPS, TIME_SERIES
+from ionworks.server.db.store import Store
 from ionworks.server.limits import Limits
 from ionworks.wire.measurements import REQUIRED_COLUMNS, validate_time_series
 
@@ -31,6 +33,7 @@ __all__ = [
     "check_shape",
     "derived_steps_and_cycles",
     "public_message",
+    "store_series",
 ]
 
 CHUNK: Final = 1 << 20
@@ -234,6 +237,18 @@ def check_files(
     for name, (path, converted) in files.items():
         stored[name], rows[name] = _check_file(name, path, converted, bounds)
     return stored, rows[TIME_SERIES], rows.get(STEPS)
+
+
+def store_series(
+    store: Store, files: dict[str, tuple[Path, Path]], folder: str, bounds: Limits
+) -> tuple[int, int | None]:
+    """:func:`check_files`, then move the files to store into ``folder`` of the blob
+    directory: (time-series rows, step rows or None). Blocking: run it in a worker thread."""
+    stored, rows, steps = check_files(files, bounds)
+    (store.blob_dir / folder).mkdir(parents=True, exist_ok=True)
+    for name, path in stored.items():
+        os.replace(path, store.blob_path(folder, name))
+    return rows, steps
 
 
 # --- attachments of file measurements (images, PDFs, raw exports) ------------------------------
