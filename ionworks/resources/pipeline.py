@@ -10,7 +10,9 @@ from typing import Any, ClassVar, overload
 from ionworks.data_refs import prepare_outbound
 from ionworks.errors import IonworksError, PermissionDeniedError
 from ionworks.models import Page, Pipeline, PipelineElement, PipelineResult, structure
+from ionworks.models.fit_results import ElementResult
 from ionworks.resources._base import expect, seg
+from ionworks.resources._fit_results import fill
 from ionworks.resources._pipeline_base import AsyncPipelineBase, split_config
 from ionworks.resources.job import AsyncJobs
 
@@ -127,6 +129,31 @@ class AsyncPipelines(AsyncPipelineBase[Pipeline]):
         ``job_id`` is the pipeline's id (the official client's name for it)."""
         data = await self._api.get(f"/pipelines/{seg(job_id)}/result")
         return structure(data, PipelineResult, what="pipeline result")
+
+    async def element_result(self, pipeline_id: str, element_name: str) -> ElementResult:
+        """One element's result with its diagnostics filled: model-vs-data ``series`` and
+        ``overlay`` plots (fits and validations), the ``trace`` (fits) and the ``posterior``
+        samples (sampler fits). ``ValueError`` for an unknown element name."""
+        results = await self.element_results(pipeline_id, [element_name])
+        return results[element_name]
+
+    async def element_results(
+        self, pipeline_id: str, element_names: builtins.list[str] | None = None
+    ) -> dict[str, ElementResult]:
+        """:meth:`element_result` of every element (or of ``element_names``), by name."""
+        result = await self.result(pipeline_id)
+        listing = await self._api.get(f"/pipelines/{seg(pipeline_id)}/elements")
+        elements = {
+            e.get("name"): e for e in expect(listing, list, what="pipeline elements", items=dict)
+        }
+        names = list(result.element_results) if element_names is None else element_names
+        unknown = [n for n in names if n not in result.element_results and n not in elements]
+        if unknown:
+            raise ValueError(f"No element named {unknown[0]!r} found in pipeline {pipeline_id}.")
+        return {
+            name: await fill(self._jobs, name, result.element_results.get(name), elements.get(name))
+            for name in names
+        }
 
     async def elements(self, pipeline_id: str) -> builtins.list[PipelineElement]:
         """The pipeline's elements with their job ids, types and progress."""

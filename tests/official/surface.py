@@ -21,6 +21,7 @@ from typing import Any
 #: the others its sub-clients by attribute name.
 GROUPS = (
     "client",
+    "job",
     "protocol",
     "model",
     "parameterized_model",

@@ -110,7 +110,7 @@ async def test_series_are_the_recorded_validation(
     ("kwargs", "error", "match"),
     [
         ({"objective": "voltage"}, NotFoundError, "no series for objective 'voltage'"),
-        ({"objective": "nope"}, NotFoundError, "validation elements only"),
+        ({"objective": "nope"}, NotFoundError, "data_fit and validation elements record"),
         ({"objective": "late", "source": "baseline"}, NotFoundError, "'optimal' solve only"),
         ({"objective": "late", "source": "best"}, ValidationError, "'source' must be one of"),
         ({"objective": "late", "columns": ["Current [A]"]}, ValidationError, "'Current \\[A\\]'"),

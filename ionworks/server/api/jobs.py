@@ -1,12 +1,15 @@
-"""Routes: jobs."""
+"""Routes: jobs, and a job's fit diagnostics: recorded series (:mod:`.job_series`), plots
+(:mod:`.job_plots`), metadata (trace, posterior samples). A running job's record carries its
+``progress`` (element, iteration, evaluations, best cost) from its latest checkpoint."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from aiohttp import web
 
-from ionworks.server.api import job_series
+from ionworks.server.api import job_plots, job_series
 from ionworks.server.api.access import find_shared
 from ionworks.server.api.http import fail, json_response, owner
 from ionworks.server.api.listing import page_params
@@ -50,8 +53,24 @@ async def create_job(request: web.Request) -> web.Response:
     fail(410, "POST /jobs/ is deprecated: submit simulations or pipelines instead")
 
 
+#: Checkpoint keys a running job's ``progress`` shows.
+PROGRESS = ("iteration", "evaluations", "best_cost")
+
+
+def _with_progress(job: dict[str, Any]) -> dict[str, Any]:
+    """The job with ``progress``: ``{"element", "iteration", "evaluations", "best_cost"}``
+    of its latest checkpoint while it runs, else ``None``."""
+    result = job["result"]
+    checkpoint = result.get("checkpoint") if isinstance(result, dict) else None
+    progress = None
+    if job["status"] == "running" and isinstance(checkpoint, dict):
+        progress = {"element": result.get("element")}
+        progress.update({k: checkpoint.get(k) for k in PROGRESS})
+    return {**job, "progress": progress}
+
+
 async def get_job(request: web.Request) -> web.Response:
-    return json_response(_job_or_404(request, request.match_info["id"]))
+    return json_response(_with_progress(_job_or_404(request, request.match_info["id"])))
 
 
 async def cancel_job(request: web.Request) -> web.Response:
@@ -75,10 +94,22 @@ async def series(request: web.Request) -> web.Response:
     return json_response(job_series.select(request, job["job_id"], job["result"]))
 
 
+async def plot_data(request: web.Request) -> web.Response:
+    """One plot of a fit objective (see :mod:`.job_plots`)."""
+    job = _job_or_404(request, request.match_info["id"])
+    return json_response(job_plots.plot_data(request, job["job_id"], job["result"]))
+
+
 async def job_metadata(request: web.Request) -> web.Response:
+    """The job's stored result with the official metadata keys derived from it (recorded
+    series, plot manifest, sampler chains: :func:`.job_series.metadata`); the trace is
+    ``intermediate_results``."""
     job = _job_or_404(request, request.match_info["id"])
     result = job["result"] if isinstance(job["result"], dict) else {"result": job["result"]}
-    return json_response({"job_id": job["job_id"], "job_type": job["job_type"], **result})
+    derived = await anyio.to_thread.run_sync(job_series.metadata, result)
+    return json_response(
+        {"job_id": job["job_id"], "job_type": job["job_type"], **result, **derived}
+    )
 
 
 def setup(app: web.Application) -> None:
@@ -91,3 +122,5 @@ def setup(app: web.Application) -> None:
     r.add_get("/jobs/{id}/metadata", job_metadata)
     r.add_get("/jobs/{id}/series/channels", series_channels)
     r.add_get("/jobs/{id}/series", series)
+    r.add_get("/jobs/{id}/plot_data", plot_data)
+    r.add_get("/pipelines/datafits/{id}/plot_data", plot_data)

@@ -3,7 +3,8 @@
 - :mod:`.config` — element types (legacy aliases normalised), references between elements;
 - :mod:`.data` — measured data (inline columns, ``db:`` measurements) as arrays;
 - :mod:`.model` — model selection, base parameters, simulators built once with inputs;
-- :mod:`.optimize` — fit parameters (log scaling), costs, scipy optimizers, checkpoints;
+- :mod:`.optimize` — fit parameters (log scaling), costs, scipy optimizers, the trace and
+  checkpoints; :mod:`.sampler` — posterior sampling (emcee) of sampler fits;
 - :mod:`.expressions` — the safe arithmetic of calculation elements;
 - :mod:`.runner` — the element runners; :mod:`.job` — the job (driver, payload, result);
 - :mod:`.distributed` — elements and population chunks as sub-jobs on the executor's workers.

@@ -5,7 +5,8 @@
   every ``"parameterized_model"`` is a valid one (its parameter overrides included).
 - Data fits stay within the server's :class:`~ionworks.server.limits.Limits`: fitted
   parameters, optimiser iterations and population size (the population a DE optimiser
-  would use by default, ``10 × parameters``, counts too).
+  would use by default, ``10 × parameters``, counts too); a sampler's walkers × steps
+  (:data:`~.optimize.MAX_SAMPLER_EVALUATIONS`), burn-in and cost.
 
 Raises ``ValueError`` (an :class:`EngineError` for model problems) whose message starts with
 the path inside the request (``elements.fit.optimizer.population_size``). Imports PyBaMM
@@ -23,9 +24,12 @@ from ionworks.server.engine.safe_pybamm import check_model_config
 from ionworks.server.limits import Limits
 
 from .config import element_type
-from .optimize import OptimizerSpec
+from .optimize import OPTIMIZERS, OptimizerSpec, cost_function
+from .sampler import check_sampler_cost
 
 __all__ = ["check_pipeline"]
+
+SAMPLERS = frozenset(name for name, kind in OPTIMIZERS.items() if kind == "sampler")
 
 
 def check_pipeline(elements: Mapping[str, Any], limits: Limits) -> None:
@@ -71,15 +75,21 @@ def _check_fit(element: Mapping[str, Any], where: str, limits: Limits) -> None:
             f"{where}.parameters: {count} fitted parameters exceed the limit of "
             f"{limits.max_fit_parameters}"
         )
+    optimizer = element.get("optimizer")
     try:
-        spec = OptimizerSpec.parse(element.get("optimizer"))
-    except (TypeError, ValueError):
+        spec = OptimizerSpec.parse(optimizer)
+    except (TypeError, ValueError) as exc:
+        kind = optimizer.get("type") if isinstance(optimizer, Mapping) else optimizer
+        if kind in SAMPLERS:  # a sampler's options are bounded before it runs
+            raise ValueError(f"{where}.optimizer: {exc}") from None
         return  # an unknown optimizer fails the job with its message, as on the cloud
     if spec.max_iterations is not None and spec.max_iterations > limits.max_iterations:
         raise ValueError(
             f"{where}.optimizer.max_iterations: {spec.max_iterations} exceeds the limit of "
             f"{limits.max_iterations}"
         )
+    if spec.kind == "sampler":
+        _check_sampler(element, spec, count, where)
     population = spec.population_size
     if population is None and spec.kind == "de":
         population = 10 * max(count, 1)
@@ -88,3 +98,15 @@ def _check_fit(element: Mapping[str, Any], where: str, limits: Limits) -> None:
             f"{where}.optimizer.population_size: {population} exceeds the limit of "
             f"{limits.max_population_size}"
         )
+
+
+def _check_sampler(element: Mapping[str, Any], spec: OptimizerSpec, count: int, where: str) -> None:
+    try:
+        spec.sampler_shape(max(count, 1))
+    except ValueError as exc:
+        raise ValueError(f"{where}.optimizer: {exc}") from None
+    try:
+        name, _ = cost_function(element.get("cost"))
+        check_sampler_cost(spec, name)
+    except ValueError as exc:
+        raise ValueError(f"{where}.cost: {exc}") from None

@@ -77,13 +77,13 @@ def _local_objectives(key: str, problem: dict[str, Any]) -> LocalObjectives:
 
 
 def evaluate_chunk(payload: dict[str, Any]) -> dict[str, Any]:
-    """Residuals of a chunk of a population (or, with ``stats``, the fit's statistics at one
-    point); ``pid`` is the worker process's id."""
+    """Residuals of a chunk of a population (or, with ``curves``, the fit's statistics and
+    curves at each point); ``pid`` is the worker process's id."""
     problem = payload["problem"]
     try:
         objectives = _local_objectives(payload["key"], problem)
-        if payload.get("stats"):
-            out: dict[str, Any] = {"stats": objectives.stats(payload["points"][0])}
+        if payload.get("curves"):
+            out: dict[str, Any] = {"curves": objectives.curves(payload["points"])}
         else:
             out = {"residuals": objectives.residuals(payload["points"])}
     except Exception as exc:
@@ -146,8 +146,8 @@ class Chunked:
         self.sub_jobs = 0
         self.pids: set[int] = set()
 
-    def _payload(self, points: list[dict[str, float]], stats: bool = False) -> dict[str, Any]:
-        return {"key": self.key, "problem": self.problem, "points": points, "stats": stats}
+    def _payload(self, points: list[dict[str, float]], curves: bool = False) -> dict[str, Any]:
+        return {"key": self.key, "problem": self.problem, "points": points, "curves": curves}
 
     def _seen(self, reply: Mapping[str, Any]) -> None:
         self.sub_jobs += 1
@@ -168,11 +168,11 @@ class Chunked:
             out.extend(np.asarray(r, dtype=np.float64) for r in reply["residuals"])
         return out
 
-    def stats(self, values: dict[str, float]) -> dict[str, Any]:
-        reply = self.remote._call(evaluate_chunk, self._payload([values], stats=True))
+    def curves(self, points: list[dict[str, float]]) -> list[dict[str, Any]]:
+        reply = self.remote._call(evaluate_chunk, self._payload(points, curves=True))
         self._seen(reply)
-        stats: dict[str, Any] = reply["stats"]
-        return stats
+        curves: list[dict[str, Any]] = reply["curves"]
+        return curves
 
     @property
     def fan_out(self) -> dict[str, int]:

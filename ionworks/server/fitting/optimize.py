@@ -12,7 +12,19 @@ population; each generation is one vectorised batch — on the server split into
 per worker, each chunk a batch solve, see :mod:`.distributed`). ``max_iterations``
 bounds iterations (generations for DE; model evaluations ÷ (n + 1) for least squares).
 Least squares always minimises the sum of squared residuals; the reported ``cost`` is the
-requested cost function (RMSE by default; SSE, MSE, MAE, Max).
+requested cost function (RMSE by default; SSE, MSE, MAE, Max, ``GaussianLogLikelihood``: the
+negative log-likelihood of Gaussian noise of standard deviation ``sigma``).
+
+Samplers (``PintsSampler``): an affine-invariant ensemble MCMC (emcee, see :mod:`.sampler`)
+of the ``GaussianLogLikelihood`` posterior, flat priors within the bounds;
+``max_iterations`` steps per walker (burn-in included), ``burnin_iterations`` (default a
+tenth), ``walkers`` (default ``max(8, 2 × parameters + 2)``). Walkers × steps are capped at
+:data:`MAX_SAMPLER_EVALUATIONS`.
+
+The :class:`Tracker` keeps the trace: one row per iteration (thinned to at most
+:data:`TRACE_LIMIT` rows, the last always kept) with the iteration's best ``cost`` and point
+(``inputs``: unit coordinates, ``inputs_unscaled``: parameter values), the ``best_cost`` so
+far and its values (``parameter_values``).
 """
 
 from __future__ import annotations
@@ -25,7 +37,15 @@ from typing import Any, Final
 import attrs
 import numpy as np
 
-__all__ = ["COSTS", "OPTIMIZERS", "FitOutcome", "FitParameter", "Tracker", "optimize"]
+__all__ = [
+    "COSTS",
+    "MAX_SAMPLER_EVALUATIONS",
+    "OPTIMIZERS",
+    "FitOutcome",
+    "FitParameter",
+    "Tracker",
+    "optimize",
+]
 
 #: Residual assigned to model points where the solver failed.
 FAILED_RESIDUAL: Final = 10.0
@@ -42,8 +62,13 @@ OPTIMIZERS: Final[Mapping[str, str]] = {
     "ScipyMinimize": "minimize",
     "DifferentialEvolution": "de",
     "ScipyDifferentialEvolution": "de",
+    "PintsSampler": "sampler",
 }
+#: Rows kept in a fit's trace; a longer run keeps every 2nd, 4th, … iteration.
 TRACE_LIMIT: Final = 500
+#: Walkers × steps of one sampler fit (each is one model evaluation).
+MAX_SAMPLER_EVALUATIONS: Final = 20_000
+LIKELIHOOD: Final = "GaussianLogLikelihood"
 
 
 @attrs.frozen
@@ -100,6 +125,31 @@ class OptimizerSpec:
     method: str
     seed: int
     tolerance: float
+    burnin: int | None = None
+    walkers: int | None = None
+
+    def sampler_shape(self, parameters: int) -> tuple[int, int, int]:
+        """``(walkers, steps, burn-in steps)`` of a sampler fit; ``ValueError`` naming the
+        option when they are out of bounds."""
+        walkers = self.walkers or max(8, 2 * parameters + 2)
+        steps = self.max_iterations or 1000
+        burnin = steps // 10 if self.burnin is None else self.burnin
+        if walkers < 2 * parameters or walkers % 2:
+            raise ValueError(
+                f"optimizer walkers must be an even number >= 2 x parameters "
+                f"({2 * parameters}), got {walkers}"
+            )
+        if walkers * steps > MAX_SAMPLER_EVALUATIONS:
+            raise ValueError(
+                f"optimizer max_iterations x walkers: {steps} x {walkers} = {steps * walkers} "
+                f"model evaluations exceed the limit of {MAX_SAMPLER_EVALUATIONS}"
+            )
+        if burnin >= steps:
+            raise ValueError(
+                f"optimizer burnin_iterations must be less than max_iterations ({steps}), "
+                f"got {burnin}"
+            )
+        return walkers, steps, burnin
 
     @classmethod
     def parse(cls, spec: Any) -> OptimizerSpec:
@@ -123,6 +173,8 @@ class OptimizerSpec:
             method=str(options.get("method") or "L-BFGS-B"),
             seed=int(options.get("seed") or 0),
             tolerance=float(options.get("relative_tolerance") or 0.01),
+            burnin=_count(options, "burnin_iterations"),
+            walkers=_positive_int(options, "walkers"),
         )
 
 
@@ -135,17 +187,58 @@ def _positive_int(options: Mapping[str, Any], key: str) -> int | None:
     return int(value)
 
 
+def _count(options: Mapping[str, Any], key: str) -> int | None:
+    """A whole number >= 0 (``None`` when absent)."""
+    value = options.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 2**31:
+        raise ValueError(f"optimizer {key} must be a whole number >= 0, got {value!r}")
+    return int(value)
+
+
+def _sigma(spec: Mapping[str, Any]) -> float:
+    """The noise standard deviation of a ``GaussianLogLikelihood`` cost (one voltage σ)."""
+    raw = spec.get("sigma")
+    if isinstance(raw, Mapping):
+        if len(raw) != 1:
+            raise ValueError(
+                f"cost sigma: one entry expected (the voltage), got {len(raw)}: "
+                f"{', '.join(map(repr, list(raw)[:5]))}"
+            )
+        raw = next(iter(raw.values()))
+    if isinstance(raw, str):
+        raise ValueError(
+            f"cost sigma {raw!r}: a fitted noise parameter is not supported; give a number"
+        )
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw < math.inf:
+        raise ValueError(
+            'cost GaussianLogLikelihood needs sigma: a positive number, e.g. {"Voltage [V]": '
+            f"0.005}}; got {raw!r}"
+        )
+    return float(raw)
+
+
 def cost_function(spec: Any) -> tuple[str, Callable[[np.ndarray], float]]:
     name = spec.get("type") if isinstance(spec, Mapping) else spec
     name = str(name or "RMSE")
+    if name == LIKELIHOOD:
+        sigma = _sigma(spec if isinstance(spec, Mapping) else {})
+        log_norm = math.log(2 * math.pi * sigma**2)
+
+        def negative_log_likelihood(r: np.ndarray) -> float:
+            return float(0.5 * (len(r) * log_norm + np.sum(r**2) / sigma**2))
+
+        return name, negative_log_likelihood
     if name not in COSTS:
-        raise ValueError(f"unknown cost {name!r}; accepted: {', '.join(COSTS)}")
+        raise ValueError(f"unknown cost {name!r}; accepted: {', '.join([*COSTS, LIKELIHOOD])}")
     return name, COSTS[name]
 
 
 @attrs.define
 class Tracker:
-    """Counts evaluations, keeps the best point and reports throttled checkpoints."""
+    """Counts evaluations, keeps the best point and the trace (see the module docstring) and
+    reports throttled checkpoints."""
 
     params: list[FitParameter]
     cost: Callable[[np.ndarray], float]
@@ -155,7 +248,12 @@ class Tracker:
     iteration: int = 0
     best_cost: float = math.inf
     best_u: np.ndarray | None = None
+    #: The residuals at the best point (model − data, all objectives concatenated).
+    best_residuals: np.ndarray | None = None
     trace: list[dict[str, Any]] = attrs.field(factory=list)
+    _stride: int = 1
+    _step_cost: float = math.inf
+    _step_u: np.ndarray | None = None
     _last: float = 0.0
 
     def values(self, u: np.ndarray) -> dict[str, float]:
@@ -164,22 +262,46 @@ class Tracker:
     def seen(self, u: np.ndarray, residuals: np.ndarray) -> float:
         self.evaluations += 1
         value = self.cost(residuals)
+        if value < self._step_cost:
+            self._step_cost, self._step_u = value, np.array(u, dtype=np.float64)
         if value < self.best_cost:
             self.best_cost, self.best_u = value, np.array(u, dtype=np.float64)
+            self.best_residuals = np.array(residuals, dtype=np.float64)
         return value
 
+    def _row(self) -> dict[str, Any]:
+        assert self.best_u is not None
+        u = self._step_u if self._step_u is not None else self.best_u
+        cost = self._step_cost if math.isfinite(self._step_cost) else self.best_cost
+        return {
+            "iteration": self.iteration,
+            "evaluations": self.evaluations,
+            "cost": cost,
+            "best_cost": self.best_cost,
+            "inputs": {p.name: float(x) for p, x in zip(self.params, u, strict=True)},
+            "inputs_unscaled": self.values(u),
+            "parameter_values": self.values(self.best_u),
+        }
+
+    def _keep(self, row: dict[str, Any], force: bool) -> None:
+        if not force and self.iteration % self._stride:
+            return
+        if len(self.trace) >= TRACE_LIMIT:  # keep the first row and every 2 × stride-th
+            self._stride *= 2
+            first, *rest = self.trace
+            self.trace[:] = [first, *(r for r in rest if r["iteration"] % self._stride == 0)]
+            if not force and self.iteration % self._stride:
+                return
+        self.trace.append(row)
+
     def step(self, force: bool = False) -> None:
+        """One iteration done (``force``: the last one, always kept and reported)."""
         self.iteration += 1
         if self.best_u is None:
             return
-        point = {
-            "iteration": self.iteration,
-            "evaluations": self.evaluations,
-            "best_cost": self.best_cost,
-            "parameter_values": self.values(self.best_u),
-        }
-        if len(self.trace) < TRACE_LIMIT:
-            self.trace.append(point)
+        point = self._row()
+        self._step_cost, self._step_u = math.inf, None
+        self._keep(point, force)
         now = time.monotonic()
         if self.report is not None and (force or now - self._last >= self.interval):
             self._last = now
@@ -194,16 +316,17 @@ class FitOutcome:
     iterations: int
     success: bool
     message: str
+    #: A sampler's chains (see :func:`.sampler.sample`); ``None`` for optimisers.
+    posterior: dict[str, Any] | None = None
 
 
 Residuals = Callable[[list[dict[str, float]]], list[np.ndarray]]
+Batch = Callable[[np.ndarray], list[np.ndarray]]
 
 
-def optimize(
-    residuals: Residuals, params: list[FitParameter], spec: OptimizerSpec, tracker: Tracker
-) -> FitOutcome:
-    """Minimise the cost of ``residuals`` (model − data, NaN where a solve failed)."""
-    from scipy import optimize as so
+def batch_of(residuals: Residuals, tracker: Tracker) -> Batch:
+    """Unit points ``(S, n)`` → their residuals (failed solves: :data:`FAILED_RESIDUAL`),
+    each one counted by ``tracker``."""
 
     def batch(units: np.ndarray) -> list[np.ndarray]:
         points = [tracker.values(u) for u in units]
@@ -214,6 +337,21 @@ def optimize(
             out.append(r)
         return out
 
+    return batch
+
+
+def optimize(
+    residuals: Residuals, params: list[FitParameter], spec: OptimizerSpec, tracker: Tracker
+) -> FitOutcome:
+    """Minimise the cost of ``residuals`` (model − data, NaN where a solve failed), or sample
+    its posterior (a sampler, see :mod:`.sampler`)."""
+    from scipy import optimize as so
+
+    batch = batch_of(residuals, tracker)
+    if spec.kind == "sampler":
+        from .sampler import sample
+
+        return sample(batch, params, spec, tracker)
     n = len(params)
     x0 = np.array([p.unit(p.initial) for p in params])
     bounds = [(0.0, 1.0)] * n

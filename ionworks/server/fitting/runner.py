@@ -5,11 +5,18 @@
   be referenced (``"entry.data"``).
 - ``data_fit``: ``objectives`` (``{"name": {"data": ...}}``, voltage driven by the measured
   current; or typed ``{"type": "CurrentDriven", "data": ..., "options": {"model": ...}}``),
-  ``parameters`` (bounds, initial_value), ``cost``, ``optimizer`` (see :mod:`.optimize`).
+  ``parameters`` (bounds, initial_value), ``cost``, ``optimizer`` (see :mod:`.optimize`;
+  a sampler: :mod:`.sampler`). Its result carries the trace (``intermediate_results``) and,
+  per objective, the measured and model curves at the fitted values
+  (``validation_results``) and at the initial guess (``baseline_validation_results``); while
+  it runs, its checkpoints carry the trace and the curves at the best values so far.
 - ``calculation``: ``expressions`` ``{"<new parameter>": "<expression>"}`` (see
   :mod:`.expressions`) or a built-in ``type`` from :data:`CALCULATIONS`.
 - ``validation``: simulate the objectives with the current values; ``summary_stats`` per
   objective: RMSE, MAE and max absolute error of the voltage.
+
+Recorded curves are ``Time [s]``, ``Measured voltage [V]``, ``Model voltage [V]``, thinned
+evenly to at most :data:`MAX_SERIES` rows (the full curve enters the statistics).
 """
 
 from __future__ import annotations
@@ -25,7 +32,15 @@ from .config import Element, parse_elements, resolve_reference
 from .data import Measured, load_measured
 from .expressions import evaluate
 from .model import ModelState, Simulator
-from .optimize import FitParameter, OptimizerSpec, Tracker, cost_function, optimize
+from .optimize import (
+    FAILED_RESIDUAL,
+    FitParameter,
+    OptimizerSpec,
+    Tracker,
+    cost_function,
+    optimize,
+)
+from .sampler import check_sampler_cost
 
 __all__ = ["CALCULATIONS", "Remote", "RemoteError", "run_config", "run_element"]
 
@@ -41,6 +56,7 @@ CALCULATIONS: Final[Mapping[str, Mapping[str, str]]] = {
     },
 }
 OBJECTIVE_TYPES: Final = ("CurrentDriven",)
+#: Rows of a recorded curve (longer ones are thinned evenly).
 MAX_SERIES: Final = 1000
 Report = Callable[[dict[str, Any]], None]
 
@@ -54,7 +70,9 @@ class Objectives(Protocol):
 
     def residuals(self, points: list[dict[str, float]]) -> list[np.ndarray]: ...
 
-    def stats(self, values: dict[str, float]) -> dict[str, Any]: ...
+    def curves(self, points: list[dict[str, float]]) -> list[dict[str, Any]]:
+        """Per point ``{objective: {"stats": ..., "series": ...}}`` (see :func:`curves_of`)."""
+        ...
 
 
 class Remote(Protocol):
@@ -89,8 +107,17 @@ class LocalObjectives:
             for i in range(len(points))
         ]
 
-    def stats(self, values: dict[str, float]) -> dict[str, Any]:
-        return {name: _stats(sim.measured, sim.voltages([values])[0]) for name, sim in self.sims}
+    def curves(self, points: list[dict[str, float]]) -> list[dict[str, Any]]:
+        per_objective = [(name, sim.measured, sim.voltages(points)) for name, sim in self.sims]
+        return [curves_of((n, m, v[i]) for n, m, v in per_objective) for i in range(len(points))]
+
+
+def curves_of(solved: Any) -> dict[str, Any]:
+    """``(name, measured, model voltage)`` triples → ``{name: {"stats", "series"}}``."""
+    return {
+        name: {"stats": _stats(measured, voltage), "series": _series(measured, voltage)}
+        for name, measured, voltage in solved
+    }
 
 
 class Context:
@@ -181,6 +208,7 @@ def run_data_fit(ctx: Context, element: Element) -> dict[str, Any]:
     params = [FitParameter.parse(str(k), v) for k, v in raw.items()]
     cost_name, cost = cost_function(element.config.get("cost"))
     spec = OptimizerSpec.parse(element.config.get("optimizer"))
+    check_sampler_cost(spec, cost_name)
     started = time.perf_counter()
     inputs = [p.name for p in params]
     objectives: Objectives
@@ -188,18 +216,26 @@ def run_data_fit(ctx: Context, element: Element) -> dict[str, Any]:
         objectives = ctx.remote.objectives(element, ctx.state, inputs)
     else:
         objectives = LocalObjectives(ctx.simulators(element, inputs))
+    # the measured curves, for the live series of the checkpoints (cheap: read, not solved)
+    measured = [(n, m) for n, m, _ in ctx.objectives(element)] if ctx.report is not None else []
+    tracker = Tracker(params, cost)
 
     def report(checkpoint: dict[str, Any]) -> None:
         if ctx.report is not None:
-            ctx.report({"element": element.name, **checkpoint})
+            live = _live_series(measured, tracker.best_residuals)
+            ctx.report({"element": element.name, **checkpoint, "validation_results": live})
 
-    tracker = Tracker(params, cost, report if ctx.report is not None else None)
+    tracker.report = report if ctx.report is not None else None
     outcome = optimize(objectives.residuals, params, spec, tracker)
     ctx.state.values.update(outcome.values)
-    stats = objectives.stats(outcome.values)
+    initial = {p.name: p.initial for p in params}
+    optimal, baseline = objectives.curves([outcome.values, initial])
     out = {
+        "type": "PosteriorResult" if outcome.posterior is not None else "OptimizationResult",
         "parameter_values": outcome.values,
-        "initial_guess": {p.name: p.initial for p in params},
+        "initial_guess": initial,
+        "x": [outcome.values[name] for name in inputs],
+        "fun": outcome.cost,
         "cost": outcome.cost,
         "cost_function": cost_name,
         "optimizer": spec.name,
@@ -208,13 +244,30 @@ def run_data_fit(ctx: Context, element: Element) -> dict[str, Any]:
         "success": outcome.success,
         "message": outcome.message,
         "log_scaled": [p.name for p in params if p.log],
-        "fit_summary_stats": stats,
+        "fit_summary_stats": {name: c["stats"] for name, c in optimal.items()},
+        "validation_results": {name: c["series"] for name, c in optimal.items()},
+        "baseline_validation_results": {name: c["series"] for name, c in baseline.items()},
         "time_s": time.perf_counter() - started,
         "intermediate_results": tracker.trace,
+        **(outcome.posterior or {}),
     }
     fan_out = getattr(objectives, "fan_out", None)
     if fan_out is not None:
         out["fan_out"] = fan_out
+    return out
+
+
+def _live_series(
+    measured: list[tuple[str, Measured]], residuals: np.ndarray | None
+) -> dict[str, Any]:
+    """The curves at the best values so far, from their residuals (model − data)."""
+    if residuals is None or len(residuals) != sum(len(m.t) for _, m in measured):
+        return {}
+    out, at = {}, 0
+    for name, m in measured:
+        r = residuals[at : at + len(m.t)]
+        at += len(m.t)
+        out[name] = _series(m, np.where(r == FAILED_RESIDUAL, np.nan, r + m.voltage))
     return out
 
 
@@ -252,6 +305,7 @@ def run_validation(ctx: Context, element: Element) -> dict[str, Any]:
         stats[name] = _stats(sim.measured, voltage)
         series[name] = _series(sim.measured, voltage)
     return {
+        "type": "ValidationResult",
         "parameter_values": dict(ctx.state.values),
         "summary_stats": stats,
         "validation_results": series,
