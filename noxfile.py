@@ -1,4 +1,4 @@
-"""Developer tasks. `nox -s lint typecheck sync tests` is what CI runs (see README)."""
+"""Developer tasks. `nox -s lint typecheck sync tests docs` is what CI runs (see README)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,14 @@ def faults(session: nox.Session) -> None:
     """The slow fault-injection tests (200-simulation batch through the fault proxy)."""
     session.install("-e", ".[server,dev]")
     _pytest(session, "tests/faults", "-m", "slow", "-s")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml) built with --strict into site/ (no network needed)."""
+    session.install("-e", ".[docs]", RUFF)  # mkdocstrings formats signatures with ruff
+    env = {**ENV, "NO_MKDOCS_2_WARNING": "1"}  # Material's end-of-life banner
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs, env=env)
 
 
 VENDOR_PARSERS = ("beep==2026.2.7", "aurora-unicycler==0.4.6")

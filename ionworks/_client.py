@@ -29,6 +29,7 @@ from ionworks.resources.raw_data import AsyncRawDataClient
 from ionworks.resources.simple_pipeline import AsyncSimplePipelines
 from ionworks.resources.simulation import AsyncSimulations
 from ionworks.resources.study import AsyncStudies
+from ionworks.resources.urls import AsyncUrls
 
 __all__ = ["AsyncIonworks"]
 
@@ -60,6 +61,7 @@ class AsyncIonworks(ClientApi):
     pipeline: AsyncPipelines
     simple_pipeline: AsyncSimplePipelines
     study: AsyncStudies
+    urls: AsyncUrls
     protocol: AsyncProtocols
     job: AsyncJobs
     cell_spec: AsyncCellSpecs
@@ -119,6 +121,7 @@ class AsyncIonworks(ClientApi):
         self.pipeline = AsyncPipelines(api)
         self.simple_pipeline = AsyncSimplePipelines(api)
         self.study = AsyncStudies(api)
+        self.urls = AsyncUrls(api)
         self.protocol = AsyncProtocols(api)
         self.job = AsyncJobs(api)
         self.cell_spec = AsyncCellSpecs(api)

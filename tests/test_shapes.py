@@ -152,7 +152,8 @@ async def test_resources_report_bad_shapes_through_it(
 async def test_resources_hold_the_request_interface_and_nothing_else_of_the_client() -> None:
     async with AsyncIonworks(api_key="k", api_url=API, project_id="p1") as client:
         resources = [v for v in vars(client).values() if isinstance(v, AsyncResource)]
-        assert len({id(r) for r in resources}) == 13  # ten groups, cell_spec, cell_instance and raw_data
+        # ten groups, cell_spec, cell_instance, raw_data and urls
+        assert len({id(r) for r in resources}) == 14
         apis = {id(r._api) for r in resources}
         assert len(apis) == 1 and isinstance(resources[0]._api, Requests)
         for resource in resources:

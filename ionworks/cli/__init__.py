@@ -1,5 +1,5 @@
 """Command line: ``ionworks demo | run | validate | convert | serve | stop | logs | jobs | cancel
-| watch``.
+| watch | ui``.
 
 :func:`main` is the one error boundary. Exit codes: 0 success; 1 a failure (a file that
 cannot be read, an invalid protocol, an unknown model, an error from the API or a failed
@@ -8,7 +8,7 @@ Ctrl-C. Errors are one or two lines on stderr; ``--debug`` (before or after the 
 ``IONWORKS_DEBUG=1`` prints the traceback as well.
 
 The commands live in ``_simulate`` (run, demo), ``_protocols`` (validate, convert),
-``_server`` (serve, stop, logs, jobs, cancel) and ``_watch`` (watch); each imports what it
+``_server`` (serve, stop, logs, jobs, cancel), ``_watch`` (watch) and ``_ui`` (ui); each imports what it
 needs when it runs, so ``ionworks --help`` stays fast.
 """
 
@@ -20,7 +20,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from ionworks.cli import _protocols, _server, _simulate, _watch
+from ionworks.cli import _protocols, _server, _simulate, _ui, _watch
 from ionworks.cli._common import CLIError, Interrupted, Parser, name_flags
 from ionworks.cli._simulate import DEMO_PROTOCOL
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="ionworks", description="Ionworks battery modelling")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (_simulate, _protocols, _server, _watch):
+    for module in (_simulate, _protocols, _server, _watch, _ui):
         module.add_commands(sub)
     for command in sub.choices.values():  # --debug after the command too
         command.add_argument(

@@ -113,10 +113,13 @@ def app_runner(config: ServerConfig) -> web.AppRunner:
     """The runner of :func:`create_app` as the CLI and the embedded server host it: a client
     that has not sent a complete request within ``read_timeout_seconds`` of connecting (or of
     its previous response) is disconnected, so idle or trickling connections do not pile up."""
+    from ionworks.server import ui
     from ionworks.server.api.app import create_app
 
+    app = create_app(config)
+    ui.setup(app)  # the web pages at /ui
     return web.AppRunner(
-        create_app(config),
+        app,
         access_log=None,
         keepalive_timeout=config.limits.read_timeout_seconds,
         lingering_time=2.0,  # after an early error response, read a stalled body this long
