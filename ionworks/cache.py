@@ -15,7 +15,9 @@ record first (a small request) and a changed record misses. Entries older than t
 Files: in ``IONWORKS_CACHE_DIR`` when set, else in a per-user cache directory of this
 package (``$XDG_CACHE_HOME/ionworks/measurements``, ``~/Library/Caches/ionworks/measurements``
 on macOS, ``%LOCALAPPDATA%\\ionworks\\cache\\measurements`` on Windows); never the official
-client's ``~/.ionworksdata_cache``. Directories are created 0700 and files 0600; each entry
+client's ``~/.ionworksdata_cache``. Directories are created 0700 and files 0600; a directory
+(an existing ``IONWORKS_CACHE_DIR`` say) that is not the user's own or is writable by group or
+others is not used (POSIX): reads go to the server, with one logged warning. Each entry
 is written to a temp file and renamed, carries a SHA-256 of its content (a corrupt or
 truncated entry is ignored and removed), and the whole cache is kept under
 :data:`MAX_CACHE_BYTES` (the oldest entries go first). The functions here are blocking file
@@ -25,6 +27,7 @@ I/O: the client calls them off the event loop.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import tempfile
@@ -50,6 +53,8 @@ _SUFFIX: Final = ".iwc"
 _NONE: Final = b"\x00none"  # a cached "the server has none" (e.g. no step table)
 
 _settings: dict[str, object] = {"enabled": True, "directory": None, "ttl": 3600}
+_log = logging.getLogger(__name__)
+_warned: set[Path] = set()  # untrusted directories already warned about
 
 
 def set_cache_enabled(enabled: bool) -> None:
@@ -127,13 +132,36 @@ def _path(key: str, kind: str) -> Path:
     return get_cache_directory() / f"{name}{_SUFFIX}"
 
 
+def _trusted(directory: Path) -> bool:
+    """Whether the existing ``directory`` is safe to cache in: on POSIX, owned by this user
+    and not writable by group or others (else another user could plant, swap or read
+    entries). Logs one warning per untrusted directory; ``OSError`` if it cannot be read."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows: the per-user directory's ACLs
+        return True
+    info = directory.stat()
+    if info.st_uid == getuid() and not info.st_mode & 0o022:
+        return True
+    if directory not in _warned:
+        _warned.add(directory)
+        _log.warning(
+            "ionworks: not using the cache directory %s (owner uid %d, mode %o): it must be "
+            "owned by this user and not writable by group or others (chmod 700, or set "
+            "IONWORKS_CACHE_DIR elsewhere); measurement data are read without the cache",
+            directory, info.st_uid, info.st_mode & 0o777,
+        )  # fmt: skip
+    return False
+
+
 def load(key: str, kind: str) -> bytes | None:
     """The cached bytes of ``kind`` (``b""``: "the server has none"), or None on a miss (off,
-    absent, expired, or corrupt: then removed)."""
+    absent, expired, corrupt: then removed, or in an untrusted directory)."""
     if not get_cache_enabled():
         return None
     path = _path(key, kind)
     try:
+        if not _trusted(path.parent):
+            return None
         ttl = get_cache_ttl()
         if ttl is not None and time.time() - path.stat().st_mtime > ttl:
             return None
@@ -149,13 +177,16 @@ def load(key: str, kind: str) -> bytes | None:
 
 def save(key: str, kind: str, data: bytes | None) -> None:
     """Cache ``data`` (None: "the server has none") atomically, then keep the cache within
-    :data:`MAX_CACHE_BYTES`. Failures (a read-only disk, a full one) are ignored."""
+    :data:`MAX_CACHE_BYTES`. Failures (a read-only disk, a full one, an untrusted directory)
+    are ignored."""
     if not get_cache_enabled():
         return
     body = _NONE if data is None else data
     directory = get_cache_directory()
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _trusted(directory):
+            return
         fd, tmp = tempfile.mkstemp(prefix=".iwc-", dir=directory)  # mode 0600
         try:
             with os.fdopen(fd, "wb") as fh:

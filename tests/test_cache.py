@@ -227,3 +227,61 @@ def modes_and_bound(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache.save(key, "small", b"x" * 200)  # over the bound together: the oldest goes
     assert [p.stat().st_size for p in entries(cache_dir)] == [4 + 32 + 200]
     assert cache.load(key, "small") == b"x" * 200
+
+
+posix_only = pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+
+
+@posix_only
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702])
+def test_a_directory_writable_by_others_is_not_used(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, mode: int
+) -> None:
+    monkeypatch.setattr(cache, "_warned", set())
+    key = cache.entry_key("u", "k", "m", "v")
+    cache.save(key, "kept", b"trusted")
+    assert cache.load(key, "kept") == b"trusted"
+    cache_dir.chmod(mode)  # e.g. an existing shared IONWORKS_CACHE_DIR
+    with caplog.at_level("WARNING", logger="ionworks.cache"):
+        assert cache.load(key, "kept") is None
+        cache.save(key, "planted", b"x")
+        assert cache.load(key, "planted") is None
+    assert len(entries(cache_dir)) == 1  # nothing written
+    (record,) = caplog.records  # one warning, however many reads
+    assert str(cache_dir) in record.getMessage() and "chmod 700" in record.getMessage()
+    cache_dir.chmod(0o700)
+    assert cache.load(key, "kept") == b"trusted"
+
+
+@posix_only
+def test_a_directory_of_another_user_is_not_used(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(cache, "_warned", set())
+    key = cache.entry_key("u", "k", "m", "v")
+    cache.save(key, "kept", b"mine")
+    uid = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: uid + 1)  # the directory is now someone else's
+    with caplog.at_level("WARNING", logger="ionworks.cache"):
+        assert cache.load(key, "kept") is None
+    assert "not using the cache directory" in caplog.text
+
+
+def shared(directory: Path) -> None:
+    """An existing directory anyone may write to."""
+    directory.mkdir(mode=0o700)
+    directory.chmod(0o777)
+
+
+@posix_only
+async def test_reads_still_work_without_a_trusted_cache(
+    api: AsyncIonworks, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "_warned", set())
+    shared(cache_dir)
+    ts = frame(60)
+    m = await api.cell_measurement.upload(ts, name="untrusted cache")
+    sent = Counter(api)
+    assert (await api.cell_measurement.time_series(m.id)).equals(ts)
+    assert (await api.cell_measurement.time_series(m.id)).equals(ts)
+    assert sent() == 4 and not entries(cache_dir)  # both from the server

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -151,6 +152,25 @@ async def test_path_like_names_are_never_paths(a: Api, fault_server: EmbeddedSer
     for bad in ("..", "/", "", "   ", 5, None, ["x"]):
         status, body = await initiate(a, filename=bad)
         refused(status, body, 422, "filename")
+
+
+async def test_invisible_and_c1_characters_are_replaced(a: Api) -> None:
+    """A right-to-left override would show "\u202egpj.exe" as "exe.jpg" in a download."""
+    cleaned = {
+        "\u202egpj.exe": "?gpj.exe",
+        "a\u200bb\u2066c\ufeff.csv": "a?b?c?.csv",
+        "x\x85y\x9b\x9fz.csv": "x?y??z.csv",
+        "\u00e9t\u00e9 \u2013 \u6570\u636e.csv": "\u00e9t\u00e9 \u2013 \u6570\u636e.csv",
+    }
+    for given, kept in cleaned.items():
+        status, body = await upload(a, b"1,2\n", filename=given)
+        assert status == 200 and body["filename"] == kept and body["name"] == kept, body
+        async with a.session.get(
+            f"{a.url}/raw_data/{body['id']}/content", headers={"X-API-Key": a.key}
+        ) as resp:
+            assert resp.status == 200 and await resp.read() == b"1,2\n"
+            disposition = resp.headers["Content-Disposition"]
+        assert disposition == f"attachment; filename*=UTF-8''{quote(kept, safe='')}"
 
 
 async def test_malformed_bodies(a: Api) -> None:
@@ -350,3 +370,31 @@ async def test_the_cap_is_checked_before_parsing(
         )
     assert info.value.status == 413 and "max_upload_bytes" in str(info.value) and not parsed
     assert not store.query("SELECT id FROM cell_measurements")
+
+
+async def test_a_file_deleted_while_it_is_imported_is_a_404(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ionworks.server.services import raw_import
+    from ionworks.server.services.raw_readers import read_raw
+
+    row, instance = stored_raw(store, "neware.csv", (RAW / "neware.csv").read_bytes())
+
+    def deleted_first(filename: str, data: Path, **kw: Any) -> Any:
+        data.unlink()  # another request deleted the record between the checks and the read
+        return read_raw(filename, data, **kw)
+
+    monkeypatch.setattr(raw_import, "read_raw", deleted_first)
+    with pytest.raises(RawFileError) as info:
+        await import_raw(store, Limits(), instance, row, {"name": "x"})
+    assert info.value.status == 404 and "neware.csv" in str(info.value)
+    assert str(store.data_dir) not in str(info.value)
+    assert not store.query("SELECT id FROM cell_measurements")
+
+
+def test_read_raw_of_a_missing_file_is_a_404(tmp_path: Path) -> None:
+    from ionworks.server.services.raw_readers import read_raw
+
+    with pytest.raises(RawFileError) as info:
+        read_raw("run\u202e.csv", tmp_path / "gone", limits=Limits())
+    assert info.value.status == 404 and str(info.value).startswith("run?.csv")

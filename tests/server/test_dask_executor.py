@@ -35,7 +35,10 @@ def config(
 @pytest.fixture(scope="module")
 def dask_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cluster = distributed.LocalCluster(
-        n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None
+        n_workers=1,
+        processes=True,
+        threads_per_worker=1,
+        dashboard_address=":0",  # any free port: 8787 may be taken
     )
     data_dir: Path = tmp_path_factory.mktemp("dask-server")
     server = EmbeddedServer(data_dir, api_keys=[KEY], allow_anonymous=False, workers=2)

@@ -6,8 +6,8 @@ URLs, size cap, open-upload cap and expiry): ``POST /raw_data/initiate-upload`` 
 name, filename, content_type, metadata?, source?}`` → ``{raw_data_id, uploads: [{filename,
 signed_url, token, path}]}``; ``PUT`` the bytes to the URL; ``POST /raw_data/{id}/confirm-upload``
 (``size_bytes`` must match what arrived) → the record. The client's file name is cleaned (its
-last part, no control characters) and kept as a column only: the file is stored under the
-record's id. ``content_type`` must be an ``application/…`` or ``text/…`` type other than
+last part, control and invisible format characters such as U+202E replaced) and kept as a
+column only: the file is stored under the record's id. ``content_type`` must be an ``application/…`` or ``text/…`` type other than
 :data:`REFUSED_TYPES` (never HTML or scripts: the file is served back as a download only).
 
 Records: ``GET /raw_data?project_id=`` (paged), ``GET/PATCH/DELETE /raw_data/{id}`` (delete
@@ -38,6 +38,7 @@ from ionworks.server.db import raw_data, uploads
 from ionworks.server.db.store import new_id
 from ionworks.server.db.uploads import RECEIVED, complete_path
 from ionworks.server.services.raw_import import raw_path
+from ionworks.server.services.raw_readers import printable
 from ionworks.server.state import limits
 
 __all__ = ["raw_dict", "raw_or_404", "setup"]
@@ -53,7 +54,6 @@ REFUSED_TYPES: Final = frozenset(
 )
 MAX_FILENAME: Final = 255
 MAX_SOURCE: Final = 2000
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 FIELDS: Final = frozenset({"project_id", "name", "filename", "content_type", "metadata", "source"})
 EDITABLE: Final = frozenset({"name", "source", "metadata"})
 
@@ -70,12 +70,13 @@ def raw_or_404(request: web.Request, raw_data_id: str) -> sqlite3.Row:
 
 
 def clean_filename(value: Any) -> str:
-    """The last part of a client's file name, control characters replaced (422 if nothing is
+    """The last part of a client's file name, control and invisible format characters
+    replaced (:func:`~ionworks.server.services.raw_readers.printable`; 422 if nothing is
     left): never a path."""
     if not isinstance(value, str) or not value.strip():
         fail(422, f"'filename' must be a non-empty string, got {access.shown(value)}")
     name = PurePath(value.replace("\\", "/")).name.strip()
-    name = _CONTROL.sub("?", name)[:MAX_FILENAME]
+    name = printable(name[:MAX_FILENAME])
     if not name or name in (".", ".."):
         fail(422, f"'filename' {access.shown(value)} names no file")
     return name
@@ -220,7 +221,7 @@ async def content(request: web.Request) -> web.StreamResponse:
     path = raw_path(_store(request), row)
     if not path.is_file():
         fail(404, f"raw data {row['id']} has no stored file")
-    disposition = f"attachment; filename*=UTF-8''{quote(str(row['filename']), safe='')}"
+    disposition = f"attachment; filename*=UTF-8''{quote(printable(str(row['filename'])), safe='')}"
     headers = {"Content-Type": "application/octet-stream", "Content-Disposition": disposition}
     return web.FileResponse(path, headers=headers)
 

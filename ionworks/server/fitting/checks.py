@@ -5,7 +5,8 @@
   every ``"parameterized_model"`` is a valid one (its parameter overrides included).
 - Data fits stay within the server's :class:`~ionworks.server.limits.Limits`: fitted
   parameters, optimiser iterations and population size (the population a DE optimiser
-  would use by default, ``10 × parameters``, counts too); a sampler's walkers × steps
+  would use by default, ``10 × parameters``, counts too); a sampler's walkers (at most
+  ``max_population_size``, as a population), walkers × (steps + 1)
   (:data:`~.optimize.MAX_SAMPLER_EVALUATIONS`), burn-in and cost.
 
 Raises ``ValueError`` (an :class:`EngineError` for model problems) whose message starts with
@@ -89,7 +90,7 @@ def _check_fit(element: Mapping[str, Any], where: str, limits: Limits) -> None:
             f"{limits.max_iterations}"
         )
     if spec.kind == "sampler":
-        _check_sampler(element, spec, count, where)
+        _check_sampler(element, spec, count, where, limits)
     population = spec.population_size
     if population is None and spec.kind == "de":
         population = 10 * max(count, 1)
@@ -100,7 +101,15 @@ def _check_fit(element: Mapping[str, Any], where: str, limits: Limits) -> None:
         )
 
 
-def _check_sampler(element: Mapping[str, Any], spec: OptimizerSpec, count: int, where: str) -> None:
+def _check_sampler(
+    element: Mapping[str, Any], spec: OptimizerSpec, count: int, where: str, limits: Limits
+) -> None:
+    walkers = spec.sampler_walkers(max(count, 1))
+    if walkers > limits.max_population_size:
+        raise ValueError(
+            f"{where}.optimizer.walkers: {walkers} walkers exceed the limit of "
+            f"{limits.max_population_size} (max_population_size)"
+        )
     try:
         spec.sampler_shape(max(count, 1))
     except ValueError as exc:

@@ -18,8 +18,9 @@ negative log-likelihood of Gaussian noise of standard deviation ``sigma``).
 Samplers (``PintsSampler``): an affine-invariant ensemble MCMC (emcee, see :mod:`.sampler`)
 of the ``GaussianLogLikelihood`` posterior, flat priors within the bounds;
 ``max_iterations`` steps per walker (burn-in included), ``burnin_iterations`` (default a
-tenth), ``walkers`` (default ``max(8, 2 × parameters + 2)``). Walkers × steps are capped at
-:data:`MAX_SAMPLER_EVALUATIONS`.
+tenth), ``walkers`` (default ``max(8, 2 × parameters + 2)``; at most the server's
+``max_population_size``). Walkers × (steps + 1) — the initial walkers are evaluated too — are
+capped at :data:`MAX_SAMPLER_EVALUATIONS`.
 
 The :class:`Tracker` keeps the trace: one row per iteration (thinned to at most
 :data:`TRACE_LIMIT` rows, the last always kept) with the iteration's best ``cost`` and point
@@ -66,7 +67,7 @@ OPTIMIZERS: Final[Mapping[str, str]] = {
 }
 #: Rows kept in a fit's trace; a longer run keeps every 2nd, 4th, … iteration.
 TRACE_LIMIT: Final = 500
-#: Walkers × steps of one sampler fit (each is one model evaluation).
+#: Walkers × (steps + 1) of one sampler fit (each is one model evaluation).
 MAX_SAMPLER_EVALUATIONS: Final = 20_000
 LIKELIHOOD: Final = "GaussianLogLikelihood"
 
@@ -128,10 +129,15 @@ class OptimizerSpec:
     burnin: int | None = None
     walkers: int | None = None
 
+    def sampler_walkers(self, parameters: int) -> int:
+        """A sampler fit's walkers (given, or the default for ``parameters``)."""
+        return self.walkers or max(8, 2 * parameters + 2)
+
     def sampler_shape(self, parameters: int) -> tuple[int, int, int]:
         """``(walkers, steps, burn-in steps)`` of a sampler fit; ``ValueError`` naming the
-        option when they are out of bounds."""
-        walkers = self.walkers or max(8, 2 * parameters + 2)
+        option when they are out of bounds (the initial walkers are evaluated too: walkers
+        × (steps + 1) model evaluations)."""
+        walkers = self.sampler_walkers(parameters)
         steps = self.max_iterations or 1000
         burnin = steps // 10 if self.burnin is None else self.burnin
         if walkers < 2 * parameters or walkers % 2:
@@ -139,10 +145,11 @@ class OptimizerSpec:
                 f"optimizer walkers must be an even number >= 2 x parameters "
                 f"({2 * parameters}), got {walkers}"
             )
-        if walkers * steps > MAX_SAMPLER_EVALUATIONS:
+        if walkers * (steps + 1) > MAX_SAMPLER_EVALUATIONS:
             raise ValueError(
-                f"optimizer max_iterations x walkers: {steps} x {walkers} = {steps * walkers} "
-                f"model evaluations exceed the limit of {MAX_SAMPLER_EVALUATIONS}"
+                f"optimizer walkers x (max_iterations + 1): {walkers} x ({steps} + 1) = "
+                f"{walkers * (steps + 1)} model evaluations exceed the limit of "
+                f"{MAX_SAMPLER_EVALUATIONS}"
             )
         if burnin >= steps:
             raise ValueError(

@@ -4,17 +4,19 @@ A fit whose ``optimizer`` is a sampler (``PintsSampler``, the official element t
 engine here is emcee whatever its ``method``) and whose ``cost`` is ``GaussianLogLikelihood``
 samples ``log p(θ | data) = −NLL(θ)`` with flat priors within the parameters' bounds. Walkers
 move in the unit coordinates of :class:`~.optimize.FitParameter` (so a log-scaled parameter
-has a flat prior in its logarithm); every step evaluates all walkers as one batch solve.
-Walkers start in a small ball (1 % of each range) around the initial guess.
+has a flat prior in its logarithm); every step evaluates the walkers in batch solves of at
+most :data:`CHUNK` walkers (so the residual arrays held at once are bounded whatever the
+walker count). Walkers start in a small ball (1 % of each range) around the initial guess.
 
 The chains are returned in physical units, ``(walker, step, parameter)``, with the per-draw
 log-likelihood; at most :data:`MAX_STORED_VALUES` numbers are kept (steps thinned evenly,
-the burn-in count scaled with them). ``parameter_values`` is the best draw (the MAP under
-the flat prior). Walkers × steps are capped by
-:data:`~.optimize.MAX_SAMPLER_EVALUATIONS` (checked when the pipeline is submitted) and the
-run by :data:`MAX_SECONDS` of wall-clock time (a slow model stops early: the chains hold the
-steps done, and ``message`` says so); a canceled job's worker is killed, which stops the
-sampler at once.
+the burn-in count scaled with them, at least one kept step always after it).
+``parameter_values`` is the best draw (the MAP under the flat prior). Walkers (the server's
+``max_population_size``) and walkers × (steps + 1) (:data:`~.optimize.MAX_SAMPLER_EVALUATIONS`)
+are capped when the pipeline is submitted, and the run by :data:`MAX_SECONDS` of wall-clock
+time, checked between batches: once the first step is done, a slow model stops early (the
+chains hold the completed steps, and ``message`` says so). Cancellation is unchanged: a
+canceled job's worker is killed, and a fanned-out batch raises, which ends the run.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from .optimize import LIKELIHOOD, Batch, FitOutcome, FitParameter, OptimizerSpec, Tracker
 
-__all__ = ["MAX_STORED_VALUES", "sample"]
+__all__ = ["CHUNK", "MAX_STORED_VALUES", "sample"]
 
 #: Numbers of a stored chain (walkers × kept steps × parameters).
 MAX_STORED_VALUES: Final = 100_000
@@ -36,6 +38,12 @@ BALL: Final = 0.01
 QUANTILES: Final = {"q05": 0.05, "median": 0.5, "q95": 0.95}
 #: Wall-clock budget of one sampler run, in seconds.
 MAX_SECONDS: Final = 1800.0
+#: Walkers evaluated in one batch solve.
+CHUNK: Final = 64
+
+
+class _OutOfTime(Exception):
+    """The time limit passed during a step (the steps done before it are kept)."""
 
 
 def sample(
@@ -58,19 +66,24 @@ def sample(
     def log_probability(units: np.ndarray) -> np.ndarray:
         units = np.atleast_2d(units)
         out = np.full(len(units), -np.inf)
-        inside = np.all((units >= 0.0) & (units <= 1.0), axis=1)
-        if inside.any():
-            residuals = batch(units[inside])
-            out[inside] = [-tracker.cost(r) for r in residuals]
+        inside = np.flatnonzero(np.all((units >= 0.0) & (units <= 1.0), axis=1))
+        for first in range(0, len(inside), CHUNK):
+            if ensemble.iteration and time.monotonic() > deadline:
+                raise _OutOfTime
+            part = inside[first : first + CHUNK]
+            out[part] = [-tracker.cost(r) for r in batch(units[part])]
         return out
 
     ensemble = emcee.EnsembleSampler(walkers, n, log_probability, vectorize=True)
     ensemble.random_state = np.random.RandomState(spec.seed).get_state()
     deadline = time.monotonic() + MAX_SECONDS
-    for _ in ensemble.sample(start, iterations=steps):
-        tracker.step()
-        if time.monotonic() > deadline:
-            break
+    try:
+        for _ in ensemble.sample(start, iterations=steps):
+            tracker.step()
+            if time.monotonic() > deadline:
+                break
+    except _OutOfTime:
+        pass  # the chains hold the steps completed before the limit
     tracker.step(force=True)
     done = ensemble.iteration
     chain = ensemble.get_chain()  # (step, walker, parameter), unit coordinates
@@ -102,7 +115,7 @@ def _posterior(
     thin = max(1, math.ceil(steps * walkers * n / MAX_STORED_VALUES))
     kept = np.transpose(_physical(params, chain[::thin]), (1, 0, 2))  # (walker, step, param)
     kept_log = np.transpose(log_pdfs[::thin])
-    kept_burnin = math.ceil(burnin / thin)
+    kept_burnin = min(math.ceil(burnin / thin), kept.shape[1] - 1)  # one kept step at least
     after = kept[:, kept_burnin:, :].reshape(-1, n)
     summary = {
         p.name: {

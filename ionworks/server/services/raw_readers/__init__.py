@@ -20,6 +20,7 @@ it in a worker thread (``anyio.to_thread.run_sync``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path, PurePath
 from typing import Any, Final
 
@@ -29,7 +30,7 @@ from . import arbin, biologic, maccor, neware
 from ._common import SNIFF, Parsed, RawFileError, check_shape, head_lines, read_table
 from ._finish import finish
 
-__all__ = ["SUPPORTED_FORMATS", "RawFileError", "read_raw"]
+__all__ = ["SUPPORTED_FORMATS", "RawFileError", "printable", "read_raw"]
 
 #: What :func:`read_raw` reads (name → what it is), for messages and docs.
 SUPPORTED_FORMATS: Final = {
@@ -50,6 +51,15 @@ _REFUSED: Final = {
 _ACCESS_MAGIC: Final = (b"Standard Jet DB", b"Standard ACE DB")
 _ZIP_MAGIC: Final = b"PK\x03\x04"
 _OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (C0, DEL, C1) and invisible format characters
+    (Unicode category Cf: bidirectional overrides such as U+202E, zero-width ones) each
+    replaced by ``?``: safe to show in a message or a ``Content-Disposition``."""
+    text = _CONTROL.sub("?", text)
+    return "".join("?" if unicodedata.category(c) == "Cf" else c for c in text)
 
 
 def _refuse(name: str, what: str) -> RawFileError:
@@ -133,26 +143,28 @@ def _parse(name: str, suffix: str, data: bytes | Path, bounds: Limits) -> Parsed
 def read_raw(filename: str, data: bytes | Path, *, limits: Limits) -> Any:
     """Our time-series ``pyarrow.Table`` of one raw cycler file (see the module docstring):
     ``filename`` is the client's name for it (only its last part is used, in messages and
-    to tell formats apart), ``data`` its bytes or the server's temporary copy of it."""
-    name = PurePath(str(filename).replace("\\", "/")).name or "the file"
-    name = re.sub(r"[\x00-\x1f\x7f]", "?", name)[:200]
+    to tell formats apart), ``data`` its bytes or the server's temporary copy of it (a
+    :class:`RawFileError` of status 404 if that file is deleted meanwhile)."""
+    name = printable((PurePath(str(filename).replace("\\", "/")).name or "the file")[:200])
     suffix = PurePath(name).suffix.lower()
-    size = data.stat().st_size if isinstance(data, Path) else len(data)
-    if size > limits.max_upload_bytes:
-        raise RawFileError(
-            f"{name} has {size:,} bytes; the limit is {limits.max_upload_bytes:,} "
-            "(max_upload_bytes)",
-            status=413,
-        )
-    if size == 0:
-        raise RawFileError(f"{name} is empty")
     try:
+        size = data.stat().st_size if isinstance(data, Path) else len(data)
+        if size > limits.max_upload_bytes:
+            raise RawFileError(
+                f"{name} has {size:,} bytes; the limit is {limits.max_upload_bytes:,} "
+                "(max_upload_bytes)",
+                status=413,
+            )
+        if size == 0:
+            raise RawFileError(f"{name} is empty")
         parsed = _parse(name, suffix, data, limits)
         table = finish(name, parsed)
         check_shape(name, table.num_rows, table.num_columns, limits)
         return table
     except RawFileError:
         raise
+    except FileNotFoundError:  # the stored file was deleted meanwhile
+        raise RawFileError(f"{name}: the stored file is gone", status=404) from None
     except MemoryError:
         raise RawFileError(f"{name} is too large to read on this server", status=413) from None
     except BaseException as exc:  # a parser's error on a corrupt file (pyo3 panics included)
