@@ -53,6 +53,8 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(link)
+            page.click("#continue")  # the login link's page posts the token
+            page.wait_for_url("**/ui/projects")
             pages = {
                 "ui-simulation.png": f"{url}/ui/simulations/{demo.simulations[1]}",
                 "ui-sweep.png": f"{url}/ui/projects/{demo.project_id}/sweeps/{sweep}",

@@ -47,9 +47,21 @@ async def signed_in(url: str, key: str) -> aiohttp.ClientSession:
     async with session.post("/ui/login-token", headers={"X-API-Key": key}) as resp:
         assert resp.status == 200
         path = (await resp.json())["login_path"]
-    async with session.get(path, allow_redirects=False) as resp:
+    token = await continue_form(session, path)
+    async with session.post("/ui/login", data={"token": token}, allow_redirects=False) as resp:
         assert resp.status == 303 and resp.headers["Location"] == "/ui/projects"
     return session
+
+
+async def continue_form(session: aiohttp.ClientSession, path: str) -> str:
+    """The token the "Continue" page of a login link posts (the GET itself signs nobody in)."""
+    async with session.get(path, allow_redirects=False) as resp:
+        assert resp.status == 200 and "Set-Cookie" not in resp.headers
+        page = await resp.text()
+    assert 'method="post"' in page and 'action="/ui/login"' in page and "Continue" in page
+    found = re.search(r'name="token" value="([^"]+)"', page)
+    assert found, "the page carries no token form"
+    return found.group(1)
 
 
 @pytest.fixture
@@ -94,12 +106,16 @@ async def test_token_works_once_and_sets_a_strict_cookie(anon: aiohttp.ClientSes
     async with anon.post("/ui/login-token", headers={"X-API-Key": KEY_A}) as resp:
         answer = await resp.json()
     assert answer["expires_in"] == TOKEN_TTL and len(answer["token"]) >= 40
-    async with anon.get(answer["login_path"], allow_redirects=False) as resp:
+    token = await continue_form(anon, answer["login_path"])
+    assert token == answer["token"]
+    async with anon.post("/ui/login", data={"token": token}, allow_redirects=False) as resp:
         assert resp.status == 303
         cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/ui" in cookie
     async with anon.get(answer["login_path"], allow_redirects=False) as resp:
         assert resp.status == 401 and "already used or has expired" in await resp.text()
+    async with anon.post("/ui/login", data={"token": token}, allow_redirects=False) as resp:
+        assert resp.status == 401 and "Set-Cookie" not in resp.headers
 
 
 @pytest.mark.parametrize(
@@ -308,6 +324,10 @@ def test_cli_prints_a_working_login_link(
 
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     with opener.open(link) as resp:
+        assert resp.status == 200 and resp.url == link  # the "Continue" form
+        found = re.search(r'name="token" value="([^"]+)"', resp.read().decode())
+    assert found
+    with opener.open(f"{fault_url}/ui/login", data=f"token={found.group(1)}".encode()) as resp:
         assert resp.status == 200 and resp.url.endswith("/ui/projects")
     assert main(["ui", "--url", fault_url, "--api-key", "wrong", "--no-browser"]) == 1
     assert "refused the API key" in capsys.readouterr().err

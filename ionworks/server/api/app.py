@@ -98,7 +98,8 @@ def _key_from(request: web.Request) -> str | None:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path == "/healthz" or request.path.startswith("/uploads/"):
         return await handler(request)
-    if request.path.startswith("/ui") and request.path != "/ui/login-token":
+    ui = request.path == "/ui" or request.path.startswith("/ui/")
+    if ui and request.path != "/ui/login-token":
         return await handler(request)  # the web pages check their own session cookie
     server = state(request)
     key = _key_from(request)

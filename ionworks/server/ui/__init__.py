@@ -15,9 +15,10 @@ __all__ = ["setup"]
 
 def setup(app: web.Application) -> None:
     """Add the ``/ui`` routes to the server's application."""
-    from ionworks.server.ui import auth, pages, pages_data, pages_fits, static
+    from ionworks.server.ui import auth, pages, pages_data, pages_fits, static, tables
 
     auth.routes(app)
+    tables.routes(app)
     static.routes(app)
     pages.routes(app)
     pages_data.routes(app)

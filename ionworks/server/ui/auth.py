@@ -1,10 +1,14 @@
 """Signing in to the web pages and the guards every ``/ui`` handler runs behind.
 
 - ``POST /ui/login-token`` (with the API key, checked by the API's own middleware): a one-time
-  login token; ``GET /ui/login?token=…`` exchanges it for a session cookie (HttpOnly,
+  login token; ``GET /ui/login?token=…`` shows a "Continue" form that posts it back (a plain
+  navigation never signs in: no login CSRF); ``POST /ui/login`` with the token (same origin
+  only) ends the browser's current session, opens a new one in a cookie (HttpOnly,
   SameSite=Strict, Path=/ui) and redirects to the projects. A spent, expired or unknown
   token is a 401 page.
 - ``GET /ui/login`` without a token: a form that takes an API key (``POST /ui/login``).
+  Failed sign-ins are limited per client address (429 once used up); a server holding as
+  many sessions as it keeps answers 429 too.
 - ``POST /ui/logout``: ends the session (CSRF token required).
 
 :func:`page` and :func:`data` wrap the handlers that need a session: the session's owner takes
@@ -14,19 +18,21 @@ scoping applies unchanged; state-changing handlers call :func:`check_csrf` first
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Final
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ionworks.server.api.app import LOCAL_OWNER
 from ionworks.server.api.http import OWNER, HTTPError, json_response
 from ionworks.server.state import state
 from ionworks.server.ui.frame import error_page, html_page, secured
 from ionworks.server.ui.html import el, url
-from ionworks.server.ui.sessions import SESSION_TTL, TOKEN_TTL, Session, Sessions
+from ionworks.server.ui.sessions import SESSION_TTL, TOKEN_TTL, Full, Session, Sessions, Throttle
 
 __all__ = [
     "SESSION",
@@ -42,10 +48,12 @@ __all__ = [
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSIONS: Final = web.AppKey("ui_sessions", Sessions)
+THROTTLE: Final = web.AppKey("ui_throttle", Throttle)
 SESSION: Final = web.RequestKey("ui_session", Session)
 COOKIE: Final = "ionworks_ui"
 #: Forms of the pages are small: a longer body is refused before it is read.
 MAX_FORM_BYTES: Final = 4096
+EXPIRED: Final = "this login link was already used or has expired: run `ionworks ui` again"
 
 
 def _session(request: web.Request) -> Session | None:
@@ -93,12 +101,10 @@ async def read_form(request: web.Request) -> dict[str, str]:
     """A small ``application/x-www-form-urlencoded`` body: each field's first value."""
     if request.content_type != "application/x-www-form-urlencoded":
         raise HTTPError(415, "send the form as application/x-www-form-urlencoded")
-    length = request.content_length
-    if length is None or length > MAX_FORM_BYTES:
-        raise HTTPError(413, f"a form body must declare its length, at most {MAX_FORM_BYTES} bytes")
-    raw = await request.content.read(MAX_FORM_BYTES + 1)
-    if len(raw) > MAX_FORM_BYTES:
-        raise HTTPError(413, f"a form body may be at most {MAX_FORM_BYTES} bytes")
+    try:
+        raw = await _body(request)
+    except (asyncio.IncompleteReadError, ConnectionError, HttpProcessingError):
+        raise HTTPError(400, "the form body ended early or was malformed") from None
     try:
         fields = parse_qs(raw.decode("utf-8"), max_num_fields=8, strict_parsing=False)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -106,9 +112,36 @@ async def read_form(request: web.Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items() if values}
 
 
+async def _body(request: web.Request) -> bytes:
+    """The whole body: exactly its declared length, else (chunked) up to the cap."""
+    too_long = HTTPError(413, f"a form body may be at most {MAX_FORM_BYTES} bytes")
+    length = request.content_length
+    if length is not None:
+        if length > MAX_FORM_BYTES:
+            raise too_long
+        return await request.content.readexactly(length)
+    raw = b""
+    while chunk := await request.content.read(MAX_FORM_BYTES + 1 - len(raw)):
+        raw += chunk
+        if len(raw) > MAX_FORM_BYTES:
+            raise too_long
+    return raw
+
+
 def _same_origin(request: web.Request) -> None:
+    """403 unless the request comes from this server's own pages: a browser's
+    ``Sec-Fetch-Site`` must be ``same-origin``; without it, an ``Origin`` must be this server
+    (pages send ``Origin: null`` under ``Referrer-Policy: no-referrer``, so does a sandboxed
+    foreign page: only the fetch metadata tells them apart). Clients that are not browsers
+    send neither."""
+    site = request.headers.get("Sec-Fetch-Site")
     origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
+    own = f"{request.scheme}://{request.host}"
+    if site is not None:
+        allowed = site == "same-origin" and origin in (None, "null", own)
+    else:
+        allowed = origin is None or origin == own
+    if not allowed:
         raise HTTPError(403, "cross-origin form posts are refused")
 
 
@@ -129,7 +162,12 @@ def redirect(location: str) -> web.Response:
 
 
 def _signed_in(request: web.Request, owner_id: str) -> web.StreamResponse:
-    sid, _ = request.app[SESSIONS].open(owner_id)
+    sessions = request.app[SESSIONS]
+    sessions.close(request.cookies.get(COOKIE))
+    try:
+        sid, _ = sessions.open(owner_id)
+    except Full:
+        raise HTTPError(429, "the server has too many open sessions: try again later") from None
     response = redirect(url("projects"))
     response.set_cookie(
         COOKIE,
@@ -169,35 +207,58 @@ def _form(message: str | None = None, status: int = 200) -> web.Response:
 
 async def login_token(request: web.Request) -> web.Response:
     """``POST /ui/login-token``: a one-time login token of the API key's owner."""
-    token = request.app[SESSIONS].issue_token(request[OWNER])
+    try:
+        token = request.app[SESSIONS].issue_token(request[OWNER])
+    except Full:
+        raise HTTPError(429, "too many unused login tokens: try again in two minutes") from None
     path = url("login", token=token)
     return json_response({"token": token, "login_path": path, "expires_in": TOKEN_TTL})
 
 
+def _continue(token: str) -> web.Response:
+    form = el(
+        "form",
+        {"method": "post", "action": url("login"), "class": "login"},
+        el("input", {"type": "hidden", "name": "token", "value": token}),
+        el("button", {"type": "submit", "id": "continue"}, "Continue"),
+    )
+    return html_page("Sign in", [el("p", None, "Continue to the web pages of this server."), form])
+
+
 async def login(request: web.Request) -> web.StreamResponse:
-    """``GET /ui/login``: exchanges ``?token=`` for a session, else shows the form."""
+    """``GET /ui/login``: with ``?token=`` a form that posts the token (a navigation alone
+    never signs in), else the API-key form."""
     if "token" not in request.query:
         return _form()
-    owner_id = request.app[SESSIONS].redeem(request.query["token"])
-    if owner_id is None:
-        raise HTTPError(
-            401, "this login link was already used or has expired: run `ionworks ui` again"
-        )
-    return _signed_in(request, owner_id)
+    token = request.query["token"]
+    if not request.app[SESSIONS].valid(token):
+        raise HTTPError(401, EXPIRED)
+    return _continue(token)
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    """``POST /ui/login``: the form's API key (empty only when the server allows anonymous
-    access) opens a session."""
+    """``POST /ui/login``: a login token, or the form's API key (empty only when the server
+    allows anonymous access), opens a session; failures are limited per client address."""
     _same_origin(request)
-    key = (await read_form(request)).get("api_key", "")
+    throttle, address = request.app[THROTTLE], request.remote or "unknown"
+    if throttle.blocked(address):
+        raise HTTPError(429, "too many failed sign-ins from this address: wait a minute")
+    form = await read_form(request)
     server = state(request)
     owner_id: str | None
+    if "token" in form:
+        owner_id = request.app[SESSIONS].redeem(form["token"])
+        if owner_id is None:
+            throttle.failed(address)
+            raise HTTPError(401, EXPIRED)
+        return _signed_in(request, owner_id)
+    key = form.get("api_key", "")
     if not key:
         owner_id = LOCAL_OWNER if server.config.allow_anonymous else None
     else:
         owner_id = None if len(key) > 512 else server.store.owner_for_key(key)
     if owner_id is None:
+        throttle.failed(address)
         return _form("That API key is not valid on this server.", status=401)
     return _signed_in(request, owner_id)
 
@@ -212,6 +273,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 def routes(app: web.Application) -> None:
     app[SESSIONS] = Sessions()
+    app[THROTTLE] = Throttle()
     r = app.router
     r.add_post("/ui/login-token", public(login_token))
     r.add_get("/ui/login", public(login))

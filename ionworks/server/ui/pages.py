@@ -208,9 +208,9 @@ async def simulation_page(request: web.Request) -> web.Response:
     if sim.get("error"):
         body.append(el("pre", {"class": "error"}, sim["error"]))
     if sim.get("storage_folder"):
-        ts = await tables.download(request, api_path("simulations", sid, "time_series", "download"))
-        steps = await tables.download(request, api_path("simulations", sid, "steps", "download"))
-        data = tables.series(ts, [TIME, *(c for c, _ in PLOTS)])
+        ts_path = api_path("simulations", sid, "time_series", "download")
+        data = await tables.series(request, ts_path, [TIME, *(c for c, _ in PLOTS)])
+        steps = await tables.head(request, api_path("simulations", sid, "steps", "download"))
         points = len(data.get(TIME, []))
         body += [
             json_block("series-data", data),

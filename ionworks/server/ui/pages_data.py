@@ -71,10 +71,8 @@ async def measurement_page(request: web.Request) -> web.Response:
         )
     ]
     if record.get("processing_status") == "ready":
-        ts = await tables.download(
-            request, api_path("cell_measurements", mid, "time_series", "download")
-        )
-        data = tables.series(ts, [TIME, *(c for c, _ in MEASURED)])
+        ts_path = api_path("cell_measurements", mid, "time_series", "download")
+        data = await tables.series(request, ts_path, [TIME, *(c for c, _ in MEASURED)])
         points = len(data.get(TIME, []))
         found = await api_json(request, "cell_measurements", mid, "steps_and_cycles")
         body += [
