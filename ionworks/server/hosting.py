@@ -4,6 +4,7 @@ the process itself (:func:`serve`, used by ``ionworks serve`` and the shared loc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -177,6 +178,10 @@ async def _serve(
             )
         if announce is not None:
             announce(url)
+        # the request-time model checks (pipelines, simulations) import PyBaMM: do it now, off
+        # the loop, so the first such request does not wait seconds for it (a client with a
+        # 10 s read timeout, like ionworks-api's, could give up on a loaded machine)
+        loop.run_in_executor(None, _import_pybamm_quietly)
         if idle_timeout is not None:
             state = runner.app[STATE]
             watcher = loop.create_task(_stop_when_idle(state, idle_timeout, stop))
@@ -187,6 +192,13 @@ async def _serve(
         if daemon:
             remove_discovery(config.data_dir, os.getpid())
         await runner.cleanup()
+
+
+def _import_pybamm_quietly() -> None:
+    from ionworks.wire.pybamm import import_pybamm
+
+    with contextlib.suppress(Exception):  # no PyBaMM: the checks say so when they need it
+        import_pybamm()
 
 
 async def _stop_when_idle(state: ServerState, idle_timeout: float, stop: asyncio.Event) -> None:
