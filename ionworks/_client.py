@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 import warnings
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
@@ -16,22 +18,24 @@ from ionworks._local import local_server
 from ionworks._transport import Transport
 from ionworks.errors import APIStatusError, IonworksError
 from ionworks.resources._requests import Requests
-from ionworks.resources.cell_instance import AsyncCellInstances
-from ionworks.resources.cell_measurement import AsyncCellMeasurements
-from ionworks.resources.cell_spec import AsyncCellSpecs
-from ionworks.resources.job import AsyncJobs
-from ionworks.resources.model import AsyncModels
-from ionworks.resources.parameterized_model import AsyncParameterizedModels
-from ionworks.resources.pipeline import AsyncPipelines
-from ionworks.resources.project import AsyncProjects
-from ionworks.resources.protocol import AsyncProtocols
-from ionworks.resources.raw_data import AsyncRawDataClient
-from ionworks.resources.simple_pipeline import AsyncSimplePipelines
-from ionworks.resources.simulation import AsyncSimulations
-from ionworks.resources.study import AsyncStudies
-from ionworks.resources.urls import AsyncUrls
 
-__all__ = ["AsyncIonworks"]
+if TYPE_CHECKING:
+    from ionworks.resources.cell_instance import AsyncCellInstances
+    from ionworks.resources.cell_measurement import AsyncCellMeasurements
+    from ionworks.resources.cell_spec import AsyncCellSpecs
+    from ionworks.resources.job import AsyncJobs
+    from ionworks.resources.model import AsyncModels
+    from ionworks.resources.parameterized_model import AsyncParameterizedModels
+    from ionworks.resources.pipeline import AsyncPipelines
+    from ionworks.resources.project import AsyncProjects
+    from ionworks.resources.protocol import AsyncProtocols
+    from ionworks.resources.raw_data import AsyncRawDataClient
+    from ionworks.resources.simple_pipeline import AsyncSimplePipelines
+    from ionworks.resources.simulation import AsyncSimulations
+    from ionworks.resources.study import AsyncStudies
+    from ionworks.resources.urls import AsyncUrls
+
+__all__ = ["RESOURCES", "RESOURCE_ALIASES", "AsyncIonworks", "lazy_resource"]
 
 #: The local-server capability probe (``GET /healthz``): one attempt, this read timeout,
 #: asked again this many seconds after a failure.
@@ -43,6 +47,48 @@ NO_BACKEND_HELP = (
     "IONWORKS_API_URL (and IONWORKS_API_KEY or IONWORKS_API_TOKEN), or pass api_url=/api_key= "
     "to the client."
 )
+
+
+#: Each resource attribute of the clients → (its module under ``resources``, its class name
+#: without the ``Async`` prefix). A resource is built, and its module imported, on first use of
+#: the attribute: creating a client loads no resource module and none of the libraries they
+#: need (polars, pyarrow, numpy, the UCP parser), so ``ionworks.Ionworks`` is quick to reach.
+RESOURCES: Final[dict[str, tuple[str, str]]] = {
+    "simulation": ("simulation", "Simulations"),
+    "pipeline": ("pipeline", "Pipelines"),
+    "simple_pipeline": ("simple_pipeline", "SimplePipelines"),
+    "study": ("study", "Studies"),
+    "urls": ("urls", "Urls"),
+    "protocol": ("protocol", "Protocols"),
+    "job": ("job", "Jobs"),
+    "cell_spec": ("cell_spec", "CellSpecs"),
+    "cell_instance": ("cell_instance", "CellInstances"),
+    "cell_measurement": ("cell_measurement", "CellMeasurements"),
+    "parameterized_model": ("parameterized_model", "ParameterizedModels"),
+    "model": ("model", "Models"),
+    "project": ("project", "Projects"),
+    "raw_data": ("raw_data", "RawDataClient"),
+}
+#: Attributes that are another resource under a second name (the official client's).
+RESOURCE_ALIASES: Final = {"measurement": "cell_measurement"}
+
+
+def lazy_resource(
+    client: Any, name: str, package: str, prefix: str, build: Callable[[type], object]
+) -> Any:
+    """``client``'s resource ``name``, built once by ``build(cls)`` from the class
+    ``{package}.resources.<module>.{prefix}<Name>`` (``RESOURCES``); the instance is kept in
+    the client's ``__dict__``, so later look-ups are plain attribute reads. Concurrent first
+    uses agree on one instance. An unknown ``name`` raises ``AttributeError``."""
+    if name in RESOURCE_ALIASES:
+        value = getattr(client, RESOURCE_ALIASES[name])
+    elif name in RESOURCES:
+        module, cls_name = RESOURCES[name]
+        cls = getattr(importlib.import_module(f"{package}.resources.{module}"), prefix + cls_name)
+        value = build(cls)
+    else:
+        raise AttributeError(f"{type(client).__name__!r} object has no attribute {name!r}")
+    return vars(client).setdefault(name, value)
 
 
 class AsyncIonworks(ClientApi):
@@ -111,27 +157,21 @@ class AsyncIonworks(ClientApi):
         self._capabilities_lock = anyio.Lock()
         self._transport.retry_keyed_writes = self._is_local()
         self._transport.rediscover_local = self._config.api_url is None
-        self._api = api = Requests(
+        self._api = Requests(
             self._transport,
             self._config,
             default_project_id=self._default_project_id,
             capabilities=self._capabilities,
         )
-        self.simulation = AsyncSimulations(api)
-        self.pipeline = AsyncPipelines(api)
-        self.simple_pipeline = AsyncSimplePipelines(api)
-        self.study = AsyncStudies(api)
-        self.urls = AsyncUrls(api)
-        self.protocol = AsyncProtocols(api)
-        self.job = AsyncJobs(api)
-        self.cell_spec = AsyncCellSpecs(api)
-        self.cell_instance = AsyncCellInstances(api)
-        self.cell_measurement = AsyncCellMeasurements(api)
-        self.measurement = self.cell_measurement
-        self.parameterized_model = AsyncParameterizedModels(api)
-        self.model = AsyncModels(api)
-        self.project = AsyncProjects(api)
-        self.raw_data = AsyncRawDataClient(api)
+
+    if not TYPE_CHECKING:  # the annotations above give each resource its type
+
+        def __getattr__(self, name: str) -> Any:
+            """Builds a resource on its first use (see ``RESOURCES``)."""
+            return lazy_resource(self, name, "ionworks", "Async", lambda cls: cls(self._api))
+
+        def __dir__(self) -> list[str]:
+            return sorted({*super().__dir__(), *RESOURCES, *RESOURCE_ALIASES})
 
     async def _resolve_base_url(self) -> str:
         if self._config.api_url is not None:

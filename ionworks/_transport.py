@@ -9,12 +9,10 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin
 
-import aiohttp
 import anyio
-from yarl import URL
 
 from ionworks._config import ClientConfig
 from ionworks._jsonbody import dumps
@@ -28,6 +26,9 @@ from ionworks.errors import (
     error_from_response,
 )
 from ionworks.wire import multipart
+
+if TYPE_CHECKING:  # aiohttp is imported when a client first sends a request
+    import aiohttp
 
 __all__ = ["GZIP_THRESHOLD", "NOT_GIVEN", "FormPart", "NotGiven", "Transport", "dumps"]
 
@@ -137,6 +138,8 @@ class Transport:
             raise RuntimeError("this client is closed; create a new one")
         self._check_loop()
         if self._session is None:
+            import aiohttp
+
             timeout = self._config.timeout
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
@@ -156,6 +159,8 @@ class Transport:
     ) -> aiohttp.ClientResponse:
         """Every hop of a request, redirects included: a hop that leaves the API's origin
         loses the credentials (aiohttp itself drops only ``Authorization``)."""
+        from yarl import URL
+
         home = self._base_url
         if home is None or request.url.origin() != URL(home).origin():
             for name in CREDENTIAL_HEADERS:
@@ -260,6 +265,8 @@ class Transport:
         """``PUT`` a streamed body to an absolute URL outside the API (a signed upload URL):
         without the API's credentials, one attempt, the download read timeout; a failure
         status raises the same typed errors as the API's."""
+        import aiohttp
+
         session = self._get_session()
         timeout = aiohttp.ClientTimeout(total=None, sock_read=DOWNLOAD_READ_TIMEOUT)
         try:
@@ -281,6 +288,8 @@ class Transport:
         read_timeout: float | None,
         authenticate: bool,
     ) -> Any:
+        import aiohttp
+
         session = self._get_session()
         self.request_count += 1
         timeout = aiohttp.ClientTimeout(
@@ -366,6 +375,8 @@ class _Retryable(Exception):
 def _form_data(parts: Sequence[FormPart]) -> aiohttp.FormData:
     """A fresh ``multipart/form-data`` body (aiohttp consumes one on sending); file contents
     go in as streams (aiohttp refuses large raw ``bytes``)."""
+    import aiohttp
+
     form = aiohttp.FormData(default_to_multipart=True)
     for name, value, filename, content_type in parts:
         body = io.BytesIO(value) if isinstance(value, bytes) else value

@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # polars and pyarrow are imported on first use: choosing a backend is light
+    import pyarrow as pa
 
 __all__ = [
     "DataFrame",
@@ -52,11 +51,16 @@ def from_arrow(table: pa.Table, backend: str | None = None) -> DataFrame:
     chosen = backend or _default_backend
     if chosen == "pandas":
         return table.to_pandas()
+    import polars as pl
+
     return pl.from_arrow(table, rechunk=False)
 
 
 def to_arrow(frame: Any) -> pa.Table:
     """Arrow table from a polars/pandas DataFrame, an Arrow table or a column dict."""
+    import polars as pl
+    import pyarrow as pa
+
     if isinstance(frame, pa.Table):
         return frame
     if isinstance(frame, pl.DataFrame):
@@ -79,6 +83,8 @@ def to_arrow(frame: Any) -> pa.Table:
 
 def write_parquet(frame: Any) -> bytes:
     """Parquet (zstd) bytes of a DataFrame-like object."""
+    import pyarrow.parquet as pq
+
     buf = io.BytesIO()
     pq.write_table(to_arrow(frame), buf, compression="zstd")
     return buf.getvalue()

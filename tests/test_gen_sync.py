@@ -363,6 +363,15 @@ def test_unknown_external_base_is_an_error(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "inherits from Exception" in proc.stderr
 
 
+def test_a_client_resource_without_a_lazy_entry_is_an_error(tmp_path: Path) -> None:
+    """The clients build their resources on first use from ``RESOURCES``: an annotated
+    resource without an entry would be an AttributeError at run time, so the generator stops."""
+    root = copy_tree(tmp_path)
+    edit(root / "ionworks" / "_client.py", '    "urls": ("urls", "Urls"),\n', "")
+    proc = run_gen(root, "--check")
+    assert proc.returncode != 0 and "RESOURCES/RESOURCE_ALIASES differ: ['urls']" in proc.stderr
+
+
 # --------------------------------------------------------------------------- the ruff pin
 
 

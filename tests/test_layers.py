@@ -77,3 +77,48 @@ async def test_a_worker_process_loads_no_client_or_http_code() -> None:
         await executor.aclose()
     assert {"ionworks.server.engine.simulate", *job_modules} <= loaded
     assert not {m for m in loaded if m.startswith(("aiohttp", *CLIENT))}, sorted(loaded)
+
+
+#: What a client may not load before its first request or its first result (issue 21).
+CLIENT_HEAVY = (*HEAVY, "yarl", "multidict", "scipy", "ruamel", "tqdm", "matplotlib")
+
+
+def _heavy(loaded: set[str]) -> list[str]:
+    return sorted(m for m in loaded if m.split(".")[0] in CLIENT_HEAVY)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import ionworks_sync\nimport ionworks\nassert ionworks.Ionworks",
+        "import ionworks\nassert ionworks.AsyncIonworks",
+        "from ionworks import Ionworks\nIonworks(api_key='k', api_url='http://127.0.0.1:9').close()",
+    ],
+    ids=["Ionworks", "AsyncIonworks", "Ionworks()"],
+)
+def test_the_clients_load_no_heavy_library_and_no_resource(code: str) -> None:
+    loaded = _loaded_after(code)
+    assert not _heavy(loaded), _heavy(loaded)
+    resources = {m for m in loaded if m.startswith(("ionworks.resources.", "ionworks_sync.res"))}
+    # the request interface and the resources' base only; ionworks_sync.resources is a package
+    assert resources <= {
+        "ionworks.resources._base",
+        "ionworks.resources._requests",
+        "ionworks_sync.resources",
+    }, sorted(resources)
+    assert not {m for m in loaded if m.startswith(("ionworks.ucp", "ionworks.server"))}
+
+
+@pytest.mark.parametrize("kind", ["Ionworks", "AsyncIonworks"])
+def test_a_resource_loads_its_own_module_on_first_use(kind: str) -> None:
+    code = (
+        "import ionworks\n"
+        f"c = ionworks.{kind}(api_key='k', api_url='http://127.0.0.1:9')\n"
+        "assert c.job is c.job and 'simulation' in dir(c)\n"
+        "assert c.simulation.get_results\n"
+    )
+    loaded = _loaded_after(code)
+    assert {"ionworks.resources.job", "ionworks.resources.simulation"} <= loaded
+    assert "ionworks.resources.cell_measurement" not in loaded
+    # submitting and waiting need no dataframe library: the first decoded result loads them
+    assert not _heavy(loaded), _heavy(loaded)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ionworks import AsyncIonworks
+from ionworks._client import RESOURCES
 from ionworks._transport import Transport
 from ionworks.errors import APIResponseValidationError, IonworksError
 from ionworks.resources._base import PREVIEW_CHARS, AsyncResource, expect, parse_page
@@ -151,9 +152,9 @@ async def test_resources_report_bad_shapes_through_it(
 
 async def test_resources_hold_the_request_interface_and_nothing_else_of_the_client() -> None:
     async with AsyncIonworks(api_key="k", api_url=API, project_id="p1") as client:
-        resources = [v for v in vars(client).values() if isinstance(v, AsyncResource)]
-        # ten groups, cell_spec, cell_instance, raw_data and urls
-        assert len({id(r) for r in resources}) == 14
+        built = [getattr(client, name) for name in RESOURCES]  # resources are built on first use
+        resources = [v for v in built if isinstance(v, AsyncResource)]
+        assert len({id(r) for r in resources}) == len(RESOURCES)  # one instance each
         apis = {id(r._api) for r in resources}
         assert len(apis) == 1 and isinstance(resources[0]._api, Requests)
         for resource in resources:

@@ -127,7 +127,7 @@ def resource_groups(module_name: str, class_name: str) -> str:
     tree = ast.parse(source.read_text(encoding="utf-8"))
     imported = {
         alias.asname or alias.name: f"{node.module}.{alias.name}"
-        for node in tree.body
+        for node in ast.walk(tree)  # also the imports under ``if TYPE_CHECKING:``
         if isinstance(node, ast.ImportFrom) and node.module
         for alias in node.names
     }

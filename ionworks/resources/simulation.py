@@ -24,7 +24,7 @@ from ionworks._waiting import (
 )
 from ionworks.errors import APIResponseValidationError, NotFoundError
 from ionworks.models import Page, SimulationResponse, SimulationResult, structure
-from ionworks.resources._base import AsyncResource, expect, seg
+from ionworks.resources._base import expect, seg
 from ionworks.resources._requests import Requests
 from ionworks.resources._results import RESULT_ACCEPT, build_result, is_quick_to_decode
 from ionworks.resources._simulation_config import (
@@ -32,6 +32,7 @@ from ionworks.resources._simulation_config import (
     normalize_parameterized_model,
     validate_config,
 )
+from ionworks.resources._simulation_results import AsyncSimulationResults
 
 __all__ = ["AsyncSimulations"]
 
@@ -41,8 +42,9 @@ FAILED_STATUSES = frozenset({"failed", "canceled", "cancelled", "error"})
 RESULT_PARTS = ("metrics", "time_series", "steps")  # of the result bundle
 
 
-class AsyncSimulations(AsyncResource):
-    """Run simulations of UCP protocols on parameterized models."""
+class AsyncSimulations(AsyncSimulationResults):
+    """Run simulations of UCP protocols on parameterized models (many results at once:
+    :meth:`get_results`, :meth:`iter_results`)."""
 
     def __init__(self, api: Requests) -> None:
         super().__init__(api)
