@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
-from benchmarks import batch, client_micro, engine, fit, imports, scaleout
+from benchmarks import batch, client_micro, engine, fit, imports, scaleout, throughput
 
 
 def _benchmarks(n: int) -> dict[str, Callable[[], None]]:
@@ -27,6 +27,8 @@ def _benchmarks(n: int) -> dict[str, Callable[[], None]]:
         "polling": lambda: batch.bench_polling(n),
         "dask": lambda: scaleout.bench_dask(n),
         "fit": fit.bench_fit,
+        "longsweep": throughput.bench_long_sweep,
+        "coldstart": throughput.bench_cold_start,
         "imports": imports.bench_imports,
     }
 

@@ -92,12 +92,20 @@ def config(protocol: str, model: str, **extra: Any) -> dict[str, Any]:
 class LocalServer:
     """The embedded server on a throw-away data directory (``executor``: process or dask)."""
 
-    def __init__(self, workers: int = 2, executor: str = "process", scheduler: str = "") -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        executor: str = "process",
+        scheduler: str = "",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.workers = workers
+        self.extra_env = dict(env or {})
         self.executor = executor
         self.scheduler = scheduler
         self.url = ""
         self.data_dir = Path()
+        self.pid = 0  # of the server process (``run``)
 
     @contextlib.contextmanager
     def run(self) -> Iterator[LocalServer]:
@@ -115,8 +123,10 @@ class LocalServer:
             if self.scheduler:
                 command += ["--scheduler", self.scheduler]
             env = {k: v for k, v in os.environ.items() if not k.startswith("IONWORKS_")}
+            env.update(self.extra_env)
             log = open(Path(tmp) / "server.log", "wb")
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.pid = proc.pid
             try:
                 _wait_healthy(self.url, proc)
                 yield self

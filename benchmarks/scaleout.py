@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
-from benchmarks._common import D_N, ONE_C, LocalServer
+from benchmarks._common import D_N, ONE_C, LocalServer, _free_port
 from benchmarks.batch import _seed
 
 
@@ -16,31 +21,78 @@ def _sweep(server: LocalServer, n: int) -> float:
     return time.perf_counter() - start
 
 
+@contextlib.contextmanager
+def _separate_cluster(workers: int = 2) -> Iterator[str]:
+    """A ``dask scheduler`` and a ``dask worker --nworkers N --nthreads 1`` as processes of
+    their own (as on a real cluster); yields the scheduler's address."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [*dask, "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"], **quiet
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable, "-m", "distributed.cli.dask_worker", address,
+            "--nworkers", str(workers), "--nthreads", "1", "--dashboard-address", ":0",
+        ],
+        **quiet,
+    )  # fmt: skip
+    try:
+        import distributed
+
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def bench_dask(n: int = 1000) -> None:
-    """``n``-point SPMe sweep (1C, D_n): Dask LocalCluster (2 workers × 1 thread) vs the pool."""
+    """``n``-point SPMe sweep (1C, D_n) with ``--executor dask`` on 2 workers × 1 thread vs
+    the 2-process pool: a ``LocalCluster``, then a separate scheduler and worker."""
     import distributed
 
     from benchmarks._common import report
 
+    load_before = os.getloadavg()[0]
     with LocalServer(workers=2).run() as server:
-        pool = _sweep(server, n)
+        pool_before = _sweep(server, n)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         with LocalServer(
             workers=4, executor="dask", scheduler=cluster.scheduler_address
         ).run() as server:
             dask = _sweep(server, n)
-    # The issue asks for both figures, not a ratio target; 1.25 is our own aim.
-    report(
-        "sweep_dask_localcluster_vs_process_pool",
-        dask,
-        pool,
-        1.25,
-        "s",
-        n=n,
-        param=D_N,
-        pool_s=pool,
-        dask_s=dask,
-        per_sim_ms={"pool": 1e3 * pool / n, "dask": 1e3 * dask / n},
-    )
+    with _separate_cluster(2) as address:
+        with LocalServer(workers=4, executor="dask", scheduler=address).run() as server:
+            separate = _sweep(server, n)
+    # the pool measured before and after both Dask runs: the machine's load changes meanwhile
+    with LocalServer(workers=2).run() as server:
+        pool_after = _sweep(server, n)
+    pool = (pool_before + pool_after) / 2
+    for name, ours in (
+        ("sweep_dask_localcluster_vs_process_pool", dask),
+        ("sweep_dask_separate_scheduler_vs_process_pool", separate),
+    ):
+        report(
+            name,
+            ours,
+            pool,
+            1.2,
+            "s",
+            n=n,
+            param=D_N,
+            per_sim_ms={"pool": 1e3 * pool / n, "dask": 1e3 * ours / n},
+            pool_before_s=pool_before,
+            pool_after_s=pool_after,
+            load_before=load_before,
+            load_after=os.getloadavg()[0],
+        )

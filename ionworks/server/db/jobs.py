@@ -28,6 +28,7 @@ __all__ = [
     "cancel",
     "checkpoint_writer",
     "claim",
+    "claim_many",
     "delete",
     "delete_of_project",
     "enqueue",
@@ -43,6 +44,7 @@ __all__ = [
     "running_of_project",
     "set_result",
     "status",
+    "unclaim",
     "with_ids",
 ]
 
@@ -78,6 +80,10 @@ _OF_PROJECT: Final = (
 _CLAIM: Final = (
     "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ?, "
     "started_at = ? WHERE id = ? AND status = 'pending'"
+)
+_UNCLAIM: Final = (
+    "UPDATE jobs SET status = 'pending', attempts = MAX(attempts - 1, 0), started_at = NULL, "
+    "updated_at = ? WHERE id = ? AND status = 'running'"
 )
 _FINISH: Final = (
     "UPDATE jobs SET status = ?, error = ?, error_code = ?, updated_at = ?, finished_at = ? "
@@ -182,6 +188,20 @@ def _stamped(store: Store, sql: str, *values: Any, job_id: str) -> bool:
 def claim(store: Store, job_id: str) -> bool:
     """Mark a pending job running (one more attempt); False if it is no longer pending."""
     return _stamped(store, _CLAIM, job_id=job_id)
+
+
+def claim_many(store: Store, job_ids: Sequence[str]) -> list[str]:
+    """Mark pending jobs running in one transaction; the ids that were still pending (in the
+    given order: the caller passes them in dispatch order)."""
+    ts = now_iso()
+    with store.transaction() as db:
+        return [job_id for job_id in job_ids if db.execute(_CLAIM, (ts, ts, job_id)).rowcount]
+
+
+def unclaim(store: Store, job_id: str) -> bool:
+    """Put a running job that never began (its worker went away first) back to pending, as
+    if it had not been claimed; False if it was not running (canceled meanwhile)."""
+    return bool(store.execute(_UNCLAIM, (now_iso(), job_id)))
 
 
 def finish(

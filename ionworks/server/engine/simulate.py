@@ -391,8 +391,9 @@ def _tables(
             metrics[name] = int(metrics[name])
     if messages:
         metrics["Messages"] = messages
-    cycles = cycle_summaries(steps)
-    if 1 < len(cycles) < steps.num_rows:  # the protocol loops: cycles group several steps
+    # the protocol loops when cycles group several steps (so never with 2 steps or fewer)
+    cycles = cycle_summaries(steps) if steps.num_rows > 2 else []
+    if 1 < len(cycles) < steps.num_rows:
         metrics["Cycles"] = cycles
     # The columns clients derive when absent (wire.md §4.4) are stored, so they need no work.
     series = _with_columns(series, time_series_derived)
@@ -400,7 +401,10 @@ def _tables(
     blobs, arrow = [], {}
     for name, table in (("time_series", series), ("steps", steps)):
         buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd")
+        # no dictionaries or statistics: half the time for result tables (float columns)
+        pq.write_table(
+            table, buffer, compression="zstd", use_dictionary=False, write_statistics=False
+        )
         blobs.append(buffer.getvalue())
         if table.nbytes <= ARROW_COPY_MAX_BYTES:
             arrow[name] = write_arrow_stream(table)

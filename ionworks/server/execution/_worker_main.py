@@ -24,9 +24,11 @@ from typing import Any
 
 
 def serve(conn: Connection) -> None:
-    """Answer ``(job_id, token, func, payload)`` messages with ``(job_id, token, pid, "ok",
-    result)`` or ``(job_id, token, pid, "error", message, traceback)``: the server matches
-    every reply to the dispatch it answers, and to this process (see executor.py)."""
+    """Answer ``(job_id, token, func, payload)`` messages — or chunks, ``(None, token, func,
+    [(job_id, payload), ...])``, run in order — with one reply per job as soon as it ends:
+    ``(job_id, token, pid, "ok", result)`` or ``(job_id, token, pid, "error", message,
+    traceback)``. The server matches every reply to the dispatch it answers, and to this
+    process (see executor.py)."""
     pid = os.getpid()
     while True:
         try:
@@ -36,18 +38,27 @@ def serve(conn: Connection) -> None:
         if message is None:
             return
         job_id, token, func, payload = message
-        result: tuple[Any, ...]
-        try:
-            result = (job_id, token, pid, "ok", func(payload))
-        except Exception as exc:  # report every job failure to the server
-            text = str(exc) or type(exc).__name__
-            result = (job_id, token, pid, "error", text, traceback.format_exc(limit=5))
-        if os.getpid() != pid:  # the job forked this process: the copy must not answer
-            os._exit(70)
-        try:
-            conn.send(result)
-        except (BrokenPipeError, OSError):
-            return
+        jobs = payload if job_id is None else [(job_id, payload)]
+        for one_id, one_payload in jobs:
+            if not _answer(conn, pid, one_id, token, func, one_payload):
+                return
+
+
+def _answer(conn: Connection, pid: int, job_id: str, token: str, func: Any, payload: Any) -> bool:
+    """Run one job and send its reply; False once the server's end is gone."""
+    result: tuple[Any, ...]
+    try:
+        result = (job_id, token, pid, "ok", func(payload))
+    except Exception as exc:  # report every job failure to the server
+        text = str(exc) or type(exc).__name__
+        result = (job_id, token, pid, "error", text, traceback.format_exc(limit=5))
+    if os.getpid() != pid:  # the job forked this process: the copy must not answer
+        os._exit(70)
+    try:
+        conn.send(result)
+    except (BrokenPipeError, OSError):
+        return False
+    return True
 
 
 #: Seconds between the watchdog's looks at the parent process.

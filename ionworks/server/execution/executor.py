@@ -4,6 +4,10 @@
 ``python -m ionworks.server.execution._worker_main``, so the user's script is never re-imported; PyBaMM is imported once
 per worker, built simulations are cached per worker). Each job runs in one worker; cancelling a
 running job terminates that worker and starts a fresh one, so cancellation takes effect at once.
+:meth:`ProcessExecutor.run_chunk` sends several jobs in one message (one round trip); the worker
+answers each as it ends. A job of the chunk canceled while queued in the worker still runs there
+but its result is dropped (about a chunk's work, ~0.2 s); the jobs a killed or dead worker never began come back as
+:class:`NotStarted` (the runner queues them again).
 The interface (:class:`Executor`) is what a Dask-based executor implements too.
 """
 
@@ -16,7 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +28,16 @@ from typing import Any, Protocol
 import anyio
 import anyio.to_thread
 
-__all__ = ["Executor", "JobCanceled", "ProcessExecutor", "WorkerError", "default_workers"]
+__all__ = [
+    "Deliver",
+    "Executor",
+    "JobCanceled",
+    "NotStarted",
+    "ProcessExecutor",
+    "WorkerError",
+    "default_workers",
+    "not_canceled",
+]
 
 log = logging.getLogger("ionworks.server")
 
@@ -43,12 +56,36 @@ class JobCanceled(Exception):
     """The job was canceled while running."""
 
 
+class NotStarted(Exception):
+    """The job was part of a chunk whose worker went away before it began this job: it can
+    simply be queued again."""
+
+
+#: Receives each job's outcome of a chunk (see :meth:`ProcessExecutor.run_chunk`).
+Deliver = Callable[[str, Any], None]
+
+
 class Executor(Protocol):
     async def run(self, job_id: str, func: Callable[[Any], Any], payload: Any) -> Any: ...
 
     def cancel(self, job_id: str) -> bool: ...
 
     async def aclose(self) -> None: ...
+
+
+def not_canceled(
+    jobs: Sequence[tuple[str, Any]], canceled: set[str], deliver: Deliver
+) -> list[tuple[str, Any]]:
+    """The jobs not canceled before they were sent (those are delivered as canceled and
+    forgotten from ``canceled``)."""
+    todo = []
+    for job_id, payload in jobs:
+        if job_id in canceled:
+            canceled.discard(job_id)
+            deliver(job_id, JobCanceled(job_id))
+        else:
+            todo.append((job_id, payload))
+    return todo
 
 
 def default_workers() -> int:
@@ -90,7 +127,8 @@ class _Worker:
             if log_path:
                 os.close(out)
         self.conn = Connection(parent.detach())
-        self.job_id: str | None = None
+        self.remaining: list[str] = []  # jobs of the current dispatch without a reply yet
+        self.canceled_jobs: set[str] = set()
         self.canceled = False
 
     def is_alive(self) -> bool:
@@ -172,44 +210,99 @@ class ProcessExecutor:
 
     async def run(self, job_id: str, func: Callable[[Any], Any], payload: Any) -> Any:
         """Run ``func(payload)`` in a worker; raises WorkerError / JobCanceled."""
+        outcome: list[Any] = []
+        await self.run_chunk([(job_id, payload)], func, lambda _, value: outcome.append(value))
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    async def run_chunk(
+        self, jobs: Sequence[tuple[str, Any]], func: Callable[[Any], Any], deliver: Deliver
+    ) -> None:
+        """Run ``func(payload)`` for each ``(job_id, payload)`` in order, in one worker (one
+        round trip). ``deliver(job_id, outcome)`` is called on the event loop for every job,
+        as soon as it is known: the result, or a :class:`WorkerError` / :class:`JobCanceled` /
+        :class:`NotStarted` instance (the worker went away before it began that job)."""
         if self._closed:
             raise RuntimeError("executor is closed")
         async with self._slots:
-            if job_id in self._cancel_requested:
-                self._cancel_requested.discard(job_id)
-                raise JobCanceled(job_id)
-            worker = self._take()
-            worker.job_id, worker.canceled = job_id, False
+            todo = not_canceled(jobs, self._cancel_requested, deliver)
+            if todo:
+                await self._run_in_worker(todo, func, deliver)
+
+    async def _run_in_worker(
+        self, todo: list[tuple[str, Any]], func: Callable[[Any], Any], deliver: Deliver
+    ) -> None:
+        worker = self._take()
+        worker.remaining, worker.canceled_jobs = [job_id for job_id, _ in todo], set()
+        worker.canceled = False
+        for job_id in worker.remaining:
             self._by_job[job_id] = worker
-            token = secrets.token_hex(8)
-            healthy = False
-            try:
-                worker.conn.send((job_id, token, func, payload))
-                reply = await anyio.to_thread.run_sync(
-                    worker.conn.recv, abandon_on_cancel=True, limiter=self._threads
-                )
-                healthy = _answers(reply, job_id, token, worker.process.pid)
-            except (EOFError, OSError, BrokenPipeError) as exc:
-                if worker.canceled:
-                    raise JobCanceled(job_id) from exc
-                raise WorkerError(
-                    f"the worker process died (exit code {worker.exitcode})", died=True
-                ) from exc
-            finally:
-                self._by_job.pop(job_id, None)
-                worker.job_id = None
-                if healthy and not self._closed:
-                    self._idle.append(worker)
-                else:
-                    self._discard(worker)
-        if not healthy:
-            log.error(
-                "worker %s gave a reply that does not match job %s", worker.process.pid, job_id
+        token = secrets.token_hex(8)
+        healthy = True
+        try:
+            # one job as before; several as one chunk message (the worker answers each)
+            message: tuple[Any, ...] | None = (
+                (todo[0][0], token, func, todo[0][1])
+                if len(todo) == 1
+                else (None, token, func, todo)
             )
-            raise WorkerError("the worker process answered out of turn and was replaced", died=True)
-        if reply[3] == "ok":
-            return reply[4]
-        raise WorkerError(reply[4], traceback=reply[5] if len(reply) > 5 else None)
+            while worker.remaining and healthy:
+                job_id = worker.remaining[0]
+                try:
+                    if message is not None:
+                        worker.conn.send(message)
+                        message = None
+                    reply = await anyio.to_thread.run_sync(
+                        worker.conn.recv, abandon_on_cancel=True, limiter=self._threads
+                    )
+                except (EOFError, OSError, BrokenPipeError):
+                    healthy = False
+                    lost: Exception = (
+                        JobCanceled(job_id)  # stopped by the server (closing)
+                        if worker.canceled
+                        else WorkerError(
+                            f"the worker process died (exit code {worker.exitcode})", died=True
+                        )
+                    )
+                else:
+                    healthy = _answers(reply, job_id, token, worker.process.pid)
+                    lost = WorkerError(
+                        "the worker process answered out of turn and was replaced", died=True
+                    )
+                    if not healthy:
+                        log.error(
+                            "worker %s gave a reply that does not match job %s",
+                            worker.process.pid,
+                            job_id,
+                        )
+                worker.remaining.pop(0)
+                if job_id in worker.canceled_jobs:
+                    deliver(job_id, JobCanceled(job_id))
+                elif not healthy:
+                    deliver(job_id, lost)
+                elif reply[3] == "ok":
+                    deliver(job_id, reply[4])
+                else:
+                    deliver(
+                        job_id,
+                        WorkerError(reply[4], traceback=reply[5] if len(reply) > 5 else None),
+                    )
+            for job_id in worker.remaining:  # the worker is gone before it began these
+                deliver(
+                    job_id,
+                    JobCanceled(job_id) if job_id in worker.canceled_jobs else NotStarted(job_id),
+                )
+        finally:
+            for job_id, _ in todo:
+                self._by_job.pop(job_id, None)
+            if worker.remaining:  # interrupted (closing, or a deliver that raised):
+                healthy = False  # replies may still come, so this worker is not reused
+            worker.remaining = []
+            if healthy and not self._closed:
+                self._idle.append(worker)
+            else:
+                self._discard(worker)
 
     def cancel(self, job_id: str) -> bool:
         """Stop a job: kill its worker if it runs, else make sure it never starts."""
@@ -217,8 +310,10 @@ class ProcessExecutor:
         if worker is None:
             self._cancel_requested.add(job_id)
             return False
-        worker.canceled = True
-        worker.kill()
+        worker.canceled_jobs.add(job_id)
+        if worker.remaining[:1] == [job_id]:  # it runs now: stop the worker; the rest of
+            worker.canceled = True  # its chunk goes back to the queue (NotStarted)
+            worker.kill()
         return True
 
     async def aclose(self) -> None:

@@ -21,10 +21,11 @@ import asyncio
 import contextlib
 import inspect
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ionworks.server.execution.executor import JobCanceled, WorkerError
+from ionworks.server.execution.executor import Deliver, JobCanceled, WorkerError, not_canceled
+from ionworks.server.execution.worker import run_chunk
 
 __all__ = ["DaskExecutor", "WarmUpPlugin"]
 
@@ -84,6 +85,8 @@ class DaskExecutor:
         self._futures: dict[str, Any] = {}
         self._canceled: dict[str, asyncio.Event] = {}
         self._cancel_requested: set[str] = set()
+        # job id -> (its chunk's id, the chunk's jobs, those of them canceled)
+        self._chunk_of: dict[str, tuple[str, set[str], set[str]]] = {}
         self._serial = itertools.count()
         self._closed = False
 
@@ -138,6 +141,37 @@ class DaskExecutor:
             self._futures.pop(job_id, None)
             self._canceled.pop(job_id, None)
 
+    async def run_chunk(
+        self, jobs: Sequence[tuple[str, Any]], func: Callable[[Any], Any], deliver: Deliver
+    ) -> None:
+        """Run the jobs as one Dask task (one round trip for several simulations); every
+        job's outcome goes to ``deliver`` when the task ends (see
+        ``ProcessExecutor.run_chunk``). Cancelling a job drops its result; cancelling all of
+        them cancels the task. A task that fails as a whole fails each of its jobs."""
+        todo = not_canceled(jobs, self._cancel_requested, deliver)
+        if not todo:
+            return
+        chunk_id = f"chunk-{next(self._serial)}"
+        members, canceled = {job_id for job_id, _ in todo}, set[str]()
+        for job_id in members:
+            self._chunk_of[job_id] = (chunk_id, members, canceled)
+        try:
+            try:
+                outcomes = await self.run(chunk_id, run_chunk, (func, [p for _, p in todo]))
+            except (JobCanceled, WorkerError) as exc:
+                for job_id, _ in todo:
+                    lost = isinstance(exc, JobCanceled) or job_id in canceled
+                    deliver(job_id, JobCanceled(job_id) if lost else WorkerError(str(exc)))
+                return
+            for (job_id, _), (status, value) in zip(todo, outcomes, strict=True):
+                if job_id in canceled:
+                    deliver(job_id, JobCanceled(job_id))
+                else:
+                    deliver(job_id, value if status == "ok" else WorkerError(value))
+        finally:
+            for job_id in members:
+                self._chunk_of.pop(job_id, None)
+
     async def _result(self, future: Any) -> Any:
         distributed = _import_distributed()
         try:
@@ -160,6 +194,11 @@ class DaskExecutor:
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job's future; a job not submitted yet never starts."""
+        chunk = self._chunk_of.get(job_id)
+        if chunk is not None:
+            chunk_id, members, canceled = chunk
+            canceled.add(job_id)
+            return self.cancel(chunk_id) if canceled >= members else True
         event = self._canceled.get(job_id)
         future = self._futures.get(job_id)
         if event is None:

@@ -2,7 +2,10 @@
 
 pending → running → completed | failed | canceled. On start, jobs left ``running`` by a crash are
 put back to ``pending`` (they run after the work submitted since, see ``db/jobs.pending``). A
-simulation job is ``completed`` only after its parquet files and metrics are stored. A job that
+simulation job is ``completed`` only after its parquet files and metrics are stored. Job types
+with a ``store_group`` (simulations) are claimed several at a time in dispatch order and run as
+chunks (one worker round trip each, :meth:`ProcessExecutor.run_chunk`); their results are stored
+in groups: all files synced, then one transaction records them and completes those jobs. A job that
 fails gets an error code (``db/jobs.ERROR_CODES``) and one readable line of error; tracebacks
 go to the server's log only (:mod:`ionworks.server.logs`).
 """
@@ -10,8 +13,9 @@ go to the server's log only (:mod:`ionworks.server.logs`).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final
 
 import anyio
 import attrs
@@ -19,7 +23,7 @@ from anyio.abc import TaskGroup
 
 from ionworks.server.db import jobs as jobs_db
 from ionworks.server.db.store import Store
-from ionworks.server.execution.executor import Executor, JobCanceled, WorkerError
+from ionworks.server.execution.executor import Executor, JobCanceled, NotStarted, WorkerError
 from ionworks.server.execution.fanout import FanOut, ServerTask
 from ionworks.server.logs import log
 
@@ -29,6 +33,16 @@ __all__ = ["JobRunner", "JobType", "worker_error_code"]
 
 #: Stores a job's result (a coroutine on the event loop; slow I/O goes to a thread).
 Handler = Callable[[Store, dict[str, Any], Any], Awaitable[None]]
+#: Stores the results of several jobs, ``(job_id, params, result)``: their files durably
+#: first, then in one transaction their records and the jobs' ``completed`` status.
+GroupHandler = Callable[[Store, Sequence[tuple[str, dict[str, Any], Any]]], Awaitable[None]]
+
+#: Most jobs one worker gets per round trip (a chunk), and most results stored per group.
+MAX_CHUNK: Final = 16
+MAX_GROUP: Final = 64
+#: A chunk holds about this many seconds of work (by the job type's measured time per job),
+#: so queued work of higher priority waits at most about that long for a free worker.
+CHUNK_SECONDS: Final = 0.2
 
 
 @attrs.frozen
@@ -36,16 +50,19 @@ class JobType:
     """One kind of job: ``run(payload)`` executes it (a picklable worker function, or a
     :class:`ServerTask` that runs here and fans sub-jobs out), ``build_payload(store,
     params)`` makes its input from the stored records when it is dispatched, and
-    ``store(store, params, result)`` keeps what it returned."""
+    ``store(store, params, result)`` keeps what it returned. A type with ``store_group``
+    runs in chunks (several jobs per worker round trip, on executors that have
+    ``run_chunk``) and stores results in groups (see :data:`GroupHandler`)."""
 
     name: str
     run: Callable[[Any], Any] | ServerTask
     build_payload: Callable[[Store, dict[str, Any]], Any]
     store: Handler
+    store_group: GroupHandler | None = None
 
 
 class JobRunner:
-    """Moves pending jobs to the executor, at most ``capacity`` at a time."""
+    """Moves pending jobs to the executor, at most ``capacity`` dispatches at a time."""
 
     def __init__(
         self,
@@ -60,7 +77,11 @@ class JobRunner:
         self.job_types = dict(job_types)
         self._wake = anyio.Event()
         self._running: set[str] = set()
+        self._dispatches = 0  # executor calls under way (a chunk counts once)
         self._storing = 0  # finished jobs whose results are being stored
+        self._results: list[tuple[JobType, str, dict[str, Any], Any]] = []
+        self._results_ready = anyio.Event()
+        self._seconds: dict[str, float] = {}  # measured seconds per job, by job type
         self._fans: dict[str, FanOut] = {}  # running ServerTask jobs
         self._tg: TaskGroup | None = None
 
@@ -81,7 +102,7 @@ class JobRunner:
         return bool(self._running) or bool(jobs_db.pending(self.store, 1))
 
     def cancel(self, job_id: str) -> None:
-        """Cancel a pending job, or stop a running one."""
+        """Cancel a pending or running job (running: stop it, or drop its result)."""
         if jobs_db.cancel(self.store, job_id) and job_id in self._running:
             fan = self._fans.get(job_id)
             if fan is not None:
@@ -93,6 +114,7 @@ class JobRunner:
         """Dispatch forever (until cancelled)."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            tg.start_soon(self._store_groups)
             task_status.started()
             while True:
                 self._wake = anyio.Event()
@@ -104,15 +126,134 @@ class JobRunner:
                     await self._wake.wait()
 
     def _dispatch(self, tg: TaskGroup) -> None:
-        # Results still being stored count against the capacity beyond one round of them,
+        # Results still being stored count against the capacity beyond a few rounds of them,
         # so a slow disk holds back new work instead of piling results up in memory.
-        free = self.capacity - len(self._running) - max(0, self._storing - self.capacity)
+        backlog = max(0, self._storing - self.capacity * MAX_CHUNK) // MAX_CHUNK
+        free = self.capacity - self._dispatches - backlog
         if free <= 0:
             return
-        for row in jobs_db.pending(self.store, free):
-            if jobs_db.claim(self.store, row["id"]):
-                self._running.add(row["id"])
-                tg.start_soon(self._execute, dict(row))
+        chunked = hasattr(self.executor, "run_chunk")
+        rows = jobs_db.pending(self.store, free * (MAX_CHUNK if chunked else 1))
+        for group in self._chunks(rows, free, chunked):
+            claimed = set(jobs_db.claim_many(self.store, [row["id"] for row in group]))
+            jobs = [dict(row) for row in group if row["id"] in claimed]
+            if not jobs:
+                continue
+            self._running.update(claimed)
+            self._dispatches += 1
+            job_type = self.job_types.get(jobs[0]["job_type"])
+            if len(group) > 1 or (job_type is not None and job_type.store_group and chunked):
+                assert job_type is not None
+                tg.start_soon(self._execute_chunk, job_type, jobs)
+            else:
+                tg.start_soon(self._execute, jobs[0])
+
+    def _chunks(self, rows: list[Any], free: int, chunked: bool) -> list[list[Any]]:
+        """At most ``free`` dispatches of ``rows`` (in dispatch order): consecutive jobs of a
+        type with ``store_group`` share a chunk, sized to spread the queue over the free
+        workers and to hold about :data:`CHUNK_SECONDS` of work."""
+        groups: list[list[Any]] = []
+        room = 0  # how many more jobs the last group takes
+        for row in rows:
+            if groups and room > 0 and groups[-1][0]["job_type"] == row["job_type"]:
+                if self._chunk_size(row, len(rows) // free) > 1:
+                    groups[-1].append(row)
+                    room -= 1
+                    continue
+            if len(groups) == free:
+                break
+            groups.append([row])
+            room = self._chunk_size(row, len(rows) // free, chunked) - 1
+        return groups
+
+    def _chunk_size(self, row: Any, share: int, chunked: bool = True) -> int:
+        """How many jobs a chunk starting with ``row`` holds: 1 for job types without
+        ``store_group`` and for re-attempts (interrupted by a stop, maybe its cause)."""
+        job_type = self.job_types.get(row["job_type"])
+        if not (chunked and job_type and job_type.store_group) or row["attempts"]:
+            return 1
+        per_job = self._seconds.get(job_type.name, CHUNK_SECONDS / 2)  # unknown: 2 a chunk
+        return max(1, min(MAX_CHUNK, share, int(CHUNK_SECONDS / max(per_job, 1e-4))))
+
+    async def _execute_chunk(self, job_type: JobType, jobs: list[dict[str, Any]]) -> None:
+        """Run a chunk of jobs of one type in one worker; results go to :meth:`_store_groups`."""
+        params: dict[str, dict[str, Any]] = {}
+        items = []
+        try:
+            for job in jobs:
+                try:
+                    params[job["id"]] = json.loads(job["params"])
+                    items.append((job["id"], job_type.build_payload(self.store, params[job["id"]])))
+                except Exception as exc:
+                    self._failed(job["id"], exc)
+            ends = [time.monotonic()]  # the chunk's start, then each job's end
+
+            def deliver(job_id: str, outcome: Any) -> None:
+                ends.append(time.monotonic())
+                self._outcome(job_type, job_id, params[job_id], outcome)
+
+            await self.executor.run_chunk(items, job_type.run, deliver)  # type: ignore[attr-defined]
+            self._measured(job_type.name, ends)
+        except Exception as exc:  # a bug in the server: fail what is left, keep serving
+            for job_id, _ in items:
+                if job_id in self._running:
+                    self._failed(job_id, exc)
+        finally:
+            self._dispatches -= 1
+            for job in jobs:
+                self._release(job["id"])
+            self._wake.set()
+
+    def _measured(self, name: str, ends: list[float]) -> None:
+        """Update the job type's seconds per job from one chunk's reply times: without the
+        first job (it may pay for building a model) when replies came one by one; from the
+        whole chunk when they came together (a Dask task)."""
+        count = len(ends) - 1
+        if count < 1:
+            return
+        total, rest = ends[-1] - ends[0], ends[-1] - ends[1]
+        per_job = total / count
+        if count > 1 and rest >= 0.001 * (count - 1):  # replies one by one: not the first
+            per_job = rest / (count - 1)
+        previous = self._seconds.get(name, per_job)
+        self._seconds[name] = 0.5 * previous + 0.5 * per_job
+
+    def _outcome(
+        self, job_type: JobType, job_id: str, params: dict[str, Any], outcome: Any
+    ) -> None:
+        """One job of a chunk ended in its worker (see ``ProcessExecutor.run_chunk``)."""
+        self._release(job_id)
+        if isinstance(outcome, JobCanceled):
+            return
+        if isinstance(outcome, NotStarted):
+            jobs_db.unclaim(self.store, job_id)
+        elif isinstance(outcome, BaseException):
+            self._failed(job_id, outcome)
+        else:  # stays "running" until its result is stored (re-run if the server stops first)
+            self._storing += 1
+            self._results.append((job_type, job_id, params, outcome))
+            self._results_ready.set()
+
+    async def _store_groups(self) -> None:
+        """Store finished results in groups: whatever arrived while the last group was
+        written makes the next one (one transaction and one thread hop per group)."""
+        while True:
+            await self._results_ready.wait()
+            self._results_ready = anyio.Event()
+            while self._results:
+                batch, self._results = self._results[:MAX_GROUP], self._results[MAX_GROUP:]
+                job_type = batch[0][0]
+                same = [item for item in batch if item[0] is job_type]
+                self._results = [item for item in batch if item[0] is not job_type] + self._results
+                try:
+                    assert job_type.store_group is not None
+                    await job_type.store_group(self.store, [item[1:] for item in same])
+                except Exception as exc:
+                    for _, job_id, _, _ in same:
+                        self._failed(job_id, exc)
+                finally:
+                    self._storing -= len(same)
+                    self._wake.set()
 
     async def _execute(self, job: dict[str, Any]) -> None:
         job_id = job["id"]
@@ -128,7 +269,7 @@ class JobRunner:
                 result = await self.executor.run(job_id, func, payload)
             # The worker is free: dispatch the next job while this result is stored (the job
             # stays "running" until then, and is re-run if the server stops before).
-            self._release(job_id)
+            self._release(job_id, dispatch=True)
             if jobs_db.status(self.store, job_id) == "running":
                 self._storing += 1
                 try:
@@ -139,23 +280,30 @@ class JobRunner:
                 self._finish(job_id, "completed", None)
         except JobCanceled:
             pass
-        except WorkerError as exc:
+        except Exception as exc:
+            self._failed(job_id, exc)
+        finally:
+            self._release(job_id, dispatch=True)
+
+    def _failed(self, job_id: str, exc: BaseException) -> None:
+        """Record a job's failure: the worker's error, or a server bug (logged)."""
+        if isinstance(exc, WorkerError):
             code = worker_error_code(exc)
             log.info("job %s failed [%s]: %s", job_id, code, exc)
             if exc.traceback:
                 log.debug("job %s: the worker's traceback:\n%s", job_id, exc.traceback)
             self._safe_finish(job_id, "failed", str(exc), code)
-        except Exception as exc:  # a bug in the server: fail the job, keep serving
-            log.exception("job %s failed in the server", job_id)
-            message = f"internal server error ({type(exc).__name__}: {exc}); see the server log"
-            self._safe_finish(job_id, "failed", message, jobs_db.SERVER_ERROR)
-        finally:
-            self._release(job_id)
+            return
+        log.error("job %s failed in the server", job_id, exc_info=exc)
+        message = f"internal server error ({type(exc).__name__}: {exc}); see the server log"
+        self._safe_finish(job_id, "failed", message, jobs_db.SERVER_ERROR)
 
-    def _release(self, job_id: str) -> None:
+    def _release(self, job_id: str, *, dispatch: bool = False) -> None:
         if job_id in self._running:
             self._fans.pop(job_id, None)
             self._running.discard(job_id)
+            if dispatch:  # a single job's dispatch ends with it
+                self._dispatches -= 1
             self._wake.set()
 
     def _safe_finish(self, job_id: str, status: str, error: str, error_code: str) -> None:

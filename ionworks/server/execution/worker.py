@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["run_simulation_job"]
+__all__ = ["run_chunk", "run_simulation_job"]
 
 
 def run_simulation_job(payload: dict[str, Any]) -> dict[str, Any]:
@@ -28,3 +29,16 @@ def run_simulation_job(payload: dict[str, Any]) -> dict[str, Any]:
         "arrow": output.arrow,
         "timings": output.timings,
     }
+
+
+def run_chunk(work: tuple[Callable[[Any], Any], list[Any]]) -> list[tuple[str, Any]]:
+    """``func(payload)`` for each payload of ``work = (func, payloads)``, in order, as one
+    task (the Dask executor's chunks): ``("ok", result)`` or ``("error", message)`` each."""
+    func, payloads = work
+    out: list[tuple[str, Any]] = []
+    for payload in payloads:
+        try:
+            out.append(("ok", func(payload)))
+        except Exception as exc:  # each job fails alone
+            out.append(("error", str(exc) or type(exc).__name__))
+    return out

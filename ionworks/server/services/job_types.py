@@ -19,7 +19,11 @@ def job_types() -> dict[str, JobType]:
 
     kinds = (
         JobType(
-            "simulation", run_simulation_job, simulation.build_payload, simulation.store_result
+            "simulation",
+            run_simulation_job,
+            simulation.build_payload,
+            simulation.store_result,
+            store_group=simulation.store_results,
         ),
         JobType("pipeline", pipeline.run_pipeline, pipeline.build_payload, pipeline.store_result),
     )

@@ -7,17 +7,19 @@ files go to ``blobs/simulations/<id>/`` (parquet, plus Arrow stream copies of sm
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Final
 
 import anyio.to_thread
 
+from ionworks.server.db import jobs as jobs_db
 from ionworks.server.db import simulations as simulations_db
 from ionworks.server.db import templates as templates_db
 from ionworks.server.db.store import ARROW_SUFFIX, Store
 from ionworks.server.engine.stored import resolve
 from ionworks.wire.jsonsafe import json_safe
 
-__all__ = ["FOLDER", "build_payload", "store_result"]
+__all__ = ["FOLDER", "build_payload", "store_result", "store_results"]
 
 #: Result folder of a simulation under the store's blob directory.
 FOLDER: Final = "simulations/{}"
@@ -42,21 +44,61 @@ def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
-    sid = params["simulation_id"]
-    if not simulations_db.exists(store, sid):
-        return
-    folder = FOLDER.format(sid)
+def _blobs(result: dict[str, Any]) -> dict[str, bytes]:
+    """The result files of a simulation: parquet tables and their Arrow stream copies."""
     blobs = {"time_series.parquet": result["time_series"], "steps.parquet": result["steps"]}
     for name, content in (result.get("arrow") or {}).items():
         blobs[f"{name}{ARROW_SUFFIX}"] = content
-    # fsyncs take milliseconds: in a thread, so the loop keeps serving and dispatching
-    try:
-        await anyio.to_thread.run_sync(store.write_blobs, folder, blobs)
-    except FileNotFoundError:  # the simulation was deleted while its files were written
-        if simulations_db.exists(store, sid):
-            raise
+    return blobs
+
+
+async def _write(store: Store, results: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    """Write and sync the files of simulations ``{sid: result}`` (in a thread, so the loop
+    keeps serving); whether each was written: False for one deleted meanwhile. A folder that
+    vanished while its simulation still exists is an error."""
+    folders = {sid: FOLDER.format(sid) for sid in results}
+    groups = {folders[sid]: _blobs(result) for sid, result in results.items()}
+    written = await anyio.to_thread.run_sync(store.write_blob_groups, groups)
+    for sid, folder in folders.items():
+        if not written[folder] and simulations_db.exists(store, sid):
+            raise FileNotFoundError(f"the result folder of simulation {sid} vanished")
+    return {sid: written[folder] for sid, folder in folders.items()}
+
+
+def _record(store: Store, sid: str, result: dict[str, Any]) -> bool:
+    """Record the stored files and metrics, only while the simulation's job still runs (not
+    after a delete or a cancel during the write: its files are removed then)."""
+    folder = FOLDER.format(sid)
     metrics = json_safe(dict(result.get("metrics") or {}))
-    # only while its job still runs: not after a delete or a cancel during the write
-    if not simulations_db.set_result(store, sid, folder, json.dumps(metrics, default=str)):
-        store.delete_blobs(folder)
+    if simulations_db.set_result(store, sid, folder, json.dumps(metrics, default=str)):
+        return True
+    store.delete_blobs(folder)
+    return False
+
+
+async def store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
+    sid = params["simulation_id"]
+    if simulations_db.exists(store, sid) and (await _write(store, {sid: result}))[sid]:
+        _record(store, sid, result)
+
+
+async def store_results(
+    store: Store, results: Sequence[tuple[str, dict[str, Any], dict[str, Any]]]
+) -> None:
+    """Store a group of finished simulation jobs ``(job_id, params, result)``: every file
+    is written and synced first (in one thread, :meth:`Store.write_blob_groups`), then one
+    transaction records the results and marks those jobs completed: a job is never
+    ``completed`` before its files are on disk, and a crash before the commit leaves them
+    ``running`` (re-run at the next start)."""
+    wanted = [
+        (job_id, params["simulation_id"], result)
+        for job_id, params, result in results
+        if simulations_db.exists(store, params["simulation_id"])
+    ]
+    if not wanted:
+        return
+    written = await _write(store, {sid: result for _, sid, result in wanted})
+    with store.transaction():
+        for job_id, sid, result in wanted:
+            if written[sid] and _record(store, sid, result):
+                jobs_db.finish(store, job_id, "completed", None)

@@ -1,0 +1,186 @@
+"""Long sweeps (issue 21, targets 1 and 2): the server against the hardware floor.
+
+The floor is raw PyBaMM at its best for a sweep: one SPMe simulation per process, built once
+with the swept parameter as an ``[input]``, solving the same points in 2 processes (a
+``multiprocessing`` pool of fresh interpreters) and extracting the same columns a result has
+(time, voltage, current, discharge capacity, cell temperature), returned to the parent.
+
+Ours: a DOE of the same points submitted to ``ionworks serve --workers 2`` (workers warm, the
+SPMe build included), every result streamed with ``as_completed`` and fetched as it arrives.
+The client runs in a process of its own (:mod:`benchmarks._sweep_client`), so its peak
+memory is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks._common import D_N, ONE_C, LocalServer, report
+from benchmarks.batch import _seed
+
+EXPERIMENT = "Discharge at 1C until 2.5 V"
+COLUMNS = (
+    "Voltage [V]",
+    "Current [A]",
+    "Discharge capacity [A.h]",
+    "Volume-averaged cell temperature [C]",
+)
+_SIM: Any = None
+
+
+def _values(n: int) -> list[float]:
+    return [float(v) for v in np.logspace(-14, -13, n)]
+
+
+def _build() -> None:
+    """Pool initializer: import PyBaMM, build the SPMe sweep simulation once, solve once."""
+    global _SIM
+    os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+    import pybamm
+
+    values = pybamm.ParameterValues("Chen2020")
+    values[D_N] = "[input]"
+    _SIM = pybamm.Simulation(
+        pybamm.lithium_ion.SPMe(),
+        parameter_values=values,
+        experiment=pybamm.Experiment([EXPERIMENT]),
+    )
+    _SIM.solve(initial_soc=1, inputs={D_N: 3e-14})
+
+
+def _solve(value: float) -> list[np.ndarray]:
+    solution = _SIM.solve(initial_soc=1, inputs={D_N: value})
+    return [np.asarray(solution.t)] + [np.asarray(solution[c].entries) for c in COLUMNS]
+
+
+def floor_seconds(values: list[float], processes: int = 2) -> float:
+    """Wall time of the raw sweep over ``processes`` built-once pools (build not timed)."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, initializer=_build) as pool:
+        pool.map(_solve, values[:processes], chunksize=1)  # every process built
+        start = time.perf_counter()
+        pool.map(_solve, values)
+        return time.perf_counter() - start
+
+
+def client_sweep(url: str, n: int, poll_interval: float = 0.25) -> dict[str, Any]:
+    """Our sweep from a client process of its own: its timings and peak RSS."""
+    command = [sys.executable, "-m", "benchmarks._sweep_client", url, str(n), str(poll_interval)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (Linux ``VmHWM``), in MB."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def bench_long_sweep(n: int = 2000, big: int = 10_000) -> None:
+    """1. ``n``-point sweep vs the floor; 2. ``big`` points: per point and peak memory."""
+    values = _values(n)
+    load_before = _load()
+    floor_before = floor_seconds(values)
+    with LocalServer(workers=2).run() as server:
+        import asyncio
+
+        asyncio.run(_seed(server.url, 2, ONE_C, "chen2020-spm"))  # workers warm
+        ours = client_sweep(server.url, n)
+        floor_after = floor_seconds(values)  # before and after: the machine's load changes
+        floor = (floor_before + floor_after) / 2
+        report(
+            "sweep_2000_vs_hardware_floor",
+            ours["total_s"],
+            floor,
+            1.5,
+            "s",
+            n=n,
+            floor_per_point_ms=1e3 * floor / n,
+            floor_before_s=floor_before,
+            floor_after_s=floor_after,
+            per_point_ms=1e3 * ours["total_s"] / n,
+            submit_s=ours["submit_s"],
+            load_before=load_before,
+            load_after=_load(),
+        )
+        if not big:
+            return
+        load_before = _load()
+        large = client_sweep(server.url, big)
+        server_rss = _peak_rss_mb(server.pid)
+        with open(f"/proc/{server.pid}/task/{server.pid}/children") as fh:
+            workers_rss = [_peak_rss_mb(int(pid)) for pid in fh.read().split()]
+    per_point, per_point_small = large["total_s"] / big, ours["total_s"] / n
+    report(
+        "sweep_10000_per_point_vs_2000",
+        1e3 * per_point,
+        1e3 * per_point_small,
+        1.0,
+        "ms",
+        n=big,
+        server_peak_rss_mb=server_rss,
+        client_peak_rss_mb=large["peak_rss_mb"],
+        worker_peak_rss_mb=workers_rss,
+        rss_ok=server_rss < 500 and large["peak_rss_mb"] < 500,
+        load_before=load_before,
+        load_after=_load(),
+    )
+
+
+def bytecode_env() -> dict[str, str]:
+    """Environment for a server whose imports read compiled bytecode, as in an installed
+    package (pip writes ``.pyc`` files; a venv made with ``PYTHONDONTWRITEBYTECODE`` has none,
+    which makes ``import pybamm`` take seconds). The cache lives outside the venv, and is
+    filled here before any timing."""
+    import tempfile
+
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "ionworks-bench-pycache")
+    warm = "import ionworks.server.execution._worker_main, ionworks.server.engine.simulate as s; s.warm_up()"
+    subprocess.run([sys.executable, "-c", warm], check=True, env=env)
+    subprocess.run(
+        [sys.executable, "-c", "import ionworks.cli, ionworks.server.api.app"], check=True, env=env
+    )
+    return {k: env[k] for k in ("PYTHONPYCACHEPREFIX",)} | {"PYTHONDONTWRITEBYTECODE": ""}
+
+
+def bench_cold_start(naive_points: int = 10) -> None:
+    """3. The first 100-point SPMe sweep (D_n) on a just-started server (healthy, workers
+    still starting; results fetched as they complete, ``as_completed`` polling every 0.05 s)
+    vs naive rebuild-per-point PyBaMM (measured half before, half after)."""
+    import asyncio
+
+    from benchmarks._sweep_client import sweep
+    from benchmarks.engine import SWEEPS, _naive_seconds, raw_cold
+
+    raw_cold()
+    env = bytecode_env()
+    name, values = SWEEPS["diffusivity"]
+    load_before = _load()
+    before = _naive_seconds(name, values, naive_points // 2)
+    with LocalServer(workers=2, env=env).run() as server:
+        ours = asyncio.run(sweep(server.url, values, 0.05))["total_s"]  # streamed
+    after = _naive_seconds(name, values[1:], naive_points - naive_points // 2)
+    naive = {"naive_before_s": before, "naive_after_s": after}
+    load = {"load_before": load_before, "load_after": _load()}
+    cache = {"bytecode_cache": env["PYTHONPYCACHEPREFIX"]}
+    baseline = (before + after) / 2
+    report(
+        "sweep_100_cold_start", ours, baseline, 12.0, "s", kind="speedup", **naive, **load, **cache
+    )

@@ -1,0 +1,28 @@
+"""Job functions for the chunk tests (imported by name inside worker processes)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+
+def echo(payload: Any) -> Any:
+    return {"payload": payload, "pid": os.getpid()}
+
+
+def fail_on_text(payload: Any) -> Any:
+    if isinstance(payload, str):
+        raise ValueError(payload)
+    return payload
+
+
+def die_on_text(payload: Any) -> Any:
+    if isinstance(payload, str):
+        os._exit(9)
+    return payload
+
+
+def sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
