@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar, overload
 from urllib.parse import quote
 
-from ionworks.errors import APIResponseValidationError
+from ionworks.errors import APIResponseValidationError, IonworksError
 from ionworks.models import Page, structure
 from ionworks.resources._requests import Requests
 
-__all__ = ["PAGE_SIZE", "AsyncResource", "expect", "parse_page", "seg"]
+__all__ = [
+    "PAGE_SIZE",
+    "AsyncResource",
+    "existing_id",
+    "expect",
+    "is_conflict",
+    "parse_page",
+    "seg",
+]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -142,6 +151,31 @@ def parse_page(data: Any, cls: type[T] | None, *, key: str = "items", what: str)
         total = int(total_value) if isinstance(total_value, int) else len(raw_items)
     items = [structure(item, cls, what=what) for item in raw_items] if cls else list(raw_items)
     return Page(items=items, total=total)
+
+
+def existing_id(error: IonworksError, legacy_key: str | None = None) -> str | None:
+    """The record a 409 ``CONFLICT`` names: ``detail.existing_id``, else the older top-level
+    ``legacy_key`` if given (with a ``DeprecationWarning``, as the official client); ``None``
+    if neither. The ``create_or_get`` methods use it to fetch the record a create collided with."""
+    body = error.data if isinstance(error.data, dict) else {}
+    detail = body.get("detail")
+    found = detail.get("existing_id") if isinstance(detail, dict) else None
+    if isinstance(found, str) and found:
+        return found
+    legacy = body.get(legacy_key) if legacy_key else None
+    if isinstance(legacy, str) and legacy:
+        warnings.warn(
+            f"Received legacy error key {legacy_key!r}; the server should send detail.existing_id",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return legacy
+    return None
+
+
+def is_conflict(error: IonworksError) -> bool:
+    """A 409 / ``CONFLICT``: a create collided with an existing record of that name."""
+    return error.error_code == "CONFLICT" or error.status_code == 409
 
 
 def filter_params(

@@ -15,9 +15,15 @@ from ionworks.models import (
     Page,
     structure,
 )
-from ionworks.resources._base import AsyncResource, expect, filters_of, seg
+from ionworks.resources._base import (
+    AsyncResource,
+    existing_id,
+    expect,
+    filters_of,
+    is_conflict,
+    seg,
+)
 from ionworks.resources._measurement_detail import time_series_parts
-from ionworks.resources.cell_spec import existing_id, is_conflict
 
 __all__ = ["AsyncCellInstances"]
 

@@ -14,9 +14,11 @@ from ionworks.errors import IonworksError, MeasurementValidationError
 from ionworks.models import Measurement, Page, structure
 from ionworks.models.measurements import MeasurementTagUsage
 from ionworks.resources._base import (
+    existing_id,
     expect,
     filter_params,
     filters_of,
+    is_conflict,
     parse_page,
     seg,
 )
@@ -291,12 +293,11 @@ class AsyncCellMeasurements(
                 wait_for_processing,
             )
         except IonworksError as exc:
-            if exc.status_code != 409 and exc.error_code != "CONFLICT":
+            if not is_conflict(exc):
                 raise
-            detail = (exc.data or {}).get("detail")
-            existing = detail.get("existing_id") if isinstance(detail, Mapping) else None
-            if existing:
-                return await self.get(str(existing))
+            existing = existing_id(exc)
+            if existing is not None:
+                return await self.get(existing)
             name = measurement_detail["measurement"]["name"]
             for m in await self.list(cell_instance_id, name_exact=name):
                 if m.name == name:

@@ -4,42 +4,17 @@ component slots) that cell instances, measurements and parameterized models hang
 from __future__ import annotations
 
 import builtins
-import warnings
 from typing import Any, Final
 
 from ionworks.errors import IonworksError
 from ionworks.models import CellSpecification, Page, structure
-from ionworks.resources._base import AsyncResource, filters_of, seg
+from ionworks.resources._base import AsyncResource, existing_id, filters_of, is_conflict, seg
 
-__all__ = ["SLOTS", "AsyncCellSpecs", "existing_id"]
+__all__ = ["SLOTS", "AsyncCellSpecs"]
 
 #: The component slots of a specification, in the order the API reports them.
 SLOTS: Final = ("anode", "cathode", "electrolyte", "separator", "case")
 SLOT_PARAMS: Final = tuple(f"{slot}_material_id" for slot in SLOTS)
-
-
-def existing_id(error: IonworksError, legacy_key: str) -> str | None:
-    """The record a 409 ``CONFLICT`` names: ``detail.existing_id``, else the older top-level
-    ``legacy_key`` (with a ``DeprecationWarning``, as the official client); ``None`` if
-    neither."""
-    body = error.data if isinstance(error.data, dict) else {}
-    detail = body.get("detail")
-    found = detail.get("existing_id") if isinstance(detail, dict) else None
-    if isinstance(found, str) and found:
-        return found
-    legacy = body.get(legacy_key)
-    if isinstance(legacy, str) and legacy:
-        warnings.warn(
-            f"Received legacy error key {legacy_key!r}; the server should send detail.existing_id",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        return legacy
-    return None
-
-
-def is_conflict(error: IonworksError) -> bool:
-    return error.error_code == "CONFLICT" or error.status_code == 409
 
 
 def _record(data: Any) -> CellSpecification:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ionworks.errors import IonworksError
 from ionworks.models import Page, ParameterizedModel, structure
-from ionworks.resources._base import AsyncResource, expect, seg
+from ionworks.resources._base import AsyncResource, existing_id, expect, is_conflict, seg
 from ionworks.resources._model_payloads import normalized
 
 __all__ = ["AsyncParameterizedModels"]
@@ -22,14 +22,6 @@ def _item_path(cell_spec_id: str | None, model_id: str) -> str:
 
 def _record(data: Any) -> ParameterizedModel:
     return structure(data, ParameterizedModel, what="parameterized model")
-
-
-def _existing_id(error: IonworksError) -> str | None:
-    """``detail.existing_id`` of a 409 ``CONFLICT`` error body, if there is one."""
-    body = error.data if isinstance(error.data, dict) else {}
-    detail = body.get("detail")
-    existing = detail.get("existing_id") if isinstance(detail, dict) else None
-    return existing if isinstance(existing, str) and existing else None
 
 
 class AsyncParameterizedModels(AsyncResource):
@@ -118,9 +110,9 @@ class AsyncParameterizedModels(AsyncResource):
         try:
             return await self.create(cell_spec_id, data)
         except IonworksError as error:
-            if error.error_code != "CONFLICT" and error.status_code != 409:
+            if not is_conflict(error):
                 raise
-            existing = _existing_id(error)
+            existing = existing_id(error)
             if existing is not None:
                 return await self.get(existing)
             name = data.get("name") if isinstance(data, dict) else None
