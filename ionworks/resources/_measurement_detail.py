@@ -83,14 +83,16 @@ async def fetch_detail(
     include_steps: bool,
     include_cycles: bool,
     include_time_series: bool,
+    record: dict[str, Any] | None = None,
 ) -> CellMeasurementDetail:
-    """The record first (its type decides what to fetch); for a time series, the step table
+    """The record first (``record``: one the caller has just read; its type decides what to
+    fetch); for a time series, the step table
     (``None`` when it has none), the cycle metrics (``None`` when the server has none) and the
     time series, in parallel; a file measurement's files (``{name: bytes}``); a properties
     measurement carries its ``properties`` as a field."""
     base = f"/cell_measurements/{seg(measurement_id)}"
     record = expect(
-        await api.get(base),
+        record if record is not None else await api.get(base),
         dict,
         what="measurement",
         keys={"id": str, "name": str, "cell_instance_id": str},

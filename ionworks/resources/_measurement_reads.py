@@ -48,7 +48,7 @@ class AsyncMeasurementReads(AsyncResource):
         a properties measurement's ``properties`` are a field. ``use_cache``: serve a time
         series' parts from the local cache when the record is unchanged (see
         :mod:`ionworks.cache`)."""
-        key = await self._cache_key(measurement_id, use_cache, "time_series")
+        key, record = await self._cache_entry(measurement_id, use_cache, "time_series")
         wanted = {
             "steps": include_steps,
             "detail_cycles": include_cycles,
@@ -59,6 +59,7 @@ class AsyncMeasurementReads(AsyncResource):
         found = await fetch_detail(
             self._api,
             measurement_id,
+            record=record,  # already read for the cache key: not asked for twice
             include_steps=include_steps and "steps" not in hits,
             include_cycles=include_cycles and "detail_cycles" not in hits,
             include_time_series=include_time_series and "time_series" not in hits,
@@ -126,8 +127,14 @@ class AsyncMeasurementReads(AsyncResource):
         """The cache key of the measurement's current data, or None: no caching (off, bypassed,
         a record of another ``measurement_type`` than ``kind``, still processing, or without a
         version)."""
+        return (await self._cache_entry(measurement_id, use_cache, kind))[0]
+
+    async def _cache_entry(
+        self, measurement_id: str, use_cache: bool, kind: str
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """:meth:`_cache_key`, and the record it read (``None`` when caching is off)."""
         if not use_cache or not cache.get_cache_enabled():
-            return None
+            return None, None
         record = expect(
             await self._api.get(
                 f"/cell_measurements/{seg(measurement_id)}",
@@ -142,9 +149,10 @@ class AsyncMeasurementReads(AsyncResource):
             or record.get("processing_status") in ("pending", "running")
             or version == [None, None]
         ):
-            return None
+            return None, record
         base_url, credential = await self._api.identity()
-        return cache.entry_key(base_url, credential, measurement_id, json.dumps(version))
+        key = cache.entry_key(base_url, credential, measurement_id, json.dumps(version))
+        return key, record
 
     async def _download(
         self,
