@@ -18,8 +18,7 @@ DATA_DIR_HELP = "data directory (default: $IONWORKS_DATA_DIR or ~/.local/share/i
 
 def _serve(args: argparse.Namespace) -> int:
     from ionworks.server import daemon
-    from ionworks.server.config import ServerConfig
-    from ionworks.server.hosting import serve
+    from ionworks.server.config import ServerConfig, make_executor
     from ionworks.server.limits import from_arguments
 
     folder = data_dir(args)
@@ -45,6 +44,13 @@ def _serve(args: argparse.Namespace) -> int:
         limits=from_arguments(args),
         public_url=args.public_url,
     )
+
+    # The workers start first: they import PyBaMM while this process imports the server.
+    config.executor = make_executor(config)
+    start = getattr(config.executor, "start", None)
+    if callable(start):
+        start()
+    from ionworks.server.hosting import serve
 
     def announce(url: str) -> None:
         auth = "API keys required" if config.api_keys else "no API key needed"

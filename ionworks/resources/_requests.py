@@ -132,6 +132,16 @@ class Requests:
         )
         return parts
 
+    async def post_parts(
+        self, path: str, body: Any, *, accept: str | None = None
+    ) -> dict[str, Part]:
+        """``POST path`` with a JSON body (a query), answered with ``multipart/mixed``, as
+        :meth:`download_parts`."""
+        parts: dict[str, Part] = await self._transport.request(
+            "POST", path, json_body=body, headers=_accept(accept), expect="multipart"
+        )
+        return parts
+
     async def upload(
         self, url: str, body: bytes, *, progress: Callable[[int], object] | None = None
     ) -> None:

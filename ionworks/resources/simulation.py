@@ -26,6 +26,7 @@ from ionworks.errors import APIResponseValidationError, NotFoundError
 from ionworks.models import Page, SimulationResponse, SimulationResult, structure
 from ionworks.resources._base import expect, seg
 from ionworks.resources._requests import Requests
+from ionworks.resources._result_batches import ResultBatcher
 from ionworks.resources._results import RESULT_ACCEPT, build_result, is_quick_to_decode
 from ionworks.resources._simulation_config import (
     expected_count,
@@ -51,6 +52,7 @@ class AsyncSimulations(AsyncSimulationResults):
         # Metrics of simulations a wait saw completed: a completed record never changes, so
         # get_result right after a wait needs two downloads, not a third request.
         self._completed_metrics: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._batcher = ResultBatcher(api)
 
     def _remember_metrics(self, simulation_id: str, record: dict[str, Any]) -> None:
         metrics = record.get("metrics")
@@ -247,7 +249,12 @@ class AsyncSimulations(AsyncSimulationResults):
         # Arrow streams are asked for only where the server offers them (ours); other
         # servers see exactly the official client's requests.
         accept = RESULT_ACCEPT if "arrow-stream" in capabilities else None
-        if "result-bundle" in capabilities:
+        batched = None
+        if "result-bundles" in capabilities:  # concurrent calls share requests
+            batched = await self._batcher.get(simulation_id, accept)
+        if batched is not None:
+            time_series, steps, metrics = batched
+        elif "result-bundle" in capabilities:
             time_series, steps, metrics = await self._bundle(seg(simulation_id), accept)
         else:
             time_series, steps, metrics = await self._downloads(seg(simulation_id), metrics, accept)

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ARROW_STREAM", "ARROW_STREAM_MAGIC", "read_parquet", "write_arrow_stream"]
+__all__ = [
+    "ARROW_STREAM",
+    "ARROW_STREAM_MAGIC",
+    "read_parquet",
+    "stream_to_parquet",
+    "write_arrow_stream",
+    "write_result_parquet",
+]
 
 #: Media type of an Arrow IPC stream: the local server's fast alternative to parquet for
 #: results (requested with ``Accept``; decoding it costs ~1/10 of a small parquet file).
@@ -38,3 +45,20 @@ def write_arrow_stream(table: pa.Table) -> bytes:
     with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     return sink.getvalue()
+
+
+def write_result_parquet(table: pa.Table) -> bytes:
+    """Parquet bytes of a result table: zstd, no dictionaries or statistics (half the write
+    time for float columns)."""
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd", use_dictionary=False, write_statistics=False)
+    return buffer.getvalue()
+
+
+def stream_to_parquet(data: bytes) -> bytes:
+    """The parquet form of an Arrow IPC stream (:func:`write_result_parquet`)."""
+    import pyarrow as pa
+
+    return write_result_parquet(pa.ipc.open_stream(pa.BufferReader(data)).read_all())

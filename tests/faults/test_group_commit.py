@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from ionworks import Ionworks
 from ionworks.server.db import jobs as jobs_db
+from ionworks.server.db import packs
 from ionworks.server.db import store as store_module
 from ionworks.server.db.store import Store
 from ionworks.server.services import simulation_jobs
@@ -27,7 +29,7 @@ from tests.server.test_restart import _free_port, _serve, _wait_healthy
 
 
 def _result(n: int) -> dict[str, Any]:
-    return {"time_series": b"ts%d" % n, "steps": b"st%d" % n, "metrics": {"n": n}, "arrow": {}}
+    return {"time_series": b"ts%d" % n, "steps": b"st%d" % n, "metrics": {"n": n}}
 
 
 @pytest.fixture
@@ -51,11 +53,8 @@ async def test_files_are_on_disk_before_the_group_commits(
     folders = [f"simulations/sim-{n}" for n in range(3)]
 
     def set_result(store_: Store, sid: str, folder: str, metrics: str) -> bool:
-        # every file of the whole group is on disk before the first record is written ...
-        files = [
-            store.blob_path(f, n) for f in folders for n in ("time_series.parquet", "steps.parquet")
-        ]
-        seen.append((sid, all(f.exists() for f in files)))
+        # every pack of the whole group is on disk before the first record is written ...
+        seen.append((sid, all(store.blob_path(f, "").is_file() for f in folders)))
         # ... and what others read (committed state) shows no job completed yet
         assert _count_completed(store.data_dir) == 0
         return True
@@ -66,7 +65,7 @@ async def test_files_are_on_disk_before_the_group_commits(
     await simulation_jobs.store_results(store, group)
     assert seen == [(f"sim-{n}", True) for n in range(3)]
     assert [jobs_db.status(store, i) for i in ids] == ["completed"] * 3
-    assert store.blob_path("simulations/sim-2", "steps.parquet").read_bytes() == b"st2"
+    assert _entry(store, "simulations/sim-2", "steps.parquet") == b"st2"
 
 
 async def test_a_failed_sync_completes_no_job_of_the_group(
@@ -83,20 +82,50 @@ async def test_a_failed_sync_completes_no_job_of_the_group(
     with pytest.raises(OSError, match="Input/output"):
         await simulation_jobs.store_results(store, group)
     assert [jobs_db.status(store, i) for i in ids] == ["running"] * 3  # re-run after a restart
-    assert not store.blob_path("simulations/sim-0", "steps.parquet").exists()  # never named
+    assert not store.blob_path("simulations/sim-0", "").exists()  # never named
+    assert not list(store.blob_dir.rglob("*.tmp"))  # nor left half-written
+
+
+def _entry(store: Store, pack: str, name: str) -> bytes | None:
+    return packs.read(store.blob_path(pack, ""), [name]).get(name)
 
 
 @pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-each"])
-def test_write_blob_groups_names_complete_files_only(
+def test_write_packs_names_complete_files_only(
     store: Store, monkeypatch: pytest.MonkeyPatch, syncfs: bool
 ) -> None:
     if not syncfs:
         monkeypatch.setattr(store_module, "_syncfs", lambda: None)
+    (store.blob_dir / "simulations" / "s3").mkdir(parents=True)  # an older layout's leftover
+    (store.blob_dir / "simulations" / "s3" / ".a.parquet.1234.tmp").write_bytes(b"partial")
     groups = {f"simulations/s{n}": {"a.parquet": b"a" * n, "b.arrows": b"b"} for n in range(5)}
-    assert store.write_blob_groups(groups) == dict.fromkeys(groups, True)
+    store.write_packs(groups)
     for n in range(5):
-        assert store.blob_path(f"simulations/s{n}", "a.parquet").read_bytes() == b"a" * n
+        assert _entry(store, f"simulations/s{n}", "a.parquet") == b"a" * n
+        assert _entry(store, f"simulations/s{n}", "b.arrows") == b"b"
+        assert _entry(store, f"simulations/s{n}", "c") is None
     assert not list(store.blob_dir.rglob("*.tmp"))
+    store.delete_blobs("simulations/s1")
+    assert not store.blob_path("simulations/s1", "").exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"",
+        b"IWPACK1\n",
+        b"NOTAPACK\0\0\0\0",
+        b"IWPACK1\n\xff\xff\xff\xff",
+        b"IWPACK1\n\x03\0\0\0{{{",
+        b'IWPACK1\n\x10\0\0\0{"a": [0, 99]}  ',
+        b'IWPACK1\n\x0e\0\0\0{"a": "x"}   ',
+    ],
+)
+def test_a_damaged_pack_is_reported_not_misread(tmp_path: Path, damage: bytes) -> None:
+    path = tmp_path / "pack"
+    path.write_bytes(damage)
+    with pytest.raises(packs.PackError):
+        packs.read(path, ["a"])
 
 
 def _completed_without_result(data_dir: Path) -> list[str]:
@@ -111,10 +140,12 @@ def _completed_without_result(data_dir: Path) -> list[str]:
         db.close()
     bad = []
     for sid, folder in rows:
+        names = ("time_series.parquet", "steps.parquet")
         try:
-            for name in ("time_series.parquet", "steps.parquet"):
-                pq.read_table(data_dir / "blobs" / folder / name)
-        except (OSError, TypeError, ValueError):
+            tables = packs.read(data_dir / "blobs" / folder, names)
+            for name in names:
+                pq.read_table(pa.BufferReader(tables[name]))
+        except (OSError, TypeError, ValueError, KeyError):
             bad.append(sid)
     return bad
 

@@ -501,7 +501,7 @@ async def test_deleting_a_project_deletes_everything_in_it(
             await client.simulation.wait_for_completion(
                 [done.simulation_id, kept.simulation_id], timeout=120, verbose=False
             )
-            assert (blobs / "simulations" / done.simulation_id).is_dir()
+            assert (blobs / "simulations" / done.simulation_id).is_file()  # the result pack
             status, study = await api.call(
                 "POST", f"/projects/{pid}/studies", json={"name": "doomed study"}
             )

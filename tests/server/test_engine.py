@@ -30,6 +30,7 @@ from ionworks.server.engine import (
     simulate,
 )
 from ionworks.server.engine.quick import CHEMISTRIES, canonical_chemistry
+from ionworks.wire.arrow import ARROW_STREAM_MAGIC
 from tests.ucp.protocols import SEED_INPUTS as PARAMETERIZED
 from tests.ucp.protocols import SEED_SINGLE as SEED
 from tests.ucp.protocols import cycling
@@ -96,6 +97,10 @@ def run(model: Any, protocol: str = SEED, **kwargs: Any) -> SimulationOutput:
 
 
 def frame(data: bytes) -> pl.DataFrame:
+    """A stored table: an Arrow stream (small results) or parquet (large ones)."""
+    if data.startswith(ARROW_STREAM_MAGIC):
+        return pl.read_ipc_stream(io.BytesIO(data))
+    assert data.startswith(b"PAR1")
     return pl.read_parquet(io.BytesIO(data))
 
 

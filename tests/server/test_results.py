@@ -3,6 +3,7 @@ bundle, all decoding to the same frames and metrics."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from ionworks import AsyncIonworks
 from ionworks.errors import NotFoundError
+from ionworks.server.db import packs
 from ionworks.server.db.store import ARROW_SUFFIX
 from ionworks.wire.arrow import ARROW_STREAM
 from tests.server.conftest import KEY_A
@@ -56,6 +58,7 @@ async def test_results_are_arrow_streams_when_accepted_parquet_otherwise(
 ) -> None:
     sid, _ = await finished(api)
     frames: dict[str, dict[str, pl.DataFrame]] = {}
+    downloads: dict[str, bytes] = {}
     for table in ("time_series", "steps"):
         path = f"/simulations/{sid}/{table}/download"
         status, headers, arrow = await raw(server_url, path, {**AUTH, "Accept": ARROW_STREAM})
@@ -65,6 +68,7 @@ async def test_results_are_arrow_streams_when_accepted_parquet_otherwise(
         assert status == 200 and headers["Content-Type"] == "application/octet-stream"
         assert parquet[:4] == b"PAR1"  # what the official client and other readers expect
         frames[table] = {"arrow": pl.read_ipc_stream(arrow), "parquet": pl.read_parquet(parquet)}
+        downloads |= {f"{table}{ARROW_SUFFIX}": arrow, f"{table}.parquet": parquet}
         assert frames[table]["arrow"].equals(frames[table]["parquet"])
     # the columns clients derive (wire.md §4.4) are stored, so both forms carry them
     assert {"Step capacity [A.h]", "Capacity [A.h]"} <= set(
@@ -79,13 +83,29 @@ async def test_results_are_arrow_streams_when_accepted_parquet_otherwise(
             result = await client.simulation.get_result(sid)
         assert result.time_series.equals(frames["time_series"]["parquet"])
         assert result.steps.equals(frames["steps"]["parquet"])
-    # a result stored without Arrow copies (large, or from an older version) is parquet only
-    folder = Path(server.config.data_dir) / "blobs" / "simulations" / sid
-    for table in ("time_series", "steps"):
-        (folder / f"{table}{ARROW_SUFFIX}").unlink()
-    api._server_capabilities = None  # ask again: the bundle path
-    again = await api.simulation.get_result(sid)
-    assert again.time_series.equals(result.time_series) and again.steps.equals(result.steps)
+    # small tables are stored as Arrow streams only (the parquet above was converted) ...
+    path = Path(server.config.data_dir) / "blobs" / "simulations" / sid
+    names = sorted(downloads)
+    assert sorted(packs.read(path, names)) == [
+        f"{t}{ARROW_SUFFIX}" for t in ("steps", "time_series")
+    ]
+    # ... a result as older versions stored it (a folder of parquet files and Arrow copies)
+    # reads the same, and one without Arrow copies (large, or older still) is parquet only
+    path.unlink()
+    path.mkdir()
+    for name, content in downloads.items():
+        (path / name).write_bytes(content)
+    for arrow_copies in (True, False):
+        if not arrow_copies:
+            for table in ("time_series", "steps"):
+                (path / f"{table}{ARROW_SUFFIX}").unlink()
+        for use_bundle in (True, False):
+            async with AsyncIonworks(api_key=KEY_A, api_url=server_url) as client:
+                if not use_bundle:
+                    downloads_only(client)
+                again = await client.simulation.get_result(sid)
+            assert again.time_series.equals(result.time_series)
+            assert again.steps.equals(result.steps)
 
 
 async def test_bundle_is_one_request_with_the_same_result(api: AsyncIonworks) -> None:
@@ -144,14 +164,132 @@ async def test_results_are_stored_only_while_the_job_runs(tmp_path: Path, status
             "'[]', 1, ?, ?, 1)",
             (ts, ts),
         )
-        result = {"time_series": b"ts", "steps": b"st", "metrics": {"x": 1.0}, "arrow": {}}
+        result = {"time_series": b"ts", "steps": b"st", "metrics": {"x": 1.0}}
         await store_result(store, {"simulation_id": "s1"}, result)
         row = store.one("SELECT storage_folder, metrics FROM simulations WHERE id = 's1'")
         assert row is not None
-        stored = (tmp_path / "blobs" / "simulations" / "s1" / "steps.parquet").is_file()
+        stored = (tmp_path / "blobs" / "simulations" / "s1").is_file()  # the result's pack
         if status == "running":
             assert row["storage_folder"] == "simulations/s1" and stored
         else:  # canceled while the files were written: nothing kept
             assert row["storage_folder"] is None and not stored
     finally:
         store.close()
+
+
+def test_stored_tables_are_sent_in_the_form_each_client_reads(tmp_path: Path) -> None:
+    """A large table is stored (and sent to every client) as parquet; a small one as an
+    Arrow stream, converted to parquet for clients that do not accept streams."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ionworks.server.api.results import _tables
+    from ionworks.wire.arrow import write_arrow_stream, write_result_parquet
+
+    table = pa.table({"Time [s]": [0.0, 1.0], "Voltage [V]": [4.2, 4.1]})
+    parquet, stream = write_result_parquet(table), write_arrow_stream(table)
+    path = tmp_path / "pack"
+    path.write_bytes(
+        b"".join(packs.chunks({"time_series.parquet": parquet, f"steps{ARROW_SUFFIX}": stream}))
+    )
+    both = ("time_series", "steps")
+    assert _tables(path, both, True) == [
+        ("time_series", "application/octet-stream", parquet),
+        ("steps", ARROW_STREAM, stream),
+    ]
+    [series, (_, media_type, converted)] = _tables(path, both, False)
+    assert series == ("time_series", "application/octet-stream", parquet)
+    assert media_type == "application/octet-stream" and converted[:4] == b"PAR1"
+    assert pq.read_table(pa.BufferReader(converted)).equals(table)
+    with pytest.raises(LookupError, match=r"other\.parquet"):
+        _tables(path, ("other",), True)
+
+
+async def test_concurrent_get_results_share_requests(api: AsyncIonworks) -> None:
+    """Concurrent get_result calls go out as one POST /simulations/results (our server's
+    ``result-bundles``) with the same results as one request each; an id it cannot answer
+    raises exactly what a single request raises, and the others still arrive."""
+    from ionworks.errors import NotFoundError
+
+    values = [1e-14 * (1 + i / 10) for i in range(6)]
+    config = {
+        "parameterized_model": "chen2020-spm",
+        "protocol_experiment": {"protocol": SEED_SINGLE, "name": "batched"},
+        "design_parameters_doe": {
+            "sampling": "grid",
+            "rows": [
+                {
+                    "type": "discrete",
+                    "name": "Negative particle diffusivity [m2.s-1]",
+                    "values": values,
+                }
+            ],
+        },
+    }
+    ids = [r.simulation_id for r in await api.simulation.protocol_batch(config)]
+    await api.simulation.wait_for_completion(ids, timeout=120, poll_interval=0.1, verbose=False)
+    assert "result-bundles" in await api._capabilities()
+    before = api._transport.request_count
+    batched = await asyncio.gather(*(api.simulation.get_result(i) for i in ids))
+    assert api._transport.request_count - before == 1
+    singles = [await downloads_only(api).simulation.get_result(i) for i in ids]
+    api._server_capabilities = None
+    for one, other in zip(batched, singles, strict=True):
+        assert one.time_series.equals(other.time_series) and one.steps.equals(other.steps)
+        assert one.metrics == other.metrics
+    mixed = await asyncio.gather(
+        api.simulation.get_result(ids[0]),
+        api.simulation.get_result("no-such-simulation"),
+        api.simulation.get_result(ids[1]),
+        return_exceptions=True,
+    )
+    assert isinstance(mixed[1], NotFoundError) and "no-such-simulation" in str(mixed[1])
+    assert mixed[0].time_series.equals(batched[0].time_series)  # type: ignore[union-attr]
+    assert mixed[2].time_series.equals(batched[1].time_series)  # type: ignore[union-attr]
+
+
+async def test_a_cancelled_batch_leaves_the_others_to_ask_alone() -> None:
+    """The caller that sends a batch is cancelled mid-request: the others get ``None`` (and
+    ask alone) instead of waiting for an answer that never comes."""
+    import anyio
+
+    from ionworks.resources._result_batches import ResultBatcher
+
+    sent: list[Any] = []
+
+    class Stalling:  # a server that never answers (a fault case)
+        async def post_parts(self, path: str, body: Any, *, accept: str | None = None) -> Any:
+            sent.append(body)
+            await anyio.sleep_forever()
+
+    batcher = ResultBatcher(Stalling())  # type: ignore[arg-type]
+    got: dict[str, Any] = {}
+    leader = anyio.CancelScope()
+
+    async def lead() -> None:
+        with leader:
+            got["a"] = await batcher.get("a", None)
+        got.setdefault("a", "cancelled")
+
+    async def follow() -> None:
+        got["b"] = await batcher.get("b", None)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lead)
+        tg.start_soon(follow)
+        while not sent:
+            await anyio.sleep(0.001)
+        leader.cancel()
+    assert sent == [{"simulation_ids": ["a", "b"]}]  # one request for both
+    assert got == {"a": "cancelled", "b": None}
+
+
+async def test_a_failed_batch_leaves_everyone_to_ask_alone() -> None:
+    from ionworks.resources._result_batches import ResultBatcher
+
+    class Broken:
+        async def post_parts(self, path: str, body: Any, *, accept: str | None = None) -> Any:
+            raise ConnectionResetError("reset by peer")
+
+    batcher = ResultBatcher(Broken())  # type: ignore[arg-type]
+    assert await asyncio.gather(batcher.get("a", None), batcher.get("b", None)) == [None, None]

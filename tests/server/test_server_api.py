@@ -215,6 +215,40 @@ async def test_idempotency_key_replays(server_url: str, api: AsyncIonworks) -> N
     assert third[0]["already_existed"] is True
 
 
+async def test_read_only_posts_are_answered_afresh_and_not_stored(
+    server_url: str, api: AsyncIonworks
+) -> None:
+    """A status poll is a query: the same Idempotency-Key twice gets the current state (not
+    a replay of the first answer), and the idempotency table stays empty."""
+    response = await api.simulation.protocol(config())
+    body = {"simulation_ids": [response.simulation_id]}
+    first = await api._transport.request(
+        "POST", "/simulations/statuses", json_body=body, idempotency_key="poll-key"
+    )
+    await api.simulation.wait_for_completion(response.simulation_id, timeout=120, verbose=False)
+    second = await api._transport.request(
+        "POST", "/simulations/statuses", json_body=body, idempotency_key="poll-key"
+    )
+    assert second[0]["status"] == "completed" and "simulation" in second[0]
+    assert first[0]["status"] != "completed" or "simulation" in first[0]
+    status, headers, _ = await raw(
+        server_url,
+        "POST",
+        "/protocols/validate",
+        json={"protocol": SEED_1C},
+        headers={"X-API-Key": KEY_A, "Idempotency-Key": "poll-key"},
+    )
+    assert status == 200 and "Idempotent-Replayed" not in headers
+    # and a write with that key afterwards is not refused as a reused key
+    template = await api._transport.request(
+        "POST",
+        "/protocols/parse-to-template",
+        json_body={"protocol_experiment": {"protocol": SEED_1C, "name": "ro"}},
+        idempotency_key="poll-key",
+    )
+    assert template["template_id"]
+
+
 async def test_gzip_request_bodies(server_url: str) -> None:
     payload = gzip.compress(json.dumps({"protocol": SEED_1C}).encode())
     status, _, body = await raw(

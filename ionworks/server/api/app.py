@@ -33,7 +33,14 @@ from ionworks.server.api import (
     studies,
     templates,
 )
-from ionworks.server.api.http import JSON, OWNER, HTTPError, error_body, json_response
+from ionworks.server.api.http import (
+    JSON,
+    OWNER,
+    HTTPError,
+    error_body,
+    is_read_only,
+    json_response,
+)
 from ionworks.server.config import ServerConfig, make_executor
 from ionworks.server.db.store import Store
 from ionworks.server.execution.jobs import JobRunner
@@ -122,6 +129,8 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
     stored response (24 h). Concurrent duplicates wait for the first."""
     key = request.headers.get("Idempotency-Key")
     if request.method not in ("POST", "PATCH") or not key or OWNER not in request:
+        return await handler(request)
+    if is_read_only(request):  # a query: nothing to deduplicate, nothing worth storing
         return await handler(request)
     server = state(request)
     store, inflight = server.store, server.inflight

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections.abc import Set
-from typing import Any, Final, NoReturn
+from collections.abc import Awaitable, Callable, Set
+from typing import Any, Final, NoReturn, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -14,13 +14,39 @@ from aiohttp import web
 
 from ionworks.server.state import limits
 
-__all__ = ["ACTING", "OWNER", "HTTPError", "fail", "json_response", "owner", "read_json"]
+__all__ = [
+    "ACTING",
+    "OWNER",
+    "HTTPError",
+    "fail",
+    "is_read_only",
+    "json_response",
+    "owner",
+    "read_json",
+    "read_only",
+]
 
 OWNER = web.RequestKey("owner_id", str)
 #: The owner a request acts for inside a project shared with its key (set only by
 #: :mod:`ionworks.server.api.access`).
 ACTING = web.RequestKey("acting_owner_id", str)
 JSON = "application/json"
+
+H = TypeVar("H", bound=Callable[[web.Request], Awaitable[web.StreamResponse]])
+#: Handlers of POST routes that change nothing (queries with a body, pure conversions): the
+#: idempotency middleware neither stores nor replays their responses; a retry asks again.
+_READ_ONLY: Final[set[object]] = set()
+
+
+def read_only(handler: H) -> H:
+    """Mark a POST handler as changing nothing (see :func:`is_read_only`)."""
+    _READ_ONLY.add(handler)
+    return handler
+
+
+def is_read_only(request: web.Request) -> bool:
+    """Whether the request's route is a :func:`read_only` POST."""
+    return request.match_info.handler in _READ_ONLY
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

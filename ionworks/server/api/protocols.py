@@ -10,7 +10,7 @@ import anyio.to_thread
 from aiohttp import web
 
 from ionworks.server.api.forms import read_form
-from ionworks.server.api.http import fail, json_response, protocol_text, read_json
+from ionworks.server.api.http import fail, json_response, protocol_text, read_json, read_only
 from ionworks.server.services.protocol_files import ProtocolFileError, parse_file
 from ionworks.server.state import limits
 
@@ -123,7 +123,7 @@ async def parse_protocol_file(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     r = app.router
-    r.add_post("/protocols/parse", parse_protocol_file)
-    r.add_post("/protocols/validate", validate_protocol)
-    r.add_post("/protocols/input_references", input_references)
-    r.add_post("/protocols/convert", convert_protocol)
+    r.add_post("/protocols/parse", read_only(parse_protocol_file))
+    r.add_post("/protocols/validate", read_only(validate_protocol))
+    r.add_post("/protocols/input_references", read_only(input_references))
+    r.add_post("/protocols/convert", read_only(convert_protocol))

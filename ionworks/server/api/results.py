@@ -1,17 +1,19 @@
 """Routes: simulation results — the two table downloads (wire.md §4.4) and our bundle.
 
-Each table is stored as parquet, and small ones also as an Arrow IPC stream copy
-(``<table>.arrows``): clients that send ``Accept: application/vnd.apache.arrow.stream``
-get the copy (a tenth of the decode cost), everyone else the parquet file.
+Small tables are stored as Arrow IPC streams (``<table>.arrows``), large ones as parquet, both
+tables of a result in one pack (:mod:`ionworks.server.db.packs`). Clients that send ``Accept:
+application/vnd.apache.arrow.stream`` get the stream (a tenth of the decode cost of parquet),
+everyone else parquet (converted from the stream when asked).
 
 ``GET /simulations/{id}/result`` is our extension (advertised as the ``result-bundle``
 capability on ``/healthz``): metrics, time series and steps in one ``multipart/mixed``
-response, so a client needs one request per result instead of two or three.
+response, so a client needs one request per result instead of two or three; ``POST
+/simulations/results`` (``result-bundles``) answers for up to 64 results at once.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -19,32 +21,56 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.api.http import fail
+from ionworks.server.api.access import readable_owners, shown
+from ionworks.server.api.http import fail, read_json, read_only
 from ionworks.server.api.simulations import ctx, sim_or_404
+from ionworks.server.db import packs
+from ionworks.server.db import simulations as simulations_db
 from ionworks.server.db.store import ARROW_SUFFIX, Store
 from ionworks.wire import multipart
-from ionworks.wire.arrow import ARROW_STREAM
+from ionworks.wire.arrow import ARROW_STREAM, stream_to_parquet
 
 __all__ = ["CAPABILITIES", "setup"]
 
 #: What this server offers beyond the cloud's API (listed by ``/healthz``).
-CAPABILITIES = ("arrow-stream", "result-bundle")
-#: Files up to this size are answered with one read (sendfile's setup costs more).
+CAPABILITIES = ("arrow-stream", "result-bundle", "result-bundles")
+#: Most ids in one ``POST /simulations/results``, and the size past which the rest of its
+#: results are left out (a 413 part each: the client asks for those alone).
+MAX_BATCH_IDS = 64
+MAX_BATCH_BYTES = 32 * 1024 * 1024
+TABLES = ("time_series", "steps")
+#: Results up to this size are read on the event loop (larger ones in a thread).
 SMALL_FILE = 1024 * 1024
 OCTETS = "application/octet-stream"
 JSON = "application/json"
 
 
-def _table(store: Store, folder: str, table: str, sid: str, arrow: bool) -> tuple[Path, str]:
-    """The file to send for ``table`` and its media type."""
-    if arrow:
-        path = store.blob_path(folder, table + ARROW_SUFFIX)
-        if path.is_file():
-            return path, ARROW_STREAM
-    path = store.blob_path(folder, f"{table}.parquet")
-    if not path.is_file():
-        fail(404, f"{table}.parquet missing for simulation {sid}")
-    return path, OCTETS
+def _tables(path: Path, tables: tuple[str, ...], arrow: bool) -> list[tuple[str, str, bytes]]:
+    """``(table, media type, content)`` of each table of the result at ``path``: a pack (or a
+    folder of files, as older versions stored it). Small tables are stored as Arrow streams
+    only (converted to parquet for clients that do not ``arrow``), large ones as parquet
+    (sent to every client); older versions stored parquet and an Arrow copy of small ones.
+    FileNotFoundError when the result is gone, LookupError naming a missing table."""
+    names = [f"{t}{suffix}" for t in tables for suffix in (ARROW_SUFFIX, ".parquet")]
+    if path.is_dir():
+        found = {n: (path / n).read_bytes() for n in names if (path / n).is_file()}
+    else:
+        try:
+            found = packs.read(path, names)
+        except packs.PackError as exc:  # a damaged file on disk: ours to report, not the user's
+            raise RuntimeError(f"stored result unreadable: {exc}") from exc
+    out = []
+    for table in tables:
+        stream, parquet = found.get(f"{table}{ARROW_SUFFIX}"), found.get(f"{table}.parquet")
+        if arrow and stream is not None:
+            out.append((table, ARROW_STREAM, stream))
+        elif parquet is not None:
+            out.append((table, OCTETS, parquet))
+        elif stream is not None:
+            out.append((table, OCTETS, stream_to_parquet(stream)))
+        else:
+            raise LookupError(f"{table}.parquet")
+    return out
 
 
 def _stored(request: web.Request, columns: str) -> tuple[Store, Any, bool]:
@@ -56,16 +82,29 @@ def _stored(request: web.Request, columns: str) -> tuple[Store, Any, bool]:
     return store, row, ARROW_STREAM in request.headers.get("Accept", "")
 
 
+async def _read(
+    request: web.Request, columns: str, tables: tuple[str, ...]
+) -> tuple[Any, list[tuple[str, str, bytes]]]:
+    """The caller's simulation row and its stored ``tables`` (read off the event loop when
+    large); 404 when the result is not there (not yet, or deleted meanwhile)."""
+    store, row, arrow = _stored(request, columns)
+    path = store.blob_path(row["storage_folder"], "")
+    try:  # large results and parquet conversions are read off the event loop
+        if not arrow or path.is_dir() or path.stat().st_size > SMALL_FILE:
+            parts = await anyio.to_thread.run_sync(_tables, path, tables, arrow)
+        else:
+            parts = _tables(path, tables, arrow)
+    except FileNotFoundError:
+        fail(404, f"result of simulation {row['id']} was deleted")
+    except LookupError as exc:
+        fail(404, f"{exc.args[0]} missing for simulation {row['id']}")
+    return row, parts
+
+
 def _download(table: str) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
-        store, row, arrow = _stored(request, "id, storage_folder")
-        path, media_type = _table(store, row["storage_folder"], table, row["id"], arrow)
-        headers = {"Content-Type": media_type, "Vary": "Accept"}
-        with contextlib.suppress(FileNotFoundError):  # deleted meanwhile: 404 below
-            if path.stat().st_size <= SMALL_FILE:
-                return web.Response(body=path.read_bytes(), headers=headers)
-            return web.FileResponse(path, headers=headers)
-        fail(404, f"result of simulation {row['id']} was deleted")
+        _, [(_, media_type, body)] = await _read(request, "id, storage_folder", (table,))
+        return web.Response(body=body, headers={"Content-Type": media_type, "Vary": "Accept"})
 
     return handler
 
@@ -74,18 +113,8 @@ async def result_bundle(request: web.Request) -> web.Response:
     """``multipart/mixed``: ``metrics`` (JSON), ``time_series`` and ``steps`` (Arrow stream
     or parquet, as for the downloads), each part named in its Content-Disposition and sized
     by Content-Length (see :mod:`ionworks._multipart`)."""
-    store, row, arrow = _stored(request, "id, storage_folder, metrics")
-    parts = [("metrics", JSON, (row["metrics"] or "{}").encode())]
-    for table in ("time_series", "steps"):
-        path, media_type = _table(store, row["storage_folder"], table, row["id"], arrow)
-        try:
-            if path.stat().st_size <= SMALL_FILE:
-                body = path.read_bytes()
-            else:  # large results: read off the event loop
-                body = await anyio.to_thread.run_sync(path.read_bytes)
-            parts.append((table, media_type, body))
-        except FileNotFoundError:
-            fail(404, f"result of simulation {row['id']} was deleted")
+    row, tables = await _read(request, "id, storage_folder, metrics", TABLES)
+    parts = [("metrics", JSON, (row["metrics"] or "{}").encode()), *tables]
     boundary = secrets.token_hex(16)
     return web.Response(
         body=multipart.build(boundary, parts),
@@ -93,8 +122,73 @@ async def result_bundle(request: web.Request) -> web.Response:
     )
 
 
+@read_only
+async def result_bundles(request: web.Request) -> web.Response:
+    """``POST /simulations/results`` ``{"simulation_ids": [...]}``: the bundles of several
+    results in one ``multipart/mixed`` response (our extension, the ``result-bundles``
+    capability). For the i-th id: parts ``i/metrics``, ``i/time_series`` and ``i/steps`` as
+    in :func:`result_bundle`, or one ``i/error`` part, ``{"status", "detail"}`` (404: no such
+    simulation of this key, or no result yet; 413: past :data:`MAX_BATCH_BYTES`, ask for it
+    alone)."""
+    store, _ = ctx(request)
+    body = await read_json(request)
+    ids = body.get("simulation_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        fail(422, "'simulation_ids' must be a non-empty list of strings")
+    if len(ids) > MAX_BATCH_IDS:
+        fail(422, f"at most {MAX_BATCH_IDS} simulation_ids per request, got {len(ids)}")
+    rows: dict[str, Any] = {}
+    columns = "s.id, s.project_id, s.storage_folder, s.metrics"
+    for owner_id, projects in readable_owners(request):  # the key's and shared projects'
+        for row in simulations_db.with_job_status(store, owner_id, list(set(ids)), columns):
+            if projects is None or row["project_id"] in projects:
+                rows[row["id"]] = row
+    arrow = ARROW_STREAM in request.headers.get("Accept", "")
+    parts = await anyio.to_thread.run_sync(_batch_parts, store, ids, rows, arrow)
+    boundary = secrets.token_hex(16)
+    return web.Response(
+        body=multipart.build(boundary, parts),
+        headers={"Content-Type": f"multipart/mixed; boundary={boundary}", "Vary": "Accept"},
+    )
+
+
+def _batch_parts(
+    store: Store, ids: list[str], rows: dict[str, Any], arrow: bool
+) -> list[tuple[str, str, bytes]]:
+    """The parts of :func:`result_bundles` (in a thread: it reads the files)."""
+    parts: list[tuple[str, str, bytes]] = []
+    size = 0
+
+    def error(index: int, status: int, detail: str) -> None:
+        body = json.dumps({"status": status, "detail": detail}).encode()
+        parts.append((f"{index}/error", JSON, body))
+
+    for index, sid in enumerate(ids):
+        row = rows.get(sid)
+        if row is None:  # not this key's (nor shared with it), or no such simulation
+            error(index, 404, f"simulation {shown(sid)} not found")
+        elif not row["storage_folder"]:
+            error(index, 404, f"result not yet available for simulation {sid}")
+        elif size > MAX_BATCH_BYTES:
+            error(index, 413, "the response is full: ask for this result alone")
+        else:
+            try:
+                tables = _tables(store.blob_path(row["storage_folder"], ""), TABLES, arrow)
+            except FileNotFoundError:
+                error(index, 404, f"result of simulation {sid} was deleted")
+                continue
+            except LookupError as exc:
+                error(index, 404, f"{exc.args[0]} missing for simulation {sid}")
+                continue
+            parts.append((f"{index}/metrics", JSON, (row["metrics"] or "{}").encode()))
+            parts += [(f"{index}/{table}", media, content) for table, media, content in tables]
+            size += sum(len(content) for _, _, content in tables)
+    return parts
+
+
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/simulations/{id}/time_series/download", _download("time_series"))
     r.add_get("/simulations/{id}/steps/download", _download("steps"))
     r.add_get("/simulations/{id}/result", result_bundle)
+    r.add_post("/simulations/results", result_bundles)

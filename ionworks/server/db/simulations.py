@@ -127,7 +127,9 @@ def _existing_runs(db: sqlite3.Connection, simulations: Sequence[NewSimulation])
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         chunk = keys[start : start + _KEYS_PER_QUERY]
         rows = db.execute(
-            "SELECT s.run_key, s.id, s.job_id FROM simulations s JOIN jobs j ON j.id = s.job_id "
+            # by run key, not by scanning all the owner's simulations (the planner's choice)
+            "SELECT s.run_key, s.id, s.job_id FROM simulations s INDEXED BY simulations_run_key "
+            f"JOIN jobs j ON j.id = s.job_id "
             f"WHERE s.owner_id = ? AND s.run_key IN ({','.join('?' * len(chunk))}) "
             f"AND j.status IN ({statuses}) ORDER BY s.seq",
             [owner_id, *chunk],
@@ -210,14 +212,17 @@ def page(
     return (int(total["n"]) if total else 0), rows
 
 
-def with_job_status(store: Store, owner_id: str, ids: Sequence[str]) -> list[sqlite3.Row]:
-    """The owner's simulations among ``ids`` with their job's ``status``, ``job_error``,
-    ``error_code`` and ``job_updated`` (at most a thousand ids: one query)."""
+def with_job_status(
+    store: Store, owner_id: str, ids: Sequence[str], columns: str = "s.*"
+) -> list[sqlite3.Row]:
+    """The owner's simulations among ``ids`` (``columns`` of them; ``s.id, s.project_id``
+    for a cheap status poll) with their job's ``status``, ``job_error``, ``error_code`` and
+    ``job_updated`` (at most a thousand ids: one query)."""
     marks = ",".join("?" * len(ids)) or "NULL"
     return store.query(
-        f"SELECT s.*, j.status, j.error AS job_error, j.error_code, j.updated_at AS job_updated "
-        f"FROM simulations s JOIN jobs j ON j.id = s.job_id "
-        f"WHERE s.owner_id = ? AND s.id IN ({marks})",
+        f"SELECT {columns}, j.status, j.error AS job_error, j.error_code, "
+        f"j.updated_at AS job_updated FROM simulations s JOIN jobs j ON j.id = s.job_id "
+        f"WHERE +s.owner_id = ? AND s.id IN ({marks})",  # +: look up by id, not by owner
         [owner_id, *ids],
     )
 

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from ionworks.server.db import packs as packs_module
 from ionworks.server.db.schema import SCHEMA, upgrade
 
 __all__ = ["ARROW_SUFFIX", "DataDirInUse", "Store", "json_column", "new_id", "now_iso"]
@@ -264,54 +265,50 @@ class Store:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, directory / name)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(directory)
 
-    def write_blob_groups(self, groups: dict[str, dict[str, bytes]]) -> dict[str, bool]:
-        """Write several folders' files at once (``{folder: {name: content}}``), durably:
-        every temp file, one ``syncfs`` of the data directory's filesystem, the renames, a
-        second ``syncfs`` (Linux; elsewhere each folder as :meth:`write_blobs`). Much
-        cheaper than an fsync per file for many small results. Returns whether each folder
-        was written (False: removed meanwhile, e.g. its simulation was deleted)."""
+    def write_packs(self, packs: dict[str, dict[str, bytes]]) -> None:
+        """Write several packs at once (``{path: {name: content}}``, each path a file under
+        the blob directory, see :mod:`ionworks.server.db.packs`), durably: every pack to a
+        temporary name, one ``syncfs`` of the data directory's filesystem (Linux; elsewhere
+        an fsync per file), the renames, then an fsync of each directory they are in. Much
+        cheaper than a folder of files per result with an fsync per file."""
         sync = _syncfs()
-        if sync is None:
-            return {folder: self._write_or_gone(folder, files) for folder, files in groups.items()}
-        moves: dict[str, list[tuple[Path, Path]]] = {}
-        for folder, files in groups.items():
-            directory = self.blob_dir / folder
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-                moves[folder] = []
-                for name, content in files.items():
-                    tmp = directory / f".{name}.{secrets.token_hex(4)}.tmp"
-                    tmp.write_bytes(content)
-                    moves[folder].append((tmp, directory / name))
-            except FileNotFoundError:
-                moves.pop(folder, None)
-        sync(self.blob_dir)  # the contents are on disk before any file gets its name
-        written = {folder: False for folder in groups}
-        for folder, pairs in moves.items():
-            try:
-                for tmp, final in pairs:
-                    os.replace(tmp, final)
-                written[folder] = True
-            except FileNotFoundError:
-                pass
-        sync(self.blob_dir)  # and the names too
-        return written
-
-    def _write_or_gone(self, folder: str, files: dict[str, bytes]) -> bool:
+        moves: list[tuple[Path, Path]] = []
+        made: set[Path] = set()
         try:
-            self.write_blobs(folder, files)
-        except FileNotFoundError:
-            return False
-        return True
+            for path, blobs in packs.items():
+                final = self.blob_dir / path
+                if final.parent not in made:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(final.parent)
+                tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
+                moves.append((tmp, final))
+                with open(tmp, "wb") as fh:
+                    fh.writelines(packs_module.chunks(blobs))
+                    if sync is None:
+                        fh.flush()
+                        os.fsync(fh.fileno())
+            if sync is not None:
+                sync(self.blob_dir)  # the contents are on disk before any file gets its name
+        except BaseException:
+            for tmp, _ in moves:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, final in moves:
+            if final.is_dir():  # a folder of the older layout, from an interrupted run
+                shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        for directory in {final.parent for _, final in moves}:  # and the names too
+            _fsync_dir(directory)
 
     def delete_blobs(self, folder: str) -> None:
-        shutil.rmtree(self.blob_dir / folder, ignore_errors=True)
+        """Remove a folder of files or a pack (see :meth:`write_packs`)."""
+        path = self.blob_dir / folder
+        if path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
     def clean_temp_files(self) -> None:
         """Remove partial writes: ``.*.tmp`` files are only ever written to and then renamed,
@@ -320,6 +317,14 @@ class Store:
         expired or unknown tokens are removed by :func:`ionworks.server.db.uploads.sweep`)."""
         for tmp in self.blob_dir.rglob(".*.tmp"):
             tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _syncfs() -> Callable[[Path], None] | None:

@@ -121,7 +121,8 @@ def with_ids(store: Store, owner_id: str, ids: Sequence[str]) -> dict[str, sqlit
     """Every column of the owner's templates among ``ids`` (one page: at most a thousand)."""
     marks = ",".join("?" * len(ids)) or "NULL"
     rows = store.query(
-        f"SELECT * FROM templates WHERE owner_id = ? AND id IN ({marks})", [owner_id, *ids]
+        f"SELECT * FROM templates WHERE +owner_id = ? AND id IN ({marks})",  # by id
+        [owner_id, *ids],
     )
     return {str(row["id"]): row for row in rows}
 

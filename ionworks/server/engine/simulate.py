@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import logging
 import math
 import os
@@ -32,7 +31,7 @@ from typing import Any
 import attrs
 
 from ionworks import ucp
-from ionworks.wire.arrow import write_arrow_stream
+from ionworks.wire.arrow import write_arrow_stream, write_result_parquet
 from ionworks.wire.derived import Derive, steps_derived, time_series_derived
 
 from .builder import CACHE_SIZE, Entry, Key, SimulationCache, build_entry, pybamm_error
@@ -52,8 +51,8 @@ __all__ = [
 #: Keep the ECM initial SOC strictly inside (0, 1): its SoC events must start positive.
 _SOC_MARGIN = 1e-6
 _INTEGER_METRICS = ("Number of steps", "Skipped steps", "Planned steps", "Number of cycles")
-#: Tables up to this many bytes in memory (~50k rows of ten columns) also get an Arrow IPC
-#: stream copy; above it polars' multi-threaded parquet reader is as fast.
+#: Tables up to this many bytes in memory (~50k rows of ten columns) are stored as Arrow IPC
+#: streams; above it parquet (polars' multi-threaded parquet reader is as fast, and smaller).
 ARROW_COPY_MAX_BYTES = 4 * 1024 * 1024
 
 
@@ -73,14 +72,13 @@ class SimulationRequest:
 class SimulationOutput:
     """Result of :func:`run_simulation`."""
 
-    time_series: bytes  # parquet (zstd)
-    steps: bytes  # parquet (zstd)
+    #: The tables: an Arrow IPC stream up to ARROW_COPY_MAX_BYTES of data (ten times faster
+    #: to decode than parquet for typical results; starts with ``ARROW_STREAM_MAGIC``),
+    #: parquet (zstd, starts with ``PAR1``) beyond.
+    time_series: bytes
+    steps: bytes
     metrics: dict[str, float | int | str | list[str]]
     timings: dict[str, float]  # seconds: prepare, build, solve, extract, total; cached 0/1
-    #: Arrow IPC stream copies of tables up to ARROW_COPY_MAX_BYTES (keys ``time_series``,
-    #: ``steps``): served instead of parquet to clients that accept them (ten times faster
-    #: to decode for typical results); large tables are parquet only.
-    arrow: dict[str, bytes] = attrs.field(factory=dict)
 
 
 #: The per-process cache of built simulations.
@@ -169,10 +167,10 @@ class _Run:
             cache.discard(key)  # do not reuse a simulation a failure may have disturbed
             raise
         self.lap("solve")
-        series, steps, metrics, arrow = _tables(solution, plan, extra, messages.messages)
+        series, steps, metrics = _tables(solution, plan, extra, messages.messages)
         self.lap("extract")
         self.timings["total"] = time.perf_counter() - self.start
-        return SimulationOutput(series, steps, metrics, timings=self.timings, arrow=arrow)
+        return SimulationOutput(series, steps, metrics, timings=self.timings)
 
 
 def _number(value: Any) -> float | None:
@@ -376,9 +374,7 @@ def _with_columns(table: Any, derive: Derive) -> Any:
 
 def _tables(
     solution: Any, plan: Any, extra: list[str], messages: list[str]
-) -> tuple[bytes, bytes, dict[str, Any], dict[str, bytes]]:
-    import pyarrow.parquet as pq
-
+) -> tuple[bytes, bytes, dict[str, Any]]:
     try:
         series = ucp.time_series_table(solution, plan, variables=extra)
         steps = ucp.step_table(solution, plan)
@@ -398,14 +394,10 @@ def _tables(
     # The columns clients derive when absent (wire.md §4.4) are stored, so they need no work.
     series = _with_columns(series, time_series_derived)
     steps = _with_columns(steps, steps_derived)
-    blobs, arrow = [], {}
-    for name, table in (("time_series", series), ("steps", steps)):
-        buffer = io.BytesIO()
-        # no dictionaries or statistics: half the time for result tables (float columns)
-        pq.write_table(
-            table, buffer, compression="zstd", use_dictionary=False, write_statistics=False
-        )
-        blobs.append(buffer.getvalue())
-        if table.nbytes <= ARROW_COPY_MAX_BYTES:
-            arrow[name] = write_arrow_stream(table)
-    return blobs[0], blobs[1], metrics, arrow
+    # small tables as Arrow IPC streams only (what our client asks for; a parquet download
+    # is converted when asked), large ones as parquet
+    blobs = [
+        write_arrow_stream(t) if t.nbytes <= ARROW_COPY_MAX_BYTES else write_result_parquet(t)
+        for t in (series, steps)
+    ]
+    return blobs[0], blobs[1], metrics

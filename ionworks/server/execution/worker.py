@@ -9,7 +9,8 @@ __all__ = ["run_chunk", "run_simulation_job"]
 
 
 def run_simulation_job(payload: dict[str, Any]) -> dict[str, Any]:
-    """Simulate one request; returns parquet bytes and metrics (EngineError text on failure)."""
+    """Simulate one request; returns the tables (Arrow stream or parquet bytes) and metrics
+    (EngineError text on failure)."""
     from ionworks.server.engine.simulate import SimulationRequest, run_simulation
 
     output = run_simulation(
@@ -26,7 +27,6 @@ def run_simulation_job(payload: dict[str, Any]) -> dict[str, Any]:
         "time_series": output.time_series,
         "steps": output.steps,
         "metrics": output.metrics,
-        "arrow": output.arrow,
         "timings": output.timings,
     }
 

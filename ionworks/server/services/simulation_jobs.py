@@ -1,7 +1,9 @@
 """The ``simulation`` job type: the payload a worker gets, and storing what it returns.
 
 The worker function is :func:`ionworks.server.execution.worker.run_simulation_job`; the result
-files go to ``blobs/simulations/<id>/`` (parquet, plus Arrow stream copies of small tables).
+files go to one pack, ``blobs/simulations/<id>`` (the two tables, Arrow streams or parquet for
+large ones; see :mod:`ionworks.server.db.packs`). Data directories of older versions have a
+folder of parquet files and Arrow stream copies there instead; both are read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ionworks.server.db import simulations as simulations_db
 from ionworks.server.db import templates as templates_db
 from ionworks.server.db.store import ARROW_SUFFIX, Store
 from ionworks.server.engine.stored import resolve
+from ionworks.wire.arrow import ARROW_STREAM_MAGIC
 from ionworks.wire.jsonsafe import json_safe
 
 __all__ = ["FOLDER", "build_payload", "store_result", "store_results"]
@@ -45,24 +48,21 @@ def build_payload(store: Store, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _blobs(result: dict[str, Any]) -> dict[str, bytes]:
-    """The result files of a simulation: parquet tables and their Arrow stream copies."""
-    blobs = {"time_series.parquet": result["time_series"], "steps.parquet": result["steps"]}
-    for name, content in (result.get("arrow") or {}).items():
-        blobs[f"{name}{ARROW_SUFFIX}"] = content
-    return blobs
+    """The result files of a simulation: each table as the worker encoded it, an Arrow
+    stream (``<table>.arrows``) or parquet (``<table>.parquet``)."""
+    return {
+        f"{t}{ARROW_SUFFIX}"
+        if result[t].startswith(ARROW_STREAM_MAGIC)
+        else f"{t}.parquet": result[t]
+        for t in ("time_series", "steps")
+    }
 
 
-async def _write(store: Store, results: dict[str, dict[str, Any]]) -> dict[str, bool]:
-    """Write and sync the files of simulations ``{sid: result}`` (in a thread, so the loop
-    keeps serving); whether each was written: False for one deleted meanwhile. A folder that
-    vanished while its simulation still exists is an error."""
-    folders = {sid: FOLDER.format(sid) for sid in results}
-    groups = {folders[sid]: _blobs(result) for sid, result in results.items()}
-    written = await anyio.to_thread.run_sync(store.write_blob_groups, groups)
-    for sid, folder in folders.items():
-        if not written[folder] and simulations_db.exists(store, sid):
-            raise FileNotFoundError(f"the result folder of simulation {sid} vanished")
-    return {sid: written[folder] for sid, folder in folders.items()}
+async def _write(store: Store, results: dict[str, dict[str, Any]]) -> None:
+    """Write and sync the packs of simulations ``{sid: result}`` (in a thread, so the loop
+    keeps serving). One deleted meanwhile leaves a pack that :func:`_record` removes."""
+    packs = {FOLDER.format(sid): _blobs(result) for sid, result in results.items()}
+    await anyio.to_thread.run_sync(store.write_packs, packs)
 
 
 def _record(store: Store, sid: str, result: dict[str, Any]) -> bool:
@@ -78,7 +78,8 @@ def _record(store: Store, sid: str, result: dict[str, Any]) -> bool:
 
 async def store_result(store: Store, params: dict[str, Any], result: dict[str, Any]) -> None:
     sid = params["simulation_id"]
-    if simulations_db.exists(store, sid) and (await _write(store, {sid: result}))[sid]:
+    if simulations_db.exists(store, sid):
+        await _write(store, {sid: result})
         _record(store, sid, result)
 
 
@@ -86,7 +87,7 @@ async def store_results(
     store: Store, results: Sequence[tuple[str, dict[str, Any], dict[str, Any]]]
 ) -> None:
     """Store a group of finished simulation jobs ``(job_id, params, result)``: every file
-    is written and synced first (in one thread, :meth:`Store.write_blob_groups`), then one
+    is written and synced first (in one thread, :meth:`Store.write_packs`), then one
     transaction records the results and marks those jobs completed: a job is never
     ``completed`` before its files are on disk, and a crash before the commit leaves them
     ``running`` (re-run at the next start)."""
@@ -97,8 +98,8 @@ async def store_results(
     ]
     if not wanted:
         return
-    written = await _write(store, {sid: result for _, sid, result in wanted})
+    await _write(store, {sid: result for _, sid, result in wanted})
     with store.transaction():
         for job_id, sid, result in wanted:
-            if written[sid] and _record(store, sid, result):
+            if _record(store, sid, result):
                 jobs_db.finish(store, job_id, "completed", None)
