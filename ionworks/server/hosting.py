@@ -159,6 +159,7 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     watcher: asyncio.Task[None] | None = None
+    importer: asyncio.Task[None] | None = None
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
@@ -178,20 +179,39 @@ async def _serve(
             )
         if announce is not None:
             announce(url)
-        # the request-time model checks (pipelines, simulations) import PyBaMM: do it now, off
-        # the loop, so the first such request does not wait seconds for it (a client with a
-        # 10 s read timeout, like ionworks-api's, could give up on a loaded machine)
-        loop.run_in_executor(None, _import_pybamm_quietly)
+        state = runner.app[STATE]
+        importer = loop.create_task(_import_pybamm_soon(state))
         if idle_timeout is not None:
-            state = runner.app[STATE]
             watcher = loop.create_task(_stop_when_idle(state, idle_timeout, stop))
         await stop.wait()
     finally:
+        if importer is not None:
+            importer.cancel()
         if watcher is not None:
             watcher.cancel()
         if daemon:
             remove_discovery(config.data_dir, os.getpid())
         await runner.cleanup()
+
+
+async def _import_pybamm_soon(state: ServerState) -> None:
+    """The request-time model checks (pipelines, simulations) import PyBaMM: do it soon, off
+    the loop, so the first such request does not wait seconds for it (a client with a 10 s
+    read timeout, like ionworks-api's, could give up on a loaded machine) — but once the
+    workers have imported theirs and no job runs: the import competing with them for the
+    cores made a just-started server's first sweep take twice as long. (A request that needs
+    PyBaMM before then imports it itself, in a thread.)"""
+    warmed = getattr(state.runner.executor, "warmed", None)
+    if callable(warmed):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(warmed(), WARM_UP_WAIT)
+    while state.runner.busy():  # noqa: ASYNC110 - polled: jobs come and go by several paths
+        await asyncio.sleep(0.5)
+    await asyncio.get_running_loop().run_in_executor(None, _import_pybamm_quietly)
+
+
+#: Longest the server's own PyBaMM import waits for its workers' warm-up.
+WARM_UP_WAIT = 60.0
 
 
 def _import_pybamm_quietly() -> None:

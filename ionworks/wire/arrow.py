@@ -47,18 +47,21 @@ def write_arrow_stream(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-def write_result_parquet(table: pa.Table) -> bytes:
-    """Parquet bytes of a result table: zstd, no dictionaries or statistics (half the write
-    time for float columns)."""
+def write_result_parquet(table: pa.Table, compression: str = "zstd") -> bytes:
+    """Parquet bytes of a result table: no dictionaries or statistics (half the write time
+    for float columns), zstd unless told otherwise."""
     import pyarrow.parquet as pq
 
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd", use_dictionary=False, write_statistics=False)
+    pq.write_table(
+        table, buffer, compression=compression, use_dictionary=False, write_statistics=False
+    )
     return buffer.getvalue()
 
 
-def stream_to_parquet(data: bytes) -> bytes:
+def stream_to_parquet(data: bytes, compression: str = "zstd") -> bytes:
     """The parquet form of an Arrow IPC stream (:func:`write_result_parquet`)."""
     import pyarrow as pa
 
-    return write_result_parquet(pa.ipc.open_stream(pa.BufferReader(data)).read_all())
+    table = pa.ipc.open_stream(pa.BufferReader(data)).read_all()
+    return write_result_parquet(table, compression)

@@ -26,3 +26,12 @@ def die_on_text(payload: Any) -> Any:
 def sleep(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+def slow_start() -> None:
+    """A worker initializer that takes a while (as importing PyBaMM does)."""
+    time.sleep(1.0)
+
+
+def broken_start() -> None:
+    raise RuntimeError("this initializer fails")

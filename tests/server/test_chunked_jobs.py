@@ -223,3 +223,34 @@ async def test_worker_death_puts_unstarted_chunk_jobs_back_to_pending(tmp_path: 
         assert not jobs_db.unclaim(store, job)  # only a running job
     finally:
         store.close()
+
+
+async def test_warmed_waits_for_every_worker_initializer() -> None:
+    """``ionworks serve`` imports PyBaMM itself only after its workers have (the imports
+    would compete for the cores): ``warmed`` returns once every started worker ran its
+    initializer, and also for a worker whose initializer failed or that was killed."""
+    pool = ProcessExecutor(2, initializer="tests.server.chunk_tricks:slow_start")
+    try:
+        pool.start()
+        start = anyio.current_time()
+        await pool.warmed()
+        assert anyio.current_time() - start >= 0.9
+        with anyio.fail_after(1):
+            await pool.warmed()  # once known, at once
+        assert (await pool.run("job-1", chunk_tricks.echo, 1))["payload"] == 1
+    finally:
+        await pool.aclose()
+    for initializer in ("tests.server.chunk_tricks:broken_start", None):
+        pool = ProcessExecutor(1, initializer=initializer)
+        try:
+            pool.start()
+            with anyio.fail_after(30):
+                await pool.warmed()
+        finally:
+            await pool.aclose()
+    pool = ProcessExecutor(1, initializer="tests.server.chunk_tricks:slow_start")
+    pool.start()
+    pool._all[0].kill()  # gone before its initializer ended
+    with anyio.fail_after(5):
+        await pool.warmed()
+    await pool.aclose()

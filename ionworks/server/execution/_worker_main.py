@@ -1,5 +1,6 @@
 """Entry point of a worker process: ``python -m ionworks.server.execution._worker_main FD PID
-[INIT]`` (the socket's file descriptor, the server's pid, an initializer ``module:function``).
+[INIT [READY]]`` (the socket's file descriptor, the server's pid, an initializer
+``module:function``, a pipe's file descriptor to write one byte to once it has run).
 
 Workers are started as fresh interpreters (not multiprocessing's spawn), so they never import
 the user's ``__main__`` script. They ignore Ctrl-C (the server decides what happens to running
@@ -104,6 +105,9 @@ def main(argv: list[str]) -> int:
     if len(argv) > 3 and argv[3]:
         module, _, name = argv[3].partition(":")
         getattr(importlib.import_module(module), name)()
+    if len(argv) > 4:  # the server waits for its workers' warm-up before its own imports
+        os.write(int(argv[4]), b"1")
+        os.close(int(argv[4]))
     serve(conn)
     return 0
 

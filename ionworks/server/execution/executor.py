@@ -102,21 +102,24 @@ class _Worker:
 
     def __init__(self, initializer: str | None, log_path: Path | None) -> None:
         parent, child = socket.socketpair()
+        ready, ready_child = os.pipe()  # one byte once the initializer has run
+        os.set_blocking(ready, False)
+        self._ready: int | None = ready
         command = [
             sys.executable,
             "-m",
             "ionworks.server.execution._worker_main",
             str(child.fileno()),
             str(os.getpid()),
+            initializer or "",
+            str(ready_child),
         ]
-        if initializer:
-            command.append(initializer)
         # Output goes to the server's log, never to the terminal of a process hosting the server.
         out = os.open(log_path, _LOG_FLAGS, 0o600) if log_path else subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(
                 command,
-                pass_fds=(child.fileno(),),
+                pass_fds=(child.fileno(), ready_child),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
@@ -124,12 +127,24 @@ class _Worker:
             )
         finally:
             child.close()
+            os.close(ready_child)
             if log_path:
                 os.close(out)
         self.conn = Connection(parent.detach())
         self.remaining: list[str] = []  # jobs of the current dispatch without a reply yet
         self.canceled_jobs: set[str] = set()
         self.canceled = False
+
+    async def warmed(self) -> None:
+        """Return once the worker has run its initializer (or has gone)."""
+        while self._ready is not None:
+            try:
+                os.read(self._ready, 1)  # the byte, or b"" (gone): done either way
+            except BlockingIOError:
+                await anyio.sleep(0.05)
+                continue
+            os.close(self._ready)
+            self._ready = None
 
     def is_alive(self) -> bool:
         return self.process.poll() is None
@@ -149,6 +164,9 @@ class _Worker:
         except subprocess.TimeoutExpired:  # pragma: no cover - a kill that did not land
             pass
         self.conn.close()
+        if self._ready is not None:
+            os.close(self._ready)
+            self._ready = None
 
 
 def _answers(reply: Any, job_id: str, token: str, pid: int) -> bool:
@@ -207,6 +225,12 @@ class ProcessExecutor:
             worker = _Worker(self._initializer, self._log_path)
             self._all.append(worker)
             self._idle.append(worker)
+
+    async def warmed(self) -> None:
+        """Return once every worker started so far has run its initializer (imported
+        PyBaMM), or has gone."""
+        for worker in list(self._all):
+            await worker.warmed()
 
     async def run(self, job_id: str, func: Callable[[Any], Any], payload: Any) -> Any:
         """Run ``func(payload)`` in a worker; raises WorkerError / JobCanceled."""
