@@ -162,6 +162,22 @@ class LocalServer:
             finally:
                 server.stop()
 
+    def settle(self, quiet: float = 0.05) -> None:
+        """Wait until the server (``run``) is warm: it imports PyBaMM for its request-time
+        checks once idle for a second after its workers are warm; wait until it has used
+        less than ``quiet`` s of CPU in half a second (at most 60 s)."""
+        from ionworks.server.hosting import IDLE_BEFORE_IMPORT
+
+        time.sleep(IDLE_BEFORE_IMPORT + 0.5)
+        deadline = time.monotonic() + 60
+        used = _cpu_seconds(self.pid)
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = _cpu_seconds(self.pid)
+            if now - used < quiet:
+                return
+            used = now
+
     def job_seconds(self, simulation_ids: list[str]) -> list[float]:
         """started_at → finished_at of each simulation's job (server timestamps)."""
         from datetime import datetime
@@ -180,6 +196,13 @@ class LocalServer:
             return out
         finally:
             db.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:

@@ -122,6 +122,7 @@ def bench_engine_one_off() -> None:
     raw = median_of(raw_cold, 5)
     with LocalServer(workers=2).run() as server:
         asyncio.run(_ids_one_off(server.url, 4))  # both workers warm, cache filled
+        server.settle()  # and the server (its own PyBaMM import)
         ids = asyncio.run(_ids_one_off(server.url, 5))
         in_worker = statistics.median(server.job_seconds(ids))
         end_to_end = statistics.median(asyncio.run(_one_off(server.url)) for _ in range(5))
@@ -196,6 +197,7 @@ def bench_sweeps(naive_points: int = 10) -> None:
     raw_cold()
     with LocalServer(workers=2).run() as server:
         asyncio.run(_ids_one_off(server.url, 2))  # workers started (PyBaMM imported)
+        server.settle()
         for label, (name, values) in SWEEPS.items():
             before = _naive_seconds(name, values, naive_points // 2)
             ours = asyncio.run(_sweep(server.url, name, values))

@@ -120,6 +120,7 @@ def bench_long_sweep(n: int = 2000, big: int = 10_000) -> None:
         import asyncio
 
         asyncio.run(_seed(server.url, 2, ONE_C, "chen2020-spm"))  # workers warm
+        server.settle()  # and the server (its own PyBaMM import)
         ours = client_sweep(server.url, n)
         floor_after = floor_seconds(values)  # before and after: the machine's load changes
         floor = (floor_before + floor_after) / 2

@@ -230,12 +230,19 @@ class AsyncSimulations(AsyncSimulationResults):
     ) -> builtins.list[dict[str, Any]]:
         """Statuses of simulations (one id, or a list or tuple of ids): one request per 1,000
         ids, chunks sent concurrently."""
-        ids = id_list(simulation_ids, "simulation_ids")
+        return await self._statuses(id_list(simulation_ids, "simulation_ids"))
+
+    async def _statuses(
+        self, ids: builtins.list[str], finished_only: bool = False
+    ) -> builtins.list[dict[str, Any]]:
+        """:meth:`get_statuses`; ``finished_only`` (our server's ``statuses-finished-only``):
+        items of finished simulations and ``{"simulation_id", "missing": true}`` ones only."""
         chunks = [ids[i : i + STATUS_CHUNK] for i in range(0, len(ids), STATUS_CHUNK)]
+        extra = {"finished_only": True} if finished_only else {}
 
         async def one(chunk: builtins.list[str]) -> builtins.list[dict[str, Any]]:
             data = await self._api.post(
-                "/simulations/statuses", {"simulation_ids": chunk, "limit": len(chunk)}
+                "/simulations/statuses", {"simulation_ids": chunk, "limit": len(chunk), **extra}
             )
             return expect(data, list, what="/simulations/statuses")
 
@@ -308,14 +315,20 @@ class AsyncSimulations(AsyncSimulationResults):
         return parts["time_series"][1], parts["steps"][1], metrics
 
     async def _fetch_outcomes(self, ids: builtins.list[str]) -> builtins.list[Outcome]:
-        statuses = await self.get_statuses(ids)
+        # a long sweep's polls carry only what finished (a poll's cost does not grow with it)
+        finished_only = "statuses-finished-only" in await self._api.capabilities()
+        statuses = await self._statuses(ids, finished_only)
         by_id = {str(s.get("simulation_id")): s for s in statuses if isinstance(s, Mapping)}
-        missing = [i for i in ids if i not in by_id]
+        if finished_only:
+            missing = [i for i in ids if by_id.get(i, {}).get("missing") is True]
+        else:
+            missing = [i for i in ids if i not in by_id]
         if missing:
             await self.get(missing[0])  # 404 → NotFoundError naming the id
             raise NotFoundError(f"simulation {missing[0]} has no status", 404)
-        candidates = [i for i in ids if str(by_id[i].get("status", "")).lower() == "completed"] + [
-            i for i in ids if str(by_id[i].get("status", "")).lower() in FAILED_STATUSES
+        status = {i: str(by_id[i].get("status", "")).lower() for i in ids if i in by_id}
+        candidates = [i for i in ids if status.get(i) == "completed"] + [
+            i for i in ids if status.get(i) in FAILED_STATUSES
         ]
         # Servers that include the finished record in the status item (ours) save a GET each.
         inline: dict[str, Any] = {i: by_id[i].get("simulation") for i in candidates}
@@ -326,13 +339,12 @@ class AsyncSimulations(AsyncSimulationResults):
         ]
         outcomes = []
         for sid, record in zip(candidates, records, strict=True):
-            status = str(by_id[sid].get("status", "")).lower()
-            if status in FAILED_STATUSES:
+            if status[sid] in FAILED_STATUSES:
                 error = by_id[sid].get("error") or record.get("error")
-                record = {**record, "status": status, "error": error}
+                record = {**record, "status": status[sid], "error": error}
                 if by_id[sid].get("error_code") is not None:
                     record["error_code"] = by_id[sid]["error_code"]
-                outcomes.append(Outcome(sid, True, record, status, error))
+                outcomes.append(Outcome(sid, True, record, status[sid], error))
             elif record.get("storage_folder") or record.get("simulation_data"):
                 outcomes.append(Outcome(sid, False, record))
                 self._remember_metrics(sid, record)

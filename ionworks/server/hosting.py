@@ -198,20 +198,24 @@ async def _import_pybamm_soon(state: ServerState) -> None:
     """The request-time model checks (pipelines, simulations) import PyBaMM: do it soon, off
     the loop, so the first such request does not wait seconds for it (a client with a 10 s
     read timeout, like ionworks-api's, could give up on a loaded machine) — but once the
-    workers have imported theirs and no job runs: the import competing with them for the
-    cores made a just-started server's first sweep take twice as long. (A request that needs
-    PyBaMM before then imports it itself, in a thread.)"""
+    workers have imported theirs and the server has been idle for :data:`IDLE_BEFORE_IMPORT`:
+    the import competing with the workers (and, holding the GIL, with the event loop) made a
+    just-started server's first sweep take twice as long. A request that needs PyBaMM
+    before then imports it itself, in a thread; a server that only runs simulations never
+    needs it."""
     warmed = getattr(state.runner.executor, "warmed", None)
     if callable(warmed):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(warmed(), WARM_UP_WAIT)
-    while state.runner.busy():  # noqa: ASYNC110 - polled: jobs come and go by several paths
-        await asyncio.sleep(0.5)
+    while state.idle_for() < IDLE_BEFORE_IMPORT:  # noqa: ASYNC110 - requests and jobs: polled
+        await asyncio.sleep(0.25)
     await asyncio.get_running_loop().run_in_executor(None, _import_pybamm_quietly)
 
 
 #: Longest the server's own PyBaMM import waits for its workers' warm-up.
 WARM_UP_WAIT = 60.0
+#: Seconds without a request or a job before the server imports PyBaMM itself.
+IDLE_BEFORE_IMPORT = 1.0
 
 
 def _import_pybamm_quietly() -> None:

@@ -230,6 +230,12 @@ async def test_second_key_gets_404_for_everything_of_the_first(
         "POST", "/simulations/statuses", {"simulation_ids": [ids["simulation"]]}
     )
     assert status == 200 and statuses == []
+    status, statuses = await b(
+        "POST",
+        "/simulations/statuses",
+        {"simulation_ids": [ids["simulation"]], "finished_only": True},
+    )  # another key's finished simulation is as missing as an unknown one
+    assert status == 200 and statuses == [{"simulation_id": ids["simulation"], "missing": True}]
 
     assert await _snapshot(a, ids) == before  # nothing of A's changed or vanished
 

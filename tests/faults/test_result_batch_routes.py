@@ -137,3 +137,34 @@ async def test_a_deleted_result_is_a_404_part(
     status, parts = await _post(http, {"simulation_ids": [extra.simulation_id, done[1]]})
     errors = _errors(parts)
     assert status == 200 and errors["0"][0] == 404 and "1" not in errors
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, None, [], {"a": 1}])
+async def test_status_polls_finished_only_flag_is_a_bool(
+    http: aiohttp.ClientSession, done: list[str], flag: Any
+) -> None:
+    async with http.post(
+        "/simulations/statuses", json={"simulation_ids": done, "finished_only": flag}
+    ) as resp:
+        assert resp.status == 422
+        assert "'finished_only'" in (await resp.json())["detail"]
+
+
+async def test_status_polls_carry_only_finished_and_missing_ids(
+    fault_url: str, http: aiohttp.ClientSession, done: list[str]
+) -> None:
+    """``finished_only`` (our waiters' long polls): finished simulations with their record,
+    ids this key cannot see as ``missing``, nothing for the ones still queued or running."""
+    with Ionworks(api_key=KEY_A, api_url=fault_url) as client:
+        queued = [r.simulation_id for r in client.simulation.protocol_batch(_config(30, 200.0))]
+    body = {"simulation_ids": [done[0], "nope", *queued], "finished_only": True}
+    async with http.post("/simulations/statuses", json=body) as resp:
+        items = await resp.json()
+    assert resp.status == 200
+    by_id = {item["simulation_id"]: item for item in items}
+    assert by_id["nope"] == {"simulation_id": "nope", "missing": True}
+    assert by_id[done[0]]["status"] == "completed" and by_id[done[0]]["simulation"]["metrics"]
+    assert all(
+        by_id[i]["status"] in ("completed", "failed", "canceled") for i in by_id if i in queued
+    )
+    assert len(by_id) < 2 + len(queued)  # not all 30 finished at once

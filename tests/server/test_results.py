@@ -293,3 +293,28 @@ async def test_a_failed_batch_leaves_everyone_to_ask_alone() -> None:
 
     batcher = ResultBatcher(Broken())  # type: ignore[arg-type]
     assert await asyncio.gather(batcher.get("a", None), batcher.get("b", None)) == [None, None]
+
+
+async def test_waits_poll_finished_ids_only_and_still_see_a_deleted_one(
+    api: AsyncIonworks,
+) -> None:
+    """Our server's waiters ask only for finished simulations (``statuses-finished-only``);
+    one deleted before it finishes still ends the wait with NotFoundError naming it."""
+    from ionworks.errors import NotFoundError
+
+    assert "statuses-finished-only" in await api._capabilities()
+    sid, _ = await finished(api)
+    records = [r async for r in api.simulation.as_completed([sid], poll_interval=0.05)]
+    assert [r["id"] for r in records] == [sid] and records[0]["metrics"]
+    response = await api.simulation.protocol(
+        {
+            "parameterized_model": "chen2020-spm",
+            "protocol_experiment": {"protocol": SEED_SINGLE, "name": "deleted while waited"},
+            "design_parameters": {"Negative particle diffusivity [m2.s-1]": 4.321e-14},
+        }
+    )
+    await api.simulation.delete(response.simulation_id)
+    with pytest.raises(NotFoundError, match=response.simulation_id):
+        await api.simulation.wait_for_completion(
+            [sid, response.simulation_id], timeout=30, poll_interval=0.05, verbose=False
+        )

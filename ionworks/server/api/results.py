@@ -33,7 +33,7 @@ from ionworks.wire.arrow import ARROW_STREAM, stream_to_parquet
 __all__ = ["CAPABILITIES", "setup"]
 
 #: What this server offers beyond the cloud's API (listed by ``/healthz``).
-CAPABILITIES = ("arrow-stream", "result-bundle", "result-bundles")
+CAPABILITIES = ("arrow-stream", "result-bundle", "result-bundles", "statuses-finished-only")
 #: Most ids in one ``POST /simulations/results``, and the size past which the rest of its
 #: results are left out (a 413 part each: the client asks for those alone).
 MAX_BATCH_IDS = 64

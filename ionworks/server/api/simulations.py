@@ -219,6 +219,9 @@ async def statuses(request: web.Request) -> web.Response:
     if len(ids) > 1000:
         fail(422, f"at most 1000 simulation_ids per request, got {len(ids)}")
     limit = body.get("limit", len(ids))
+    finished_only = body.get("finished_only", False)  # our extension, for long waits
+    if not isinstance(finished_only, bool):
+        fail(422, "'finished_only' must be true or false")
     found: dict[str, sqlite3.Row] = {}
     finished: dict[str, sqlite3.Row] = {}
     for owner_id, projects in readable_owners(request):  # the key's and shared projects'
@@ -230,9 +233,13 @@ async def statuses(request: web.Request) -> web.Response:
             finished.update(
                 (r["id"], r) for r in simulations_db.with_job_status(store, owner_id, done)
             )
-    out = []
+    out: list[dict[str, Any]] = []
     for i in ids:
         if i not in found:
+            if finished_only:  # the waiter must learn it will never finish
+                out.append({"simulation_id": i, "missing": True})
+            continue
+        if finished_only and i not in finished:
             continue
         row = finished.get(i, found[i])
         item = {
