@@ -205,49 +205,6 @@ def test_stored_tables_are_sent_in_the_form_each_client_reads(tmp_path: Path) ->
         _tables(path, ("other",), True)
 
 
-async def test_concurrent_get_results_share_requests(api: AsyncIonworks) -> None:
-    """Concurrent get_result calls go out as one POST /simulations/results (our server's
-    ``result-bundles``) with the same results as one request each; an id it cannot answer
-    raises exactly what a single request raises, and the others still arrive."""
-    from ionworks.errors import NotFoundError
-
-    values = [1e-14 * (1 + i / 10) for i in range(6)]
-    config = {
-        "parameterized_model": "chen2020-spm",
-        "protocol_experiment": {"protocol": SEED_SINGLE, "name": "batched"},
-        "design_parameters_doe": {
-            "sampling": "grid",
-            "rows": [
-                {
-                    "type": "discrete",
-                    "name": "Negative particle diffusivity [m2.s-1]",
-                    "values": values,
-                }
-            ],
-        },
-    }
-    ids = [r.simulation_id for r in await api.simulation.protocol_batch(config)]
-    await api.simulation.wait_for_completion(ids, timeout=120, poll_interval=0.1, verbose=False)
-    assert "result-bundles" in await api._capabilities()
-    before = api._transport.request_count
-    batched = await asyncio.gather(*(api.simulation.get_result(i) for i in ids))
-    assert api._transport.request_count - before == 1
-    singles = [await downloads_only(api).simulation.get_result(i) for i in ids]
-    api._server_capabilities = None
-    for one, other in zip(batched, singles, strict=True):
-        assert one.time_series.equals(other.time_series) and one.steps.equals(other.steps)
-        assert one.metrics == other.metrics
-    mixed = await asyncio.gather(
-        api.simulation.get_result(ids[0]),
-        api.simulation.get_result("no-such-simulation"),
-        api.simulation.get_result(ids[1]),
-        return_exceptions=True,
-    )
-    assert isinstance(mixed[1], NotFoundError) and "no-such-simulation" in str(mixed[1])
-    assert mixed[0].time_series.equals(batched[0].time_series)  # type: ignore[union-attr]
-    assert mixed[2].time_series.equals(batched[1].time_series)  # type: ignore[union-attr]
-
-
 async def test_a_cancelled_batch_leaves_the_others_to_ask_alone() -> None:
     """The caller that sends a batch is cancelled mid-request: the others get ``None`` (and
     ask alone) instead of waiting for an answer that never comes."""

@@ -71,7 +71,8 @@ async def test_results_come_in_input_order_as_get_result_gives_them(
     api = async_of(live)
     before = api._transport.request_count
     results = await live.simulation.get_results(order, concurrency=3)
-    assert api._transport.request_count - before == POINTS  # one bundle request per result
+    # concurrent fetches share POST /simulations/results requests (result-bundles)
+    assert 1 <= api._transport.request_count - before < POINTS
     assert len(results) == len(order)
     assert all(same(r, singles[sid]) for sid, r in zip(order, results, strict=True))
     assert results[-1] is results[POINTS - 3]
@@ -200,3 +201,29 @@ def test_the_sync_client_fails_fast_too(server: EmbeddedServer, sims: list[str])
             client.simulation.get_results([*sims, MISSING])
         assert fetches.cancelled == POINTS and fetches.finished == 0
         assert any(MISSING in note for note in caught.value.__notes__)
+
+
+async def test_concurrent_get_result_calls_share_one_request(
+    api: AsyncIonworks, sims: list[str]
+) -> None:
+    """Concurrent get_result calls go out as one POST /simulations/results (our server's
+    ``result-bundles``) with the same results as one request each; an id it cannot answer
+    raises exactly what a single request raises, and the others still arrive."""
+    import asyncio
+
+    assert "result-bundles" in await api._capabilities()
+    before = api._transport.request_count
+    batched = await asyncio.gather(*(api.simulation.get_result(i) for i in sims))
+    assert api._transport.request_count - before == 1
+    api._server_capabilities = frozenset()  # the cloud's way: two downloads and the record
+    singles = [await api.simulation.get_result(i) for i in sims]
+    api._server_capabilities = None
+    assert all(same(a, b) for a, b in zip(batched, singles, strict=True))
+    mixed = await asyncio.gather(
+        api.simulation.get_result(sims[0]),
+        api.simulation.get_result(MISSING),
+        api.simulation.get_result(sims[1]),
+        return_exceptions=True,
+    )
+    assert isinstance(mixed[1], NotFoundError) and MISSING in str(mixed[1])
+    assert same(mixed[0], batched[0]) and same(mixed[2], batched[1])  # type: ignore[arg-type]
