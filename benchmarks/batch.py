@@ -12,17 +12,17 @@ from benchmarks._common import D_N, KEY, ONE_C, ONE_C_3S, LocalServer, config, d
 from ionworks import AsyncIonworks, Ionworks
 
 
-def _values(n: int) -> list[float]:
-    return [float(v) for v in np.logspace(-14, -13, n)]
+def _values(n: int, scale: float = 1.0) -> list[float]:
+    return [scale * float(v) for v in np.logspace(-14, -13, n)]
 
 
 async def _seed(
-    url: str, n: int, protocol: str, model: str, poll_interval: float = 0.5
+    url: str, n: int, protocol: str, model: str, poll_interval: float = 0.5, scale: float = 1.0
 ) -> list[str]:
     """Submit one DOE batch of ``n`` simulations and wait until all are computed."""
     async with AsyncIonworks(api_key=KEY, api_url=url) as client:
         responses = await client.simulation.protocol_batch(
-            config(protocol, model, design_parameters_doe=doe(D_N, _values(n)))
+            config(protocol, model, design_parameters_doe=doe(D_N, _values(n, scale)))
         )
         ids = [r.simulation_id for r in responses]
         await client.simulation.wait_for_completion(

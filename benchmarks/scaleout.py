@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -15,12 +16,17 @@ from benchmarks._common import D_N, ONE_C, LocalServer, _free_port
 from benchmarks.batch import _seed
 
 
-def _sweep(server: LocalServer, n: int) -> float:
+def _sweeps(server: LocalServer, n: int, rounds: int) -> list[float]:
+    """Seconds of ``rounds`` ``n``-point sweeps (new points each round) on a warm server."""
     asyncio.run(_seed(server.url, 2, ONE_C, "chen2020-spm"))  # workers warm
     server.settle()  # and the server (its own PyBaMM import)
-    start = time.perf_counter()
-    asyncio.run(_seed(server.url, n, ONE_C, "chen2020-spme", 0.05))  # polls: 1 % of the time
-    return time.perf_counter() - start
+    out = []
+    for round_ in range(rounds):
+        start = time.perf_counter()
+        scale = 1 + round_ / 100  # new points: not the runs of the round before
+        asyncio.run(_seed(server.url, n, ONE_C, "chen2020-spme", 0.05, scale))  # 1 % polls
+        out.append(time.perf_counter() - start)
+    return out
 
 
 @contextlib.contextmanager
@@ -95,18 +101,19 @@ def bench_dask(n: int = 1000) -> None:
     from benchmarks._common import report
 
     load_before = os.getloadavg()[0]
+    rounds = 3  # a sweep's time varies by ±20 % from one to the next here: medians of 3
     with LocalServer(workers=2).run() as server:
-        pool_before = _sweep(server, n)
+        pool_before = _sweeps(server, n, rounds)
     with _local_cluster(2) as address:
         with LocalServer(workers=4, executor="dask", scheduler=address).run() as server:
-            dask = _sweep(server, n)
+            dask = statistics.median(_sweeps(server, n, rounds))
     with _separate_cluster(2) as address:
         with LocalServer(workers=4, executor="dask", scheduler=address).run() as server:
-            separate = _sweep(server, n)
+            separate = statistics.median(_sweeps(server, n, rounds))
     # the pool measured before and after both Dask runs: the machine's load changes meanwhile
     with LocalServer(workers=2).run() as server:
-        pool_after = _sweep(server, n)
-    pool = (pool_before + pool_after) / 2
+        pool_after = _sweeps(server, n, rounds)
+    pool = statistics.median(pool_before + pool_after)
     for name, ours in (
         ("sweep_dask_localcluster_vs_process_pool", dask),
         ("sweep_dask_separate_scheduler_vs_process_pool", separate),

@@ -205,14 +205,15 @@ class AsyncIonworks(ClientApi):
             self._local_project = str(chosen[0].get("id") or "") if len(chosen) == 1 else ""
         return require_project_id(self._local_project)
 
-    async def _capabilities(self) -> frozenset[str]:
+    async def _capabilities(self, ask: bool = True) -> frozenset[str]:
         """What the server offers beyond the cloud's API: our local server lists it on
         ``/healthz``. Asked once per client, only of servers on this machine, with one
         short attempt shared by concurrent callers; an unreachable server is asked again
-        after ``CAPABILITY_RETRY_S`` (meanwhile: none, i.e. the cloud's endpoints)."""
+        after ``CAPABILITY_RETRY_S`` (meanwhile: none, i.e. the cloud's endpoints).
+        ``ask=False``: what is known without a request (none until asked)."""
         if not self._is_local():
             return frozenset()
-        if self._capabilities_due():
+        if ask and self._capabilities_due():
             async with self._capabilities_lock:
                 if self._capabilities_due():  # not asked meanwhile by another caller
                     await self._ask_capabilities()

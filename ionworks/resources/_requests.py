@@ -39,7 +39,7 @@ class Requests:
         config: ClientConfig,
         *,
         default_project_id: Callable[[str | None], Awaitable[str]],
-        capabilities: Callable[[], Awaitable[frozenset[str]]],
+        capabilities: Callable[[bool], Awaitable[frozenset[str]]],
     ) -> None:
         self._transport = transport
         #: The client's resolved settings (frozen): its project, DataFrame backend, ….
@@ -54,9 +54,10 @@ class Requests:
         else a ``ValueError`` saying how to give one."""
         return await self._default_project_id(explicit)
 
-    async def capabilities(self) -> frozenset[str]:
-        """What the server offers beyond the cloud's API (empty for other servers)."""
-        return await self._capabilities()
+    async def capabilities(self, ask: bool = True) -> frozenset[str]:
+        """What the server offers beyond the cloud's API (empty for other servers);
+        ``ask=False``: only what is known already (no request)."""
+        return await self._capabilities(ask)
 
     async def identity(self) -> tuple[str, str]:
         """``(the API's base URL, the credential requests carry)``: what keys local caches

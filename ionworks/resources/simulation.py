@@ -315,8 +315,10 @@ class AsyncSimulations(AsyncSimulationResults):
         return parts["time_series"][1], parts["steps"][1], metrics
 
     async def _fetch_outcomes(self, ids: builtins.list[str]) -> builtins.list[Outcome]:
-        # a long sweep's polls carry only what finished (a poll's cost does not grow with it)
-        finished_only = "statuses-finished-only" in await self._api.capabilities()
+        # A long sweep's polls carry only what finished (a poll's cost does not grow with it).
+        # Asking the server what it offers costs a request: made once a poll takes several.
+        offers = await self._api.capabilities(ask=len(ids) > STATUS_CHUNK)
+        finished_only = "statuses-finished-only" in offers
         statuses = await self._statuses(ids, finished_only)
         by_id = {str(s.get("simulation_id")): s for s in statuses if isinstance(s, Mapping)}
         if finished_only:

@@ -254,3 +254,25 @@ async def test_warmed_waits_for_every_worker_initializer() -> None:
     with anyio.fail_after(5):
         await pool.warmed()
     await pool.aclose()
+
+
+async def test_an_executor_may_ask_for_larger_chunks(tmp_path: Path) -> None:
+    """A Dask task costs a scheduler round trip: the Dask executor asks for chunks of up to
+    64 jobs (``max_chunk``, ``chunk_seconds``); the process pool gets the default 16."""
+    from ionworks.server.execution.executor_dask import DaskExecutor
+    from ionworks.server.execution.jobs import MAX_CHUNK
+
+    assert (DaskExecutor.max_chunk, MAX_CHUNK) == (64, 16)
+    for max_chunk, expected in ((None, MAX_CHUNK), (40, 40)):
+        store = Store(tmp_path / f"data-{max_chunk}")
+        try:
+            ids = [jobs_db.enqueue(store, "o", "simulation", {"n": i}) for i in range(100)]
+            executor = RecordingExecutor()
+            if max_chunk is not None:
+                executor.max_chunk, executor.chunk_seconds = max_chunk, 10.0  # type: ignore[attr-defined]
+            runner = JobRunner(store, executor, 1, {"simulation": _job_type([], tmp_path)})
+            runner._seconds["simulation"] = 0.001  # quick jobs: chunks as large as allowed
+            await _run_until(runner, store, ids)
+            assert max(len(chunk) for chunk in executor.chunks) == expected
+        finally:
+            store.close()

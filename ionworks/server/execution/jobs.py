@@ -132,12 +132,13 @@ class JobRunner:
     def _dispatch(self, tg: TaskGroup) -> None:
         # Results still being stored count against the capacity beyond a few rounds of them,
         # so a slow disk holds back new work instead of piling results up in memory.
-        backlog = max(0, self._storing - self.capacity * MAX_CHUNK) // MAX_CHUNK
+        most = self._max_chunk
+        backlog = max(0, self._storing - self.capacity * most) // most
         free = self.capacity - self._dispatches - backlog
         if free <= 0:
             return
         chunked = hasattr(self.executor, "run_chunk")
-        rows = jobs_db.pending(self.store, free * (MAX_CHUNK if chunked else 1))
+        rows = jobs_db.pending(self.store, free * (most if chunked else 1))
         for group in self._chunks(rows, free, chunked):
             claimed = set(jobs_db.claim_many(self.store, [row["id"] for row in group]))
             jobs = [dict(row) for row in group if row["id"] in claimed]
@@ -176,8 +177,14 @@ class JobRunner:
         job_type = self.job_types.get(row["job_type"])
         if not (chunked and job_type and job_type.store_group) or row["attempts"]:
             return 1
-        per_job = self._seconds.get(job_type.name, CHUNK_SECONDS / 2)  # unknown: 2 a chunk
-        return max(1, min(MAX_CHUNK, share, int(CHUNK_SECONDS / max(per_job, 1e-4))))
+        seconds = getattr(self.executor, "chunk_seconds", CHUNK_SECONDS)
+        per_job = self._seconds.get(job_type.name, seconds / 2)  # unknown: 2 a chunk
+        return max(1, min(self._max_chunk, share, int(seconds / max(per_job, 1e-4))))
+
+    @property
+    def _max_chunk(self) -> int:
+        """Most jobs a chunk holds (an executor may ask for more: a Dask task costs more)."""
+        return int(getattr(self.executor, "max_chunk", MAX_CHUNK))
 
     async def _execute_chunk(self, job_type: JobType, jobs: list[dict[str, Any]]) -> None:
         """Run a chunk of jobs of one type in one worker; results go to :meth:`_store_groups`."""
