@@ -1,4 +1,4 @@
-"""``python -m benchmarks._sweep_client URL N POLL``: submit an N-point SPMe D_n sweep, stream
+"""``python -m benchmarks._sweep_client URL N POLL [SCALE]``: submit an N-point SPMe D_n sweep, stream
 every result with ``as_completed`` (fetching each as it arrives, 16 at a time), print one
 JSON line: ``submit_s``, ``total_s``, ``peak_rss_mb`` (this process only)."""
 
@@ -54,7 +54,8 @@ async def sweep(url: str, values: list[float], poll_interval: float) -> dict[str
 
 def main(argv: list[str]) -> int:
     url, n, poll = argv[1], int(argv[2]), float(argv[3])
-    out = asyncio.run(sweep(url, [float(v) for v in np.logspace(-14, -13, n)], poll))
+    scale = float(argv[4]) if len(argv) > 4 else 1.0  # other points than an earlier sweep's
+    out = asyncio.run(sweep(url, [scale * float(v) for v in np.logspace(-14, -13, n)], poll))
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out), flush=True)
     return 0
