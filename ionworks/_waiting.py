@@ -12,7 +12,7 @@ import math
 import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import anyio
 from attrs import frozen
@@ -171,6 +171,12 @@ class Progress:
             self._bar = None
 
 
+#: Ids a status query asks for while more are pending, and how often it asks for all of
+#: them (see :func:`poll_outcomes`).
+POLL_WINDOW: Final = 1000
+FULL_POLL_EVERY: Final = 10
+
+
 async def poll_outcomes(
     ids: Sequence[str],
     fetch: Fetcher,
@@ -182,18 +188,25 @@ async def poll_outcomes(
     """Yield each id's outcome as soon as it is terminal; raise :class:`WaitTimeout` on timeout.
 
     The first status query is made immediately; later ones every ``poll_interval`` seconds.
+    While more than :data:`POLL_WINDOW` ids are pending, a query asks for the first
+    :data:`POLL_WINDOW` of them (in the order given: a sweep's jobs run in that order) and
+    every :data:`FULL_POLL_EVERY`-th for all, so a poll's cost stays bounded however long
+    the list (an id finishing out of order is seen at the next full query).
     """
     check_wait_times(timeout, poll_interval)
     pending = list(dict.fromkeys(ids))
     finished: dict[str, Any] = {}
     deadline = None if timeout is None else anyio.current_time() + timeout
+    polls = 0
     while pending:
         outcomes: list[Outcome] = []
         remaining = None if deadline is None else deadline - anyio.current_time()
         if remaining is not None and remaining <= 0:
             break
+        full = polls % FULL_POLL_EVERY == 0
+        polls += 1
         with anyio.move_on_after(remaining) as scope:
-            outcomes = await fetch(list(pending))
+            outcomes = await fetch(list(pending if full else pending[:POLL_WINDOW]))
         if scope.cancelled_caught:
             break
         done_ids = {o.id for o in outcomes}

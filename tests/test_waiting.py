@@ -288,3 +288,28 @@ async def test_cancelling_a_wait_leaves_no_task_or_connection() -> None:
             connector = client._transport._session.connector  # type: ignore[union-attr]
             assert connector is not None and not connector._acquired  # no leaked connection
             assert await client.health_check() == {"status": "ok"}
+
+
+async def test_long_waits_ask_for_a_window_and_now_and_then_for_all() -> None:
+    """More than POLL_WINDOW ids pending: a query asks for the first POLL_WINDOW of them,
+    every FULL_POLL_EVERY-th for all, so a 10,000-id wait costs about a request per poll;
+    an id that finishes out of order is still yielded (at the next full query)."""
+    from ionworks._waiting import FULL_POLL_EVERY, POLL_WINDOW, Outcome, poll_outcomes
+
+    ids = [f"s{i}" for i in range(2500)]
+    asked: list[int] = []
+    done: set[str] = set()
+
+    async def fetch(wanted: list[str]) -> list[Outcome]:
+        asked.append(len(wanted))
+        if len(asked) == 2:
+            done.add(ids[-1])  # the last one finishes early, out of order
+        if len(asked) > 2 * FULL_POLL_EVERY:
+            done.update(ids)
+        return [Outcome(i, False, {"id": i}) for i in wanted if i in done]
+
+    seen = [o.id async for o in poll_outcomes(ids, fetch, timeout=None, poll_interval=0.001)]
+    assert sorted(seen) == sorted(ids) and seen[0] == ids[-1]
+    assert asked[0] == len(ids)  # the first query asks for all
+    assert asked[1:FULL_POLL_EVERY] == [POLL_WINDOW] * (FULL_POLL_EVERY - 1)
+    assert asked[FULL_POLL_EVERY] == len(ids)  # all of them: the early one is seen here
