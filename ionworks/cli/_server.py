@@ -45,7 +45,9 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
     )
 
-    # The workers start first: they import PyBaMM while this process imports the server.
+    # The workers start first: they import PyBaMM while this process imports the server
+    # (their log is in the data directory, which may not exist yet).
+    folder.mkdir(parents=True, exist_ok=True)
     config.executor = make_executor(config)
     start = getattr(config.executor, "start", None)
     if callable(start):

@@ -149,8 +149,9 @@ def _worker_children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_serve_starts_its_workers_before_the_first_request(tmp_path: Path) -> None:
+    """... on a data directory that does not exist yet (the workers' log is in it)."""
     port = _free_port()
-    proc = _serve(tmp_path, port, "eager-key")
+    proc = _serve(tmp_path / "new" / "data", port, "eager-key")
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", proc)
         deadline = time.monotonic() + 30
