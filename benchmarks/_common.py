@@ -198,6 +198,15 @@ class LocalServer:
             db.close()
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (Linux ``VmHWM``), in MB."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux ``/proc``)."""
     with open(f"/proc/{pid}/stat") as fh:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 
 import numpy as np
 
-from benchmarks._common import D_N, KEY, ONE_C, config, doe
+from benchmarks._common import D_N, KEY, ONE_C, config, doe, peak_rss_mb
 from ionworks import AsyncIonworks
 
 
@@ -51,22 +52,13 @@ async def sweep(url: str, values: list[float], poll_interval: float) -> dict[str
     return {"submit_s": submitted - start, "total_s": total}
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``), in MB. Not ``ru_maxrss``: Linux
-    carries the parent's peak over ``execve`` into it (a benchmark process of 470 MB made
-    this client look as large)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main(argv: list[str]) -> int:
     url, n, poll = argv[1], int(argv[2]), float(argv[3])
     scale = float(argv[4]) if len(argv) > 4 else 1.0  # other points than an earlier sweep's
     out = asyncio.run(sweep(url, [scale * float(v) for v in np.logspace(-14, -13, n)], poll))
-    out["peak_rss_mb"] = _peak_rss_mb()
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak over execve into ru_maxrss (a
+    # benchmark process of 470 MB made this client look as large)
+    out["peak_rss_mb"] = peak_rss_mb(os.getpid())
     print(json.dumps(out), flush=True)
     return 0
 

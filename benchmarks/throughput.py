@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import D_N, ONE_C, LocalServer, report
+from benchmarks._common import D_N, ONE_C, LocalServer, peak_rss_mb, report
 from benchmarks.batch import _seed
 
 EXPERIMENT = "Discharge at 1C until 2.5 V"
@@ -104,15 +104,6 @@ def client_sweep(
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def _peak_rss_mb(pid: int) -> float:
-    """The process's peak resident memory (Linux ``VmHWM``), in MB."""
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _load() -> float:
     return os.getloadavg()[0]
 
@@ -149,9 +140,9 @@ def bench_long_sweep(n: int = 2000, big: int = 10_000) -> None:
             return
         load_before = _load()
         large = client_sweep(server.url, big, scale=1.5)
-        server_rss = _peak_rss_mb(server.pid)
+        server_rss = peak_rss_mb(server.pid)
         with open(f"/proc/{server.pid}/task/{server.pid}/children") as fh:
-            workers_rss = [_peak_rss_mb(int(pid)) for pid in fh.read().split()]
+            workers_rss = [peak_rss_mb(int(pid)) for pid in fh.read().split()]
         # more small ones after the large one: a short sweep's time varies by ±20 % here
         again = [client_sweep(server.url, n, scale=scale) for scale in (2.0, 2.5)]
     per_point = large["total_s"] / big

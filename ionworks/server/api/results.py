@@ -21,11 +21,10 @@ from typing import Any
 import anyio.to_thread
 from aiohttp import web
 
-from ionworks.server.api.access import readable_owners, shown
+from ionworks.server.api.access import shown
 from ionworks.server.api.http import fail, read_json, read_only
-from ionworks.server.api.simulations import ctx, sim_or_404
+from ionworks.server.api.simulations import ctx, readable_with_status, sim_or_404
 from ionworks.server.db import packs
-from ionworks.server.db import simulations as simulations_db
 from ionworks.server.db.store import ARROW_SUFFIX, Store
 from ionworks.wire import multipart
 from ionworks.wire.arrow import ARROW_STREAM, stream_to_parquet
@@ -96,11 +95,16 @@ async def _read(
             parts = await anyio.to_thread.run_sync(_tables, path, tables, arrow)
         else:
             parts = _tables(path, tables, arrow)
-    except FileNotFoundError:
-        fail(404, f"result of simulation {row['id']} was deleted")
-    except LookupError as exc:
-        fail(404, f"{exc.args[0]} missing for simulation {row['id']}")
+    except (LookupError, FileNotFoundError) as exc:
+        fail(404, _unreadable(exc, row["id"]))
     return row, parts
+
+
+def _unreadable(exc: LookupError | FileNotFoundError, sid: str) -> str:
+    """Why the stored result of ``sid`` could not be read (see :func:`_tables`)."""
+    if isinstance(exc, FileNotFoundError):
+        return f"result of simulation {sid} was deleted"
+    return f"{exc.args[0]} missing for simulation {sid}"
 
 
 def _download(table: str) -> Any:
@@ -139,12 +143,8 @@ async def result_bundles(request: web.Request) -> web.Response:
         fail(422, "'simulation_ids' must be a non-empty list of strings")
     if len(ids) > MAX_BATCH_IDS:
         fail(422, f"at most {MAX_BATCH_IDS} simulation_ids per request, got {len(ids)}")
-    rows: dict[str, Any] = {}
     columns = "s.id, s.project_id, s.storage_folder, s.metrics"
-    for owner_id, projects in readable_owners(request):  # the key's and shared projects'
-        for row in simulations_db.with_job_status(store, owner_id, list(set(ids)), columns):
-            if projects is None or row["project_id"] in projects:
-                rows[row["id"]] = row
+    rows = readable_with_status(request, list(set(ids)), columns)
     arrow = ARROW_STREAM in request.headers.get("Accept", "")
     parts = await anyio.to_thread.run_sync(_batch_parts, store, ids, rows, arrow)
     boundary = secrets.token_hex(16)
@@ -176,11 +176,8 @@ def _batch_parts(
         else:
             try:
                 tables = _tables(store.blob_path(row["storage_folder"], ""), TABLES, arrow)
-            except FileNotFoundError:
-                error(index, 404, f"result of simulation {sid} was deleted")
-                continue
-            except LookupError as exc:
-                error(index, 404, f"{exc.args[0]} missing for simulation {sid}")
+            except (LookupError, FileNotFoundError) as exc:
+                error(index, 404, _unreadable(exc, sid))
                 continue
             parts.append((f"{index}/metrics", JSON, (row["metrics"] or "{}").encode()))
             parts += [(f"{index}/{table}", media, content) for table, media, content in tables]

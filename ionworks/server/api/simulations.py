@@ -35,7 +35,7 @@ from ionworks.server.services import batches
 from ionworks.server.services.simulation_jobs import FOLDER
 from ionworks.server.state import limits, state
 
-__all__ = ["ctx", "setup", "sim_or_404", "simulation_dict"]
+__all__ = ["ctx", "readable_with_status", "setup", "sim_or_404", "simulation_dict"]
 
 STATE_FILTER = {
     "queued": ("pending",),
@@ -48,6 +48,22 @@ STATE_FILTER = {
 def ctx(request: web.Request) -> tuple[Store, Any]:
     server = state(request)
     return server.store, server.runner
+
+
+def readable_with_status(
+    request: web.Request, ids: list[str], columns: str = "s.*"
+) -> dict[str, sqlite3.Row]:
+    """The simulations among ``ids`` the request may read (the key's own, and those in
+    projects shared with it), by id, with their job's status
+    (:func:`~ionworks.server.db.simulations.with_job_status`; ``columns`` include
+    ``s.project_id``)."""
+    store, _ = ctx(request)
+    out: dict[str, sqlite3.Row] = {}
+    for owner_id, projects in readable_owners(request):
+        for row in simulations_db.with_job_status(store, owner_id, ids, columns):
+            if projects is None or row["project_id"] in projects:
+                out[row["id"]] = row
+    return out
 
 
 def simulation_dict(row: sqlite3.Row, job: Any) -> dict[str, Any]:
@@ -211,7 +227,6 @@ async def delete_simulation(request: web.Request) -> web.Response:
 
 
 async def statuses(request: web.Request) -> web.Response:
-    store, _ = ctx(request)
     body = await read_json(request)
     ids = body.get("simulation_ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
@@ -222,17 +237,10 @@ async def statuses(request: web.Request) -> web.Response:
     finished_only = body.get("finished_only", False)  # our extension, for long waits
     if not isinstance(finished_only, bool):
         fail(422, "'finished_only' must be true or false")
-    found: dict[str, sqlite3.Row] = {}
-    finished: dict[str, sqlite3.Row] = {}
-    for owner_id, projects in readable_owners(request):  # the key's and shared projects'
-        rows = simulations_db.with_job_status(store, owner_id, ids, "s.id, s.project_id")
-        mine = [r for r in rows if projects is None or r["project_id"] in projects]
-        found.update((r["id"], r) for r in mine)
-        done = [r["id"] for r in mine if r["status"] in jobs_db.TERMINAL]
-        if done:  # whole records only for these: a poll of running jobs stays cheap
-            finished.update(
-                (r["id"], r) for r in simulations_db.with_job_status(store, owner_id, done)
-            )
+    found = readable_with_status(request, ids, "s.id, s.project_id")
+    done = [i for i, row in found.items() if row["status"] in jobs_db.TERMINAL]
+    # whole records only for these: a poll of running jobs stays cheap
+    finished = readable_with_status(request, done) if done else {}
     out: list[dict[str, Any]] = []
     for i in ids:
         if i not in found:

@@ -1,8 +1,8 @@
 """Packs: several named blobs in one file.
 
-A simulation's result (two parquet tables and their Arrow stream copies) is stored as one
-pack, ``blobs/simulations/<id>``: one file to create, sync and rename per result instead of a
-folder of four (creating files was most of what storing a long sweep's results cost).
+A simulation's result (its two tables, each an Arrow stream or, when large, parquet) is stored
+as one pack, ``blobs/simulations/<id>``: one file to create, sync and rename per result instead
+of a folder of four (creating files was most of what storing a long sweep's results cost).
 
 Layout: :data:`MAGIC` (8 bytes), the index's length (4 bytes, little-endian), the index (JSON
 ``{name: [offset, length]}``, offsets from the end of the index), then the blobs.
